@@ -1,0 +1,29 @@
+# Two commands for a newcomer: `make demo` and `make test`. Both set everything up on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint benchmarks lab clean
+
+$(BIN)/sre: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+demo: $(BIN)/sre  ## install, then build the demo warehouse (no servers needed)
+	$(BIN)/sre demo
+
+test: $(BIN)/sre  ## install, then lint and run the whole test suite
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+benchmarks: $(BIN)/sre  ## run every benchmark script; each prints its figures
+	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+lab: $(BIN)/sre  ## open the notebooks in JupyterLab
+	$(BIN)/jupyter lab notebooks/
+
+clean:
+	rm -rf $(VENV) data/*.duckdb data/*.duckdb.* reports/*/

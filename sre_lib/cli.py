@@ -1,0 +1,135 @@
+"""The ``sre`` command. Each subcommand is a thin wrapper over a library call.
+
+On an expected failure (bad config, busy warehouse, bad input) it prints one line to stderr and exits 1,
+without a traceback; argparse usage errors exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sre_lib.config import load_config, resolve_config_path
+from sre_lib.errors import SreError
+from sre_lib.warehouse import Warehouse, scalar
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="platform config TOML (default: $SRE_CONFIG or data/platform.toml)")
+    parser.add_argument("--warehouse", help="DuckDB warehouse file (default: $SRE_WAREHOUSE or data/warehouse.duckdb)")
+
+
+def _parse_day(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an ISO date such as 2026-11-01, got {text!r}") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sre",
+        description="SRE workbench: capacity, slow queries and DR readiness from Prometheus, PostgreSQL and Redis.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help="build the demo warehouse from synthetic Community Hub data")
+    _add_common(demo)
+    demo.add_argument("--end", type=_parse_day, help="last instant of the demo span (default 2026-11-01 UTC)")
+    demo.add_argument("--days", type=int, default=90, help="length of the demo span in days (default 90)")
+    demo.add_argument("--seed", type=int, help="random seed (same seed, same data)")
+    demo.set_defaults(handler=_cmd_demo)
+
+    config = commands.add_parser("config", help="platform configuration")
+    config_commands = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    check = config_commands.add_parser("check", help="validate a config file and summarise it")
+    check.add_argument("path", nargs="?", help="config file (default: $SRE_CONFIG or data/platform.toml)")
+    check.set_defaults(handler=_cmd_config_check)
+
+    warehouse = commands.add_parser("warehouse", help="inspect the warehouse")
+    warehouse_commands = warehouse.add_subparsers(dest="warehouse_command", required=True, metavar="ACTION")
+    info = warehouse_commands.add_parser("info", help="tables, row counts and the last collection runs")
+    _add_common(info)
+    info.set_defaults(handler=_cmd_warehouse_info)
+    return parser
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from sre_lib.demo.build import build_demo
+    from sre_lib.demo.spec import DemoSpec
+
+    config = load_config(args.config)
+    if args.days <= 0:
+        raise SreError(f"--days: expected a positive number of days, got {args.days}")
+    spec_args: dict[str, object] = {"days": args.days, "timezone": config.platform.timezone}
+    if args.end:
+        spec_args["end"] = args.end
+    if args.seed is not None:
+        spec_args["seed"] = args.seed
+    spec = DemoSpec(**spec_args)  # type: ignore[arg-type]
+    started = time.perf_counter()
+    summary = build_demo(args.warehouse, spec, progress=lambda msg: print(f"  {msg}", file=sys.stderr))
+    elapsed = time.perf_counter() - started
+    print(
+        f"demo warehouse ready: {summary.warehouse}\n"
+        f"  {summary.total_rows:,} rows ({summary.rows_by_table.get('metric_samples', 0):,} metric samples), "
+        f"{spec.start:%Y-%m-%d} to {spec.end:%Y-%m-%d}, built in {elapsed:.1f} s"
+    )
+    return 0
+
+
+def _cmd_config_check(args: argparse.Namespace) -> int:
+    path = resolve_config_path(args.path)
+    config = load_config(path)
+    servers = sum(c.count for c in config.components.values() if c.size)
+    print(
+        f"OK {path}: {config.platform.name}, {len(config.components)} components ({servers} servers), "
+        f"{len(config.indicators)} key indicators, monthly cost {config.monthly_cost():,.2f} "
+        f"{config.platform.currency}, time zone {config.platform.timezone}"
+    )
+    return 0
+
+
+def _cmd_warehouse_info(args: argparse.Namespace) -> int:
+    warehouse = Warehouse(args.warehouse)
+    con = warehouse.open_read_only()
+    try:
+        tables = [
+            row[0]
+            for row in con.execute("SELECT table_name FROM information_schema.tables ORDER BY table_name").fetchall()
+        ]
+        print(f"warehouse {warehouse.path} (reading snapshot {warehouse.current_snapshot().name})")
+        for table in tables:
+            count = scalar(con, f'SELECT count(*) FROM "{table}"')
+            print(f"  {table:<22} {count:>12,}")
+        runs = con.execute(
+            "SELECT started_at, source, status, rows_written, error FROM collection_runs "
+            "ORDER BY started_at DESC LIMIT 5"
+        ).fetchall()
+    finally:
+        con.close()
+    print("last runs:")
+    for started_at, source, status, rows, error in runs:
+        print(f"  {started_at:%Y-%m-%d %H:%M} {source:<10} {status:<6} {rows:>12,} {error or ''}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except SreError as exc:
+        print(f"sre: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("sre: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

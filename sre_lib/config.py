@@ -1,0 +1,320 @@
+"""Platform configuration: inventory, key-indicator bands, scaling and backup policy, from one TOML file.
+
+The file is validated into frozen pydantic models. Any problem (TOML syntax, unknown key, wrong type,
+bands out of order, a negative count, a size missing from the catalogue) becomes one ``ConfigError`` that
+names the file, the key and what was expected.
+
+Which file: an explicit path, else ``$SRE_CONFIG``, else ``data/platform.toml`` in the project.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from datetime import time
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from sre_lib.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CONFIG_PATH = PROJECT_ROOT / "data" / "platform.toml"
+CONFIG_ENV_VAR = "SRE_CONFIG"
+
+Role = Literal["cdn", "proxy", "app", "database", "search", "cache", "volume"]
+NonNegative = Annotated[float, Field(ge=0)]
+Positive = Annotated[float, Field(gt=0)]
+Status = Literal["healthy", "warning", "critical"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class PlatformInfo(_Frozen):
+    name: str
+    timezone: str = "Australia/Sydney"
+    currency: str = "USD"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"an IANA time zone such as 'Australia/Sydney', got {value!r}") from exc
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class ServerSize(_Frozen):
+    """One entry of the catalogue of server sizes to run on or resize into."""
+
+    vcpu: Annotated[int, Field(gt=0)]
+    ram_gb: Positive
+    disk_gb: Positive
+    monthly_price: NonNegative
+
+
+class Component(_Frozen):
+    """A part of the platform: ``count`` servers of a catalogue size, or a flat-priced service."""
+
+    role: Role
+    count: Annotated[int, Field(ge=0)] = 1
+    size: str | None = None
+    disk_gb: Positive | None = None
+    monthly_price: NonNegative | None = None
+
+    @model_validator(mode="after")
+    def _priced(self) -> Component:
+        if self.size is None and self.monthly_price is None:
+            raise ValueError("either `size` (a key of [sizes]) or `monthly_price`")
+        return self
+
+
+class Indicator(_Frozen):
+    """Healthy / warning / critical bands of one key indicator."""
+
+    unit: str
+    warning: float
+    critical: float
+    direction: Literal["above", "below"] = "above"
+    sustained_minutes: Annotated[int, Field(ge=0)] = 0
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Indicator:
+        if self.direction == "above" and not self.warning < self.critical:
+            raise ValueError(f"warning ({self.warning}) below critical ({self.critical}) when higher is worse")
+        if self.direction == "below" and not self.warning > self.critical:
+            raise ValueError(f"warning ({self.warning}) above critical ({self.critical}) when lower is worse")
+        return self
+
+
+class RedisPolicy(_Frozen):
+    memory_percent: Annotated[float, Field(gt=0, le=100)] = 80.0
+    hit_ratio_percent: Annotated[float, Field(gt=0, le=100)] = 80.0
+    evictions_trend_hours: Annotated[int, Field(gt=0)] = 24
+    clients_near_limit_percent: Annotated[float, Field(gt=0, le=100)] = 90.0
+
+
+class HorizontalScaling(_Frozen):
+    component: str = "app"
+    cpu_threshold_percent: Annotated[float, Field(gt=0, le=100)] = 70.0
+    scale_in_cpu_threshold_percent: Annotated[float, Field(gt=0, le=100)] = 35.0
+    cooldown_seconds: Annotated[int, Field(ge=0)] = 300
+    min_servers: Annotated[int, Field(ge=1)] = 1
+    max_servers: Annotated[int, Field(ge=1)] = 4
+
+    @model_validator(mode="after")
+    def _consistent(self) -> HorizontalScaling:
+        if self.min_servers > self.max_servers:
+            raise ValueError(f"min_servers ({self.min_servers}) <= max_servers ({self.max_servers})")
+        if self.scale_in_cpu_threshold_percent >= self.cpu_threshold_percent:
+            raise ValueError(
+                f"scale_in_cpu_threshold_percent ({self.scale_in_cpu_threshold_percent}) below "
+                f"cpu_threshold_percent ({self.cpu_threshold_percent})"
+            )
+        return self
+
+
+class VerticalTrigger(_Frozen):
+    trigger: str
+    indicator: str
+    above_percent: Annotated[float, Field(gt=0, le=100)]
+    sustained_minutes: Annotated[int, Field(ge=0)] = 0
+    action: str
+    component: str | None = None
+
+
+class Scaling(_Frozen):
+    horizontal: HorizontalScaling = HorizontalScaling()
+    vertical: Annotated[tuple[VerticalTrigger, ...], Field(strict=False)] = ()  # TOML arrays are lists
+
+
+class BackupPolicy(_Frozen):
+    wal_archive_interval_minutes: Annotated[int, Field(gt=0)] = 5
+    full_backup_local_time: str = "03:00"
+    offsite_copy_interval_days: Annotated[int, Field(gt=0)] = 7
+    restore_test_interval_days: Annotated[int, Field(gt=0)] = 30
+    retention_days: Annotated[int, Field(gt=0)] = 30
+
+    @field_validator("full_backup_local_time")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        try:
+            time.fromisoformat(value)
+        except ValueError as exc:
+            raise ValueError(f"a local time of day as 'HH:MM', got {value!r}") from exc
+        return value
+
+    @property
+    def full_backup_time(self) -> time:
+        return time.fromisoformat(self.full_backup_local_time)
+
+
+class RecoveryObjectives(_Frozen):
+    rto_hours: Positive = 4.0
+    rpo_hours: Positive = 1.0
+
+
+class PlatformConfig(_Frozen):
+    """The whole platform configuration. ``source`` is the file it came from (for messages)."""
+
+    platform: PlatformInfo
+    sizes: dict[str, ServerSize]
+    components: dict[str, Component]
+    indicators: dict[str, Indicator]
+    redis: RedisPolicy = RedisPolicy()
+    scaling: Scaling = Scaling()
+    backup: BackupPolicy = BackupPolicy()
+    recovery: RecoveryObjectives = RecoveryObjectives()
+    source: str = Field(default="<memory>", exclude=True)
+
+    @model_validator(mode="after")
+    def _references(self) -> PlatformConfig:
+        for name, component in self.components.items():
+            if component.size is not None and component.size not in self.sizes:
+                raise _KeyProblem(
+                    f"components.{name}.size",
+                    f"one of the [sizes] catalogue ({', '.join(sorted(self.sizes))}), got {component.size!r}",
+                )
+        horizontal = self.scaling.horizontal
+        if horizontal.component not in self.components:
+            raise _KeyProblem(
+                "scaling.horizontal.component",
+                f"a key of [components] ({', '.join(sorted(self.components))}), got {horizontal.component!r}",
+            )
+        for index, trigger in enumerate(self.scaling.vertical):
+            if trigger.indicator not in self.indicators:
+                raise _KeyProblem(
+                    f"scaling.vertical[{index}].indicator",
+                    f"a key of [indicators] ({', '.join(sorted(self.indicators))}), got {trigger.indicator!r}",
+                )
+            if trigger.component is not None and trigger.component not in self.components:
+                raise _KeyProblem(
+                    f"scaling.vertical[{index}].component",
+                    f"a key of [components], got {trigger.component!r}",
+                )
+        return self
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return self.platform.tz
+
+    def component_size(self, name: str) -> ServerSize | None:
+        """The catalogue size a component runs on, or None for flat-priced components."""
+        component = self.components[name]
+        return self.sizes[component.size] if component.size else None
+
+    def unit_price(self, name: str) -> float:
+        """Monthly price of one unit (server) of a component."""
+        component = self.components[name]
+        if component.monthly_price is not None:
+            return component.monthly_price
+        size = self.component_size(name)
+        assert size is not None  # guaranteed by Component._priced
+        return size.monthly_price
+
+    def monthly_cost(self) -> float:
+        """What the inventory costs per month as configured."""
+        return sum(self.unit_price(name) * c.count for name, c in self.components.items())
+
+    def resize_options(self, name: str) -> list[tuple[str, ServerSize]]:
+        """Catalogue sizes strictly bigger than a component's current one (in vCPU or RAM), cheapest first."""
+        current = self.component_size(name)
+        if current is None:
+            return []
+        bigger = [
+            (key, size)
+            for key, size in self.sizes.items()
+            if (size.vcpu >= current.vcpu and size.ram_gb >= current.ram_gb)
+            and (size.vcpu > current.vcpu or size.ram_gb > current.ram_gb)
+        ]
+        return sorted(bigger, key=lambda item: (item[1].monthly_price, item[0]))
+
+
+class _KeyProblem(ValueError):
+    """Raised inside cross-field validation to point at a precise key."""
+
+    def __init__(self, key: str, expected: str) -> None:
+        super().__init__(expected)
+        self.key = key
+        self.expected = expected
+
+
+def config_to_toml(config: PlatformConfig) -> str:
+    """The config as TOML text that ``parse_config`` reads back into an equal config."""
+    return tomli_w.dumps(config.model_dump(mode="json", exclude_none=True))
+
+
+def resolve_config_path(path: str | os.PathLike[str] | None = None) -> Path:
+    """The config file to use: the argument, else $SRE_CONFIG, else the shipped default."""
+    if path:
+        return Path(path)
+    env = os.environ.get(CONFIG_ENV_VAR)
+    return Path(env) if env else DEFAULT_CONFIG_PATH
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> PlatformConfig:
+    """Read and validate a platform config; raise ConfigError naming file, key and expectation."""
+    config_path = resolve_config_path(path)
+    try:
+        text = config_path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{config_path}: config file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{config_path}: cannot read config file ({exc.strerror})") from None
+    return parse_config(text, source=str(config_path))
+
+
+def parse_config(text: str, source: str = "<string>") -> PlatformConfig:
+    """Validate TOML text into a PlatformConfig; ``source`` names it in errors."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    try:
+        return PlatformConfig.model_validate({**raw, "source": source})
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source)) from None
+
+
+def _describe(exc: ValidationError, source: str) -> str:
+    """One line for the first problem pydantic found, in the file's own key names."""
+    error = exc.errors(include_url=False)[0]
+    cause = error.get("ctx", {}).get("error")
+    if isinstance(cause, _KeyProblem):
+        return f"{source}: {cause.key}: expected {cause.expected}"
+    key = _dotted(error["loc"])
+    kind = error["type"]
+    given = error.get("input")
+    if kind == "extra_forbidden":
+        message = f"{key}: unknown key (not part of the config schema)"
+    elif kind == "missing":
+        message = f"{key}: required key is missing"
+    elif kind == "value_error":
+        detail = str(cause) if cause is not None else error["msg"]
+        message = f"{key}: expected {detail}" if key else f"expected {detail}"
+    else:
+        message = f"{key}: expected {error['msg'].removeprefix('Input should be ').lower()}, got {given!r}"
+    others = len(exc.errors()) - 1
+    suffix = f" (and {others} more problem{'s' if others > 1 else ''})" if others else ""
+    return f"{source}: {message}{suffix}"
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for part in loc:
+        if isinstance(part, int):
+            parts[-1:] = [f"{parts[-1]}[{part}]"] if parts else [f"[{part}]"]
+        elif part not in ("function-after", "function-before"):
+            parts.append(str(part))
+    return ".".join(parts)

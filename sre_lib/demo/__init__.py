@@ -1,0 +1,1 @@
+"""The demo platform: a deterministic synthetic Community Hub, written like the collectors write."""

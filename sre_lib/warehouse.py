@@ -1,0 +1,413 @@
+"""The DuckDB warehouse: schema, transactional idempotent writes, read-only access that never blocks a writer.
+
+DuckDB lets one process write a file, or many processes read it, never both at once. So:
+
+* Writers serialise on an ``fcntl`` lock file (``<warehouse>.lock``), waiting up to ``lock_timeout`` seconds.
+  A collection run is one DuckDB transaction: it lands whole or not at all. Rows are replaced by their
+  natural key (see ``warehouse_schema.sql``), so loading the same window twice leaves the same rows.
+* After each run the writer checkpoints, closes the file and publishes a copy of it as a numbered read
+  snapshot in ``<warehouse>.snapshots/``, switching the ``CURRENT`` pointer atomically (rename).
+* Readers (reports, notebooks) open the current snapshot read-only. They never touch the writer's file, so a
+  long notebook cannot block a collection, and a collection cannot break a reader mid-query: the snapshot
+  a reader opened stays intact (old snapshots are unlinked, and POSIX keeps an open file alive).
+
+The price is disk: the warehouse plus up to ``KEEP_SNAPSHOTS`` copies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from sre_lib.config import PROJECT_ROOT
+from sre_lib.errors import WarehouseBusyError, WarehouseError
+
+SCHEMA_VERSION = "1"
+DEFAULT_WAREHOUSE_PATH = PROJECT_ROOT / "data" / "warehouse.duckdb"
+WAREHOUSE_ENV_VAR = "SRE_WAREHOUSE"
+KEEP_SNAPSHOTS = 2
+DEFAULT_LOCK_TIMEOUT_SECONDS = 120.0
+_LOCK_POLL_SECONDS = 0.05
+
+
+def resolve_warehouse_path(path: str | os.PathLike[str] | None = None) -> Path:
+    """The warehouse file to use: the argument, else $SRE_WAREHOUSE, else data/warehouse.duckdb."""
+    if path:
+        return Path(path)
+    env = os.environ.get(WAREHOUSE_ENV_VAR)
+    return Path(env) if env else DEFAULT_WAREHOUSE_PATH
+
+
+@cache
+def schema_sql() -> str:
+    """The DDL of every table, with the documentation of every column."""
+    return files("sre_lib").joinpath("warehouse_schema.sql").read_text(encoding="utf-8")
+
+
+@cache
+def table_keys() -> dict[str, tuple[str, ...]]:
+    """Each table's natural key, read from the 'Key: (...)' of its COMMENT in the schema file."""
+    keys: dict[str, tuple[str, ...]] = {}
+    for table, key in re.findall(r"COMMENT ON TABLE (\w+) IS '[^']*?Key: \(?([\w, ]+)\)?", schema_sql()):
+        keys[table] = tuple(part.strip() for part in key.split(","))
+    return keys
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
+    """The single value a query returns (None for no row), leaving no unfinished result behind."""
+    rows = con.execute(sql, params or []).fetchall()
+    return rows[0][0] if rows else None
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    rows = con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+        [table],
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def series_id(metric: str, labels: Mapping[str, str]) -> int:
+    """Stable 63-bit id of a series: the same metric and labels give the same id in every run."""
+    digest = hashlib.blake2b((metric + "\x00" + canonical_labels(labels)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1
+
+
+def canonical_labels(labels: Mapping[str, str]) -> str:
+    return json.dumps(dict(sorted(labels.items())), separators=(",", ":"))
+
+
+def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(path), read_only=read_only)
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+@dataclass
+class WriteRun:
+    """One collection run inside a single open transaction. Obtain it from ``Warehouse.write_run``."""
+
+    con: duckdb.DuckDBPyConnection
+    run_id: str
+    rows_written: int = 0
+    _columns: dict[str, list[str]] = field(default_factory=dict)
+
+    def replace_rows(self, table: str, frame: pd.DataFrame) -> int:
+        """Insert rows, first deleting any existing row with the same natural key. Returns rows inserted."""
+        if frame.empty:
+            return 0
+        keys = table_keys().get(table)
+        if keys is None or table in ("metric_samples", "collection_runs"):
+            raise WarehouseError(f"table {table!r} cannot be written with replace_rows")
+        columns = self._table_columns(table)
+        unknown = sorted(set(frame.columns) - set(columns))
+        if unknown:
+            raise WarehouseError(f"table {table}: unknown columns {unknown}; expected some of {columns}")
+        missing_keys = [k for k in keys if k not in frame.columns]
+        if missing_keys:
+            raise WarehouseError(f"table {table}: rows lack key columns {missing_keys}")
+        self.con.register("_incoming", frame)
+        try:
+            match = " AND ".join(f"{table}.{k} IS NOT DISTINCT FROM _incoming.{k}" for k in keys)
+            self.con.execute(f"DELETE FROM {table} USING _incoming WHERE {match}")
+            self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _incoming")
+        finally:
+            self.con.unregister("_incoming")
+        self.rows_written += len(frame)
+        return len(frame)
+
+    def upsert_series(self, frame: pd.DataFrame) -> None:
+        """Record series identities (series_id, source, metric, component, instance, labels)."""
+        if frame.empty:
+            return
+        self.con.register("_series", frame.drop_duplicates("series_id"))
+        try:
+            self.con.execute(
+                "DELETE FROM metric_series USING _series WHERE metric_series.series_id = _series.series_id"
+            )
+            self.con.execute("INSERT INTO metric_series BY NAME SELECT * FROM _series")
+        finally:
+            self.con.unregister("_series")
+
+    def replace_samples(self, samples: Any, start: datetime, end: datetime) -> int:
+        """Replace the samples of the series present in ``samples`` within [start, end] by ``samples``.
+
+        ``samples`` is anything DuckDB can scan (a DataFrame or an Arrow table) with columns
+        series_id, ts, value. Non-finite values are dropped; rows outside the window are rejected.
+        """
+        self.con.register("_samples", samples)
+        try:
+            outside = scalar(self.con, "SELECT count(*) FROM _samples WHERE ts < ? OR ts > ?", [start, end])
+            if outside:
+                raise WarehouseError(
+                    f"metric_samples: {outside} samples fall outside the run's window {start} .. {end}"
+                )
+            self.con.execute(
+                "DELETE FROM metric_samples WHERE ts BETWEEN ? AND ? "
+                "AND series_id IN (SELECT DISTINCT series_id FROM _samples)",
+                [start, end],
+            )
+            inserted = scalar(
+                self.con,
+                "INSERT INTO metric_samples SELECT series_id, ts, value FROM _samples WHERE isfinite(value)",
+            )
+        finally:
+            self.con.unregister("_samples")
+        self.rows_written += inserted
+        return inserted
+
+    def delete_all(self) -> None:
+        """Empty every data table (the demo generator rebuilds from scratch)."""
+        for table in table_keys():
+            if table not in ("schema_info", "collection_runs"):
+                self.con.execute(f"DELETE FROM {table}")
+
+    def _table_columns(self, table: str) -> list[str]:
+        if table not in self._columns:
+            self._columns[table] = table_columns(self.con, table)
+        return self._columns[table]
+
+
+class Warehouse:
+    """A warehouse file: ``write_run()`` for collectors, ``open_read_only()`` for everyone else."""
+
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS
+    ) -> None:
+        self.path = resolve_warehouse_path(path)
+        self.lock_timeout = lock_timeout
+
+    def __repr__(self) -> str:
+        return f"Warehouse({str(self.path)!r})"
+
+    @property
+    def snapshot_dir(self) -> Path:
+        return self.path.with_name(self.path.name + ".snapshots")
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
+    # ------------------------------------------------------------------ writing
+
+    @contextlib.contextmanager
+    def write_run(
+        self,
+        source: str,
+        target: str = "",
+        window_start: datetime | None = None,
+        window_end: datetime | None = None,
+    ) -> Iterator[WriteRun]:
+        """A collection run: one transaction, logged in collection_runs, published to readers when done.
+
+        If the body raises, the transaction rolls back (the data tables stay exactly as they were), the
+        failure is logged with its one-line reason, and the exception propagates.
+        """
+        started_at = datetime.now(UTC)
+        run_id = str(uuid.uuid4())
+        with self._write_lock():
+            con = self._open_for_write()
+            try:
+                run = WriteRun(con=con, run_id=run_id)
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    yield run
+                except BaseException as exc:
+                    con.execute("ROLLBACK")
+                    self._log_run(
+                        con,
+                        run_id,
+                        source,
+                        target,
+                        window_start,
+                        window_end,
+                        started_at,
+                        "failed",
+                        0,
+                        _one_line(exc),
+                    )
+                    raise
+                self._log_run(
+                    con,
+                    run_id,
+                    source,
+                    target,
+                    window_start,
+                    window_end,
+                    started_at,
+                    "ok",
+                    run.rows_written,
+                    None,
+                )
+                con.execute("COMMIT")
+                con.execute("CHECKPOINT")
+            finally:
+                con.close()
+                self._publish_snapshot()
+
+    def ensure_created(self) -> None:
+        """Create the file and its schema if missing, and publish a first read snapshot."""
+        with self._write_lock():
+            self._open_for_write().close()
+            if not (self.snapshot_dir / "CURRENT").exists():
+                self._publish_snapshot()
+
+    @contextlib.contextmanager
+    def _write_lock(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.lock_path, "a+") as handle:
+            deadline = time.monotonic() + self.lock_timeout
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise WarehouseBusyError(
+                            f"warehouse {self.path} is busy: another run has held its write lock for over "
+                            f"{self.lock_timeout:.0f} s"
+                        ) from None
+                    time.sleep(_LOCK_POLL_SECONDS)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _open_for_write(self) -> duckdb.DuckDBPyConnection:
+        try:
+            con = _connect(self.path, read_only=False)
+        except duckdb.Error as exc:
+            raise WarehouseError(f"cannot open warehouse {self.path} for writing: {_one_line(exc)}") from None
+        try:
+            version = _schema_version(con)
+            if version is None:
+                con.execute(schema_sql())
+                con.execute(
+                    "INSERT INTO schema_info VALUES ('schema_version', ?), ('created_at', ?)",
+                    [SCHEMA_VERSION, datetime.now(UTC).isoformat()],
+                )
+            elif version != SCHEMA_VERSION:
+                raise WarehouseError(
+                    f"warehouse {self.path} has schema version {version}; this sre_lib writes version "
+                    f"{SCHEMA_VERSION}: rebuild it (sre demo) or collect into a new file"
+                )
+        except BaseException:
+            con.close()
+            raise
+        return con
+
+    @staticmethod
+    def _log_run(
+        con: duckdb.DuckDBPyConnection,
+        run_id: str,
+        source: str,
+        target: str,
+        window_start: datetime | None,
+        window_end: datetime | None,
+        started_at: datetime,
+        status: str,
+        rows: int,
+        error: str | None,
+    ) -> None:
+        con.execute(
+            "INSERT INTO collection_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                run_id,
+                source,
+                target,
+                window_start,
+                window_end,
+                started_at,
+                datetime.now(UTC),
+                status,
+                rows,
+                error,
+            ],
+        )
+
+    def _publish_snapshot(self) -> None:
+        """Copy the (closed, checkpointed) warehouse to a new numbered snapshot and point CURRENT at it."""
+        self.snapshot_dir.mkdir(parents=True, exist_ok=True)
+        existing = sorted(self._snapshot_numbers())
+        number = (existing[-1] + 1) if existing else 1
+        name = f"{number:08d}.duckdb"
+        partial = self.snapshot_dir / (name + ".partial")
+        shutil.copyfile(self.path, partial)
+        os.replace(partial, self.snapshot_dir / name)
+        pointer = self.snapshot_dir / "CURRENT.partial"
+        pointer.write_text(name + "\n", encoding="utf-8")
+        os.replace(pointer, self.snapshot_dir / "CURRENT")
+        for old in existing[: max(0, len(existing) + 1 - KEEP_SNAPSHOTS)]:
+            with contextlib.suppress(FileNotFoundError):
+                (self.snapshot_dir / f"{old:08d}.duckdb").unlink()
+
+    def _snapshot_numbers(self) -> list[int]:
+        return [int(p.stem) for p in self.snapshot_dir.glob("*.duckdb") if p.stem.isdigit()]
+
+    # ------------------------------------------------------------------ reading
+
+    def current_snapshot(self) -> Path:
+        """The read snapshot readers should open now."""
+        pointer = self.snapshot_dir / "CURRENT"
+        try:
+            name = pointer.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            if self.path.exists():
+                raise WarehouseError(
+                    f"warehouse {self.path} has no read snapshot yet: it is being written for the first "
+                    "time, or was written by another tool"
+                ) from None
+            raise WarehouseError(
+                f"warehouse {self.path} does not exist: build the demo (sre demo) or collect (sre collect)"
+            ) from None
+        return self.snapshot_dir / name
+
+    def open_read_only(self) -> duckdb.DuckDBPyConnection:
+        """A read-only connection to the latest published snapshot. Never blocks or breaks a writer."""
+        for _attempt in range(5):
+            snapshot = self.current_snapshot()
+            try:
+                return _connect(snapshot, read_only=True)
+            except duckdb.IOException:
+                if snapshot.exists():
+                    raise
+                continue  # a writer replaced CURRENT and removed the old file between our two steps
+        raise WarehouseError(f"warehouse {self.path}: read snapshot keeps disappearing; is a writer looping?")
+
+    def runs(self) -> pd.DataFrame:
+        """The collection-run log, newest first."""
+        with contextlib.closing(self.open_read_only()) as con:
+            return con.execute("SELECT * FROM collection_runs ORDER BY started_at DESC").df()
+
+
+def open_read_only(path: str | os.PathLike[str] | None = None) -> duckdb.DuckDBPyConnection:
+    """Shorthand for notebooks: ``con = open_read_only()``."""
+    return Warehouse(path).open_read_only()
+
+
+def _schema_version(con: duckdb.DuckDBPyConnection) -> str | None:
+    if not scalar(con, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_info'"):
+        return None
+    return scalar(con, "SELECT value FROM schema_info WHERE key = 'schema_version'")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:500]

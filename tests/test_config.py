@@ -1,0 +1,136 @@
+"""Platform configuration: the shipped defaults match the seed manual; every kind of bad file is named."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from sre_lib.config import (
+    DEFAULT_CONFIG_PATH,
+    config_to_toml,
+    load_config,
+    parse_config,
+    resolve_config_path,
+)
+from sre_lib.errors import ConfigError
+
+DEFAULT_TEXT = DEFAULT_CONFIG_PATH.read_text(encoding="utf-8")
+
+
+def test_default_config_carries_the_seed_bands_and_policies() -> None:
+    config = load_config(DEFAULT_CONFIG_PATH)
+    bands = {name: (i.warning, i.critical) for name, i in config.indicators.items()}
+    assert bands == {
+        "cpu": (60, 80),
+        "memory": (70, 85),
+        "disk": (70, 85),
+        "db_connections": (70, 85),
+        "error_rate": (0.1, 1.0),
+        "latency_p95": (200, 500),
+    }
+    horizontal = config.scaling.horizontal
+    assert (horizontal.cpu_threshold_percent, horizontal.cooldown_seconds) == (70, 300)
+    assert (horizontal.min_servers, horizontal.max_servers) == (1, 4)
+    assert {t.trigger for t in config.scaling.vertical} == {
+        "consistent high CPU",
+        "memory pressure",
+        "database bottleneck",
+    }
+    assert (config.redis.memory_percent, config.redis.hit_ratio_percent) == (80, 80)
+    backup = config.backup
+    assert (backup.wal_archive_interval_minutes, backup.full_backup_local_time) == (5, "03:00")
+    assert (backup.offsite_copy_interval_days, backup.restore_test_interval_days) == (7, 30)
+    assert backup.retention_days == 30
+    assert (config.recovery.rto_hours, config.recovery.rpo_hours) == (4, 1)
+    assert config.platform.timezone == "Australia/Sydney"
+
+
+def test_inventory_prices_and_resize_options() -> None:
+    config = load_config(DEFAULT_CONFIG_PATH)
+    assert config.unit_price("app") == config.sizes["s-2vcpu-4gb"].monthly_price
+    assert config.unit_price("cdn") == 5.0
+    expected = sum(config.unit_price(n) * c.count for n, c in config.components.items())
+    assert config.monthly_cost() == pytest.approx(expected)
+    options = config.resize_options("postgresql")
+    current = config.component_size("postgresql")
+    assert options, "the catalogue has bigger sizes than the database's"
+    assert all(s.vcpu >= current.vcpu and s.ram_gb >= current.ram_gb for _, s in options)
+    assert [s.monthly_price for _, s in options] == sorted(s.monthly_price for _, s in options)
+    assert config.resize_options("cdn") == []
+
+
+def test_time_zone_handles_daylight_saving() -> None:
+    tz = load_config(DEFAULT_CONFIG_PATH).tz
+    # Sydney moves from AEST (+10) to AEDT (+11) on the first Sunday of October.
+    assert datetime(2026, 10, 3, 12, tzinfo=tz).utcoffset().total_seconds() == 10 * 3600
+    assert datetime(2026, 10, 5, 12, tzinfo=tz).utcoffset().total_seconds() == 11 * 3600
+
+
+def test_round_trip_through_toml_gives_an_equal_config() -> None:
+    original = load_config(DEFAULT_CONFIG_PATH)
+    again = parse_config(config_to_toml(original))
+    assert again.model_dump() == original.model_dump()
+
+
+def test_config_file_is_chosen_by_argument_then_environment(tmp_path: Path, monkeypatch) -> None:
+    other = tmp_path / "other.toml"
+    other.write_text(DEFAULT_TEXT.replace('name = "Community Hub"', 'name = "Staging"'))
+    monkeypatch.setenv("SRE_CONFIG", str(other))
+    assert resolve_config_path() == other
+    assert load_config().platform.name == "Staging"
+    assert load_config(DEFAULT_CONFIG_PATH).platform.name == "Community Hub"
+    monkeypatch.delenv("SRE_CONFIG")
+    assert resolve_config_path() == DEFAULT_CONFIG_PATH
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("[platform]", "[platform", "not valid TOML"),
+        ("[platform]", "[platform]\ncolour = 'red'", "platform.colour: unknown key"),
+        ("count = 2", 'count = "two"', "components.app.count: expected a valid integer, got 'two'"),
+        ("count = 2", "count = -1", "components.app.count: expected greater than or equal to 0, got -1"),
+        ("warning = 60.0", "warning = 85.0", "indicators.cpu: expected warning (85.0) below critical (80.0)"),
+        (
+            'timezone = "Australia/Sydney"',
+            'timezone = "Australia/Gotham"',
+            "platform.timezone: expected an IANA",
+        ),
+        (
+            'size = "s-2vcpu-4gb"\ncount = 2',
+            'size = "m-64vcpu"\ncount = 2',
+            "components.app.size: expected one of",
+        ),
+        (
+            "min_servers = 1",
+            "min_servers = 5",
+            "scaling.horizontal: expected min_servers (5) <= max_servers (4)",
+        ),
+        ('"03:00"', '"3am"', "backup.full_backup_local_time: expected a local time of day as 'HH:MM'"),
+        ("rto_hours = 4.0", "rto_hours = -4.0", "recovery.rto_hours: expected greater than 0"),
+        (
+            'indicator = "memory"',
+            'indicator = "ram"',
+            "scaling.vertical[1].indicator: expected a key of [indicators]",
+        ),
+    ],
+)
+def test_bad_config_gets_one_error_naming_file_key_and_expectation(
+    tmp_path: Path, old: str, new: str, expected: str
+) -> None:
+    assert old in DEFAULT_TEXT
+    path = tmp_path / "platform.toml"
+    path.write_text(DEFAULT_TEXT.replace(old, new, 1))
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    message = str(raised.value)
+    assert message.startswith(f"{path}: ")
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_missing_config_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"nowhere\.toml: config file not found"):
+        load_config(tmp_path / "nowhere.toml")

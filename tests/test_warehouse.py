@@ -1,0 +1,205 @@
+"""The warehouse: transactional, idempotent runs; readers that neither block nor break a writer."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from sre_lib.errors import WarehouseBusyError, WarehouseError
+from sre_lib.warehouse import Warehouse, schema_sql, series_id, table_keys
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+END = START + timedelta(hours=2)
+
+
+def _samples(sid: int, start: datetime = START, minutes: int = 120, offset: float = 0.0) -> pd.DataFrame:
+    ts = pd.date_range(start, periods=minutes, freq="1min")
+    return pd.DataFrame({"series_id": sid, "ts": ts, "value": np.arange(minutes, dtype=float) + offset})
+
+
+def _backup(backup_id: str, status: str = "ok") -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "server": ["pg"],
+            "backup_id": [backup_id],
+            "kind": ["full"],
+            "status": [status],
+            "started_at": [pd.Timestamp(START)],
+            "finished_at": [pd.Timestamp(START + timedelta(minutes=30))],
+        }
+    )
+
+
+def _load(warehouse: Warehouse, sid: int) -> None:
+    with warehouse.write_run("test", window_start=START, window_end=END) as run:
+        run.replace_samples(_samples(sid), START, END)
+        run.replace_rows("backups", _backup("b1"))
+
+
+def _table(warehouse: Warehouse, query: str) -> pd.DataFrame:
+    con = warehouse.open_read_only()
+    try:
+        return con.execute(query).df()
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Warehouse:
+    return Warehouse(tmp_path / "w.duckdb", lock_timeout=0.5)
+
+
+def test_every_table_documents_its_natural_key() -> None:
+    tables = set(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", schema_sql()))
+    assert tables - {"schema_info"} == set(table_keys())
+    con = duckdb.connect()
+    con.execute(schema_sql())
+    for table, keys in table_keys().items():
+        columns = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
+        assert set(keys) <= columns, table
+
+
+def test_same_window_twice_leaves_the_same_rows(warehouse: Warehouse) -> None:
+    sid = series_id("cpu", {"instance": "app-1"})
+    _load(warehouse, sid)
+    first = _table(warehouse, "SELECT * FROM metric_samples ORDER BY ts")
+    _load(warehouse, sid)
+    second = _table(warehouse, "SELECT * FROM metric_samples ORDER BY ts")
+    pd.testing.assert_frame_equal(first, second)
+    assert len(second) == 120
+    assert len(_table(warehouse, "SELECT * FROM backups")) == 1
+    runs = warehouse.runs()
+    assert list(runs.status) == ["ok", "ok"]
+    assert list(runs.rows_written) == [121, 121]
+
+
+def test_replacing_a_window_updates_values_and_keeps_other_windows(warehouse: Warehouse) -> None:
+    sid = series_id("cpu", {"instance": "app-1"})
+    _load(warehouse, sid)
+    later_start, later_end = END + timedelta(minutes=1), END + timedelta(hours=1)
+    with warehouse.write_run("test") as run:
+        run.replace_samples(_samples(sid, later_start, 60), later_start, later_end)
+    with warehouse.write_run("test") as run:
+        run.replace_samples(_samples(sid, START, 120, offset=1000.0), START, END)
+    rows = _table(warehouse, "SELECT ts, value FROM metric_samples ORDER BY ts")
+    assert len(rows) == 180
+    assert rows.value.iloc[0] == 1000.0 and rows.value.iloc[-1] == 59.0
+
+
+def test_series_id_is_stable_and_label_order_free() -> None:
+    a = series_id("cpu", {"component": "app", "instance": "app-1"})
+    assert a == series_id("cpu", {"instance": "app-1", "component": "app"})
+    assert a != series_id("cpu", {"component": "app", "instance": "app-2"})
+    assert 0 <= a < 2**63
+
+
+def test_non_finite_values_are_not_stored(warehouse: Warehouse) -> None:
+    samples = _samples(7, minutes=4)
+    samples.loc[1, "value"] = np.nan
+    samples.loc[2, "value"] = np.inf
+    with warehouse.write_run("test") as run:
+        assert run.replace_samples(samples, START, END) == 2
+    assert list(_table(warehouse, "SELECT value FROM metric_samples ORDER BY ts").value) == [0.0, 3.0]
+
+
+def test_a_run_that_fails_half_way_leaves_the_warehouse_unchanged(warehouse: Warehouse) -> None:
+    _load(warehouse, 1)
+    before = _table(warehouse, "SELECT * FROM metric_samples ORDER BY ts")
+    with pytest.raises(RuntimeError, match="source went away"), warehouse.write_run("test") as run:
+        run.replace_samples(_samples(1, offset=500.0), START, END)
+        run.replace_rows("backups", _backup("b1", status="failed"))
+        raise RuntimeError("source went away")
+    pd.testing.assert_frame_equal(before, _table(warehouse, "SELECT * FROM metric_samples ORDER BY ts"))
+    assert list(_table(warehouse, "SELECT status FROM backups").status) == ["ok"]
+    last = warehouse.runs().iloc[0]
+    assert (last.status, last.rows_written, last.error) == ("failed", 0, "source went away")
+
+
+def test_samples_outside_the_declared_window_are_refused(warehouse: Warehouse) -> None:
+    with pytest.raises(WarehouseError, match=r"59 samples fall outside"), warehouse.write_run("test") as run:
+        run.replace_samples(_samples(1, minutes=180), START, END)
+    assert warehouse.runs().iloc[0].status == "failed"
+
+
+def test_unknown_columns_are_named(warehouse: Warehouse) -> None:
+    frame = _backup("b1").assign(colour="red")
+    with (
+        pytest.raises(WarehouseError, match=r"table backups: unknown columns \['colour'\]"),
+        warehouse.write_run("test") as run,
+    ):
+        run.replace_rows("backups", frame)
+
+
+_READER = textwrap.dedent(
+    """
+    import sys, time
+    from sre_lib.warehouse import Warehouse
+    con = Warehouse(sys.argv[1]).open_read_only()
+    print(con.execute("SELECT count(*) FROM metric_samples").fetchall()[0][0], flush=True)
+    sys.stdin.readline()  # hold the connection open until the test says go on
+    print(con.execute("SELECT count(*) FROM metric_samples").fetchall()[0][0], flush=True)
+    """
+)
+
+
+def test_a_reader_neither_blocks_nor_breaks_a_writer(warehouse: Warehouse) -> None:
+    _load(warehouse, 1)
+    reader = subprocess.Popen(
+        [sys.executable, "-c", _READER, str(warehouse.path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert reader.stdout.readline().strip() == "120"
+        # Two writes while the reader holds its connection: neither waits for it (lock_timeout is 0.5 s).
+        for offset in (1, 2):
+            start = END + timedelta(hours=offset)
+            with warehouse.write_run("test") as run:
+                run.replace_samples(_samples(1, start, 60), start, start + timedelta(hours=1))
+        out, _ = reader.communicate("go\n", timeout=30)
+    finally:
+        reader.kill()
+    assert out.strip() == "120", "the reader keeps the consistent view it opened"
+    assert reader.returncode == 0
+    assert _table(warehouse, "SELECT count(*) AS n FROM metric_samples").n[0] == 240
+
+
+def test_a_second_writer_waits_then_fails_clearly(warehouse: Warehouse) -> None:
+    warehouse.ensure_created()
+    other = Warehouse(warehouse.path, lock_timeout=0.2)
+    with (
+        warehouse.write_run("test"),
+        pytest.raises(WarehouseBusyError, match=r"w\.duckdb is busy"),
+        other.write_run("test"),
+    ):
+        pass
+
+
+def test_reading_a_missing_warehouse_says_how_to_make_one(tmp_path: Path) -> None:
+    with pytest.raises(WarehouseError, match=r"does not exist: build the demo \(sre demo\)"):
+        Warehouse(tmp_path / "none.duckdb").open_read_only()
+
+
+def test_a_warehouse_of_another_schema_version_is_refused(warehouse: Warehouse) -> None:
+    warehouse.ensure_created()
+    con = duckdb.connect(str(warehouse.path))
+    con.execute("UPDATE schema_info SET value = '99' WHERE key = 'schema_version'")
+    con.close()
+    with pytest.raises(WarehouseError, match="has schema version 99"), warehouse.write_run("test"):
+        pass
+
+
+def test_old_snapshots_are_pruned(warehouse: Warehouse) -> None:
+    for _ in range(5):
+        _load(warehouse, 1)
+    assert len(list(warehouse.snapshot_dir.glob("*.duckdb"))) == 2
