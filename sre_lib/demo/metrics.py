@@ -110,7 +110,7 @@ def shape_values(shape: SignalShape, times: pd.DatetimeIndex, spec: DemoSpec, rn
     """The deterministic signal plus AR(1) noise for one series, before incidents."""
     local = times.tz_convert(spec.tz)
     hour = local.hour.to_numpy() + local.minute.to_numpy() / 60.0
-    weekend = local.dayofweek.to_numpy() >= 5
+    weekend = local.day_of_week.to_numpy() >= 5
     progress = np.linspace(0.0, 1.0, len(times), endpoint=False)
     level = shape.base * (1.0 + shape.growth * progress)
     daily = 1.0 + 0.5 * shape.daily_swing * np.cos(2 * np.pi * (hour - shape.peak_hour) / 24.0)
@@ -131,6 +131,8 @@ def _apply_incident(
     end = start + incident.duration
     inside = (times >= start) & (times < end)
     count = int(inside.sum())
+    if count == 0:  # a span shorter than the incident's day
+        return
     if incident.kind == "ramp":
         target = np.linspace(values[inside][0], incident.peak, count)
     else:

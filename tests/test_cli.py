@@ -1,0 +1,59 @@
+"""The `sre` command as a user runs it: the installed console script, in a subprocess."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from sre_lib.config import DEFAULT_CONFIG_PATH
+
+SRE = str(Path(sys.executable).with_name("sre"))
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([SRE, *args], capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_help_lists_the_subcommands() -> None:
+    result = run("--help")
+    assert result.returncode == 0
+    for command in ("demo", "config", "warehouse"):
+        assert command in result.stdout
+
+
+def test_config_check_accepts_the_default_and_summarises_it() -> None:
+    result = run("config", "check")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"OK {DEFAULT_CONFIG_PATH}: Community Hub")
+    assert "Australia/Sydney" in result.stdout
+
+
+def test_config_check_rejects_a_bad_file_in_one_line_without_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(DEFAULT_CONFIG_PATH.read_text().replace("count = 2", "count = -3", 1))
+    result = run("config", "check", str(bad))
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        f"sre: error: {bad}: components.app.count: expected greater than or equal to 0, got -3"
+    ]
+
+
+def test_demo_builds_a_warehouse_and_says_where(tmp_path: Path) -> None:
+    target = tmp_path / "w.duckdb"
+    result = run("demo", "--warehouse", str(target), "--days", "7")
+    assert result.returncode == 0, result.stderr
+    assert f"demo warehouse ready: {target}" in result.stdout
+    info = run("warehouse", "info", "--warehouse", str(target))
+    assert info.returncode == 0, info.stderr
+    samples_line = next(line for line in info.stdout.splitlines() if line.strip().startswith("metric_samples"))
+    assert int(samples_line.split()[-1].replace(",", "")) > 7 * 24 * 60 * 20
+
+
+def test_user_errors_exit_non_zero_with_one_line(tmp_path: Path) -> None:
+    result = run("warehouse", "info", "--warehouse", str(tmp_path / "missing.duckdb"))
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "does not exist" in result.stderr
+    assert "Traceback" not in result.stderr
