@@ -165,6 +165,47 @@ class RecoveryObjectives(_Frozen):
     rpo_hours: Positive = 1.0
 
 
+class PostgresSource(_Frozen):
+    """Where the PostgreSQL collector connects. No password here: PGPASSWORD, ~/.pgpass or password_file."""
+
+    server: str = "postgresql"  # the name rows carry in the warehouse (a key of [components])
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(gt=0, lt=65536)] = 5432
+    dbname: str = "postgres"
+    user: str = "sre_monitor"
+    databases: Annotated[tuple[str, ...], Field(strict=False)] = ()  # for table stats; default: dbname
+    password_file: str | None = None  # a file outside the repository holding only the password
+    connect_timeout_seconds: Annotated[int, Field(gt=0)] = 10
+    statement_timeout_ms: Annotated[int, Field(gt=0)] = 5000
+    lock_timeout_ms: Annotated[int, Field(gt=0)] = 1000
+    long_session_seconds: Annotated[float, Field(gt=0)] = 60.0
+
+
+class RedisSource(_Frozen):
+    """Where the Redis collector connects. A password comes from SRE_REDIS_URL or password_file."""
+
+    server: str = "redis"
+    url: str = "redis://127.0.0.1:6379/0"
+    password_file: str | None = None
+    timeout_seconds: Annotated[float, Field(gt=0)] = 5.0
+
+
+class PrometheusSource(_Frozen):
+    """The Prometheus-compatible query API (Prometheus, VictoriaMetrics)."""
+
+    url: str = "http://127.0.0.1:9090"
+    max_points_per_request: Annotated[int, Field(gt=0, le=11000)] = 11000
+    concurrency: Annotated[int, Field(gt=0, le=32)] = 4
+    timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+    retries: Annotated[int, Field(ge=0)] = 3
+
+
+class Sources(_Frozen):
+    postgres: PostgresSource = PostgresSource()
+    redis: RedisSource = RedisSource()
+    prometheus: PrometheusSource = PrometheusSource()
+
+
 class PlatformConfig(_Frozen):
     """The whole platform configuration. ``source`` is the file it came from (for messages)."""
 
@@ -176,6 +217,7 @@ class PlatformConfig(_Frozen):
     scaling: Scaling = Scaling()
     backup: BackupPolicy = BackupPolicy()
     recovery: RecoveryObjectives = RecoveryObjectives()
+    sources: Sources = Sources()
     source: str = Field(default="<memory>", exclude=True)
 
     @model_validator(mode="after")

@@ -4,6 +4,7 @@
     ├── ConfigError             a platform config file is missing, unreadable or invalid
     ├── WarehouseError          the DuckDB warehouse cannot be opened, is busy, or has another schema
     │   └── WarehouseBusyError  another writer holds the warehouse for longer than we wait
+    ├── CollectionError         a source (Prometheus, PostgreSQL, Redis) failed; nothing was written
     └── DataError               input data is not what an analysis or loader expects
 
 Messages name the thing, the place and what was expected, and never carry a secret.
@@ -26,6 +27,10 @@ class WarehouseError(SreError):
 
 class WarehouseBusyError(WarehouseError):
     """Another writer holds the warehouse's write lock for longer than the allowed wait."""
+
+
+class CollectionError(SreError):
+    """Reading a source failed; the run was rolled back and logged as failed."""
 
 
 class DataError(SreError):

@@ -1,0 +1,1 @@
+"""Collectors: the only writers of the warehouse, one source per module."""

@@ -1,0 +1,319 @@
+"""PostgreSQL snapshots into the warehouse: pg_stat_statements and the other pg_stat_* views, with psycopg 3.
+
+Least privilege, no harm: it needs only a role with ``pg_monitor``; every session is read-only with a
+statement_timeout and a lock_timeout; a snapshot is one REPEATABLE READ transaction per database, so all
+its views agree. pg_stat_statements is never reset: raw counters are stored and analyses take deltas.
+A failure at any point (missing extension, missing privilege, dropped connection) writes nothing and is
+logged as a failed run with a one-line reason that names the server but never its password.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import psycopg
+from psycopg import errors as pg_errors
+
+from sre_lib.collect import pgss_columns
+from sre_lib.config import PlatformConfig
+from sre_lib.errors import CollectionError
+from sre_lib.secrets import read_secret_file, redact
+from sre_lib.warehouse import Warehouse
+
+APPLICATION_NAME = "sre-workbench"
+
+
+@dataclass(frozen=True)
+class PostgresTarget:
+    """Connection settings resolved from the config and the environment. The password never prints."""
+
+    server: str
+    host: str
+    port: int
+    dbname: str
+    user: str
+    databases: tuple[str, ...]
+    password: str | None = field(default=None, repr=False)
+    connect_timeout_seconds: int = 10
+    statement_timeout_ms: int = 5000
+    lock_timeout_ms: int = 1000
+    long_session_seconds: float = 60.0
+
+    def describe(self, dbname: str | None = None) -> str:
+        return f"{self.server} ({self.user}@{self.host}:{self.port}/{dbname or self.dbname})"
+
+    def connect(self, dbname: str | None = None) -> psycopg.Connection:
+        options = (
+            "-c default_transaction_read_only=on "
+            f"-c statement_timeout={self.statement_timeout_ms} -c lock_timeout={self.lock_timeout_ms}"
+        )
+        params: dict[str, Any] = {
+            "host": self.host,
+            "port": self.port,
+            "dbname": dbname or self.dbname,
+            "user": self.user,
+            "connect_timeout": self.connect_timeout_seconds,
+            "application_name": APPLICATION_NAME,
+            "options": options,
+        }
+        if self.password is not None:
+            params["password"] = self.password
+        return psycopg.connect(**params)
+
+
+def postgres_target(config: PlatformConfig, env: Mapping[str, str] | None = None) -> PostgresTarget:
+    """Settings from [sources.postgres], overridden by SRE_PG_DSN, then by libpq's PG* variables."""
+    env = os.environ if env is None else env
+    source = config.sources.postgres
+    settings: dict[str, Any] = {
+        "host": source.host,
+        "port": source.port,
+        "dbname": source.dbname,
+        "user": source.user,
+        "password": None,
+    }
+    if env.get("SRE_PG_DSN"):
+        try:
+            parsed = psycopg.conninfo.conninfo_to_dict(env["SRE_PG_DSN"])
+        except psycopg.ProgrammingError:
+            raise CollectionError("SRE_PG_DSN is not a valid libpq connection string or URI") from None
+        settings.update({k: v for k, v in parsed.items() if k in settings})
+    for variable, key in (
+        ("PGHOST", "host"),
+        ("PGPORT", "port"),
+        ("PGDATABASE", "dbname"),
+        ("PGUSER", "user"),
+        ("PGPASSWORD", "password"),
+    ):
+        if env.get(variable):
+            settings[key] = env[variable]
+    if settings["password"] is None and source.password_file:
+        settings["password"] = read_secret_file(source.password_file, "sources.postgres")
+    return PostgresTarget(
+        server=source.server,
+        host=str(settings["host"]),
+        port=int(settings["port"]),
+        dbname=str(settings["dbname"]),
+        user=str(settings["user"]),
+        password=settings["password"],
+        databases=source.databases or (str(settings["dbname"]),),
+        connect_timeout_seconds=source.connect_timeout_seconds,
+        statement_timeout_ms=source.statement_timeout_ms,
+        lock_timeout_ms=source.lock_timeout_ms,
+        long_session_seconds=source.long_session_seconds,
+    )
+
+
+# ---------------------------------------------------------------------------------------------- the queries
+# Each reads one view; {db} is the current database. All run inside one read-only transaction.
+
+_SERVER_FACTS = """
+SELECT now() AS taken_at,
+       current_setting('server_version_num')::int AS server_version_num,
+       (SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements') AS pgss_version,
+       current_setting('max_connections')::int AS max_connections
+"""
+_PGSS_INFO = "SELECT dealloc AS pgss_dealloc, stats_reset AS pgss_stats_reset FROM pg_stat_statements_info"
+_PGSS_COLUMNS = """
+SELECT a.attname FROM pg_attribute a
+WHERE a.attrelid = 'pg_stat_statements'::regclass AND a.attnum > 0 AND NOT a.attisdropped
+"""
+_TABLES = """
+SELECT current_database() AS datname, s.schemaname, s.relname, s.seq_scan, s.seq_tup_read, s.idx_scan,
+       s.idx_tup_fetch, s.n_tup_ins, s.n_tup_upd, s.n_tup_del, s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze,
+       s.last_vacuum, s.last_autovacuum, s.last_analyze, s.last_autoanalyze, s.vacuum_count, s.autovacuum_count,
+       s.analyze_count, s.autoanalyze_count, io.heap_blks_read, io.heap_blks_hit, io.idx_blks_read,
+       io.idx_blks_hit, pg_table_size(s.relid) AS table_bytes, pg_total_relation_size(s.relid) AS total_bytes,
+       age(c.relfrozenxid)::bigint AS frozen_xid_age
+FROM pg_stat_user_tables s
+JOIN pg_statio_user_tables io USING (relid)
+JOIN pg_class c ON c.oid = s.relid
+"""
+_INDEXES = """
+SELECT current_database() AS datname, s.schemaname, s.relname, s.indexrelname, s.idx_scan, s.idx_tup_read,
+       s.idx_tup_fetch, pg_relation_size(s.indexrelid) AS index_bytes, pg_get_indexdef(s.indexrelid) AS indexdef,
+       i.indisunique AS is_unique, i.indisprimary AS is_primary, i.indisvalid AS is_valid
+FROM pg_stat_user_indexes s JOIN pg_index i USING (indexrelid)
+"""
+_SEQUENCES = """
+SELECT current_database() AS datname, schemaname, sequencename, data_type::text AS data_type, last_value,
+       max_value, increment_by
+FROM pg_sequences
+"""
+_DATABASES = """
+SELECT d.datname, pg_database_size(d.oid) AS size_bytes, age(d.datfrozenxid)::bigint AS xid_age,
+       s.numbackends, s.xact_commit, s.xact_rollback, s.blks_read, s.blks_hit, s.temp_bytes, s.deadlocks
+FROM pg_database d JOIN pg_stat_database s ON s.datid = d.oid
+WHERE d.datallowconn AND NOT d.datistemplate
+"""
+_ACTIVITY = """
+SELECT coalesce(datname, '') AS datname, coalesce(state, 'unknown') AS state, count(*)::int AS sessions,
+       (count(*) FILTER (WHERE wait_event_type = 'Lock'))::int AS waiting,
+       (max(extract(epoch FROM now() - query_start)) FILTER (WHERE state = 'active'))::float8
+           AS longest_query_seconds,
+       max(extract(epoch FROM now() - xact_start))::float8 AS longest_xact_seconds
+FROM pg_stat_activity
+WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
+GROUP BY 1, 2
+"""
+_LONG_SESSIONS = """
+SELECT pid, datname, usename AS username, application_name AS application, state, xact_start, query_start,
+       state_change,
+       extract(epoch FROM now() - CASE WHEN state = 'active' THEN query_start ELSE xact_start END)::float8
+           AS duration_seconds,
+       left(query, 1000) AS query
+FROM pg_stat_activity
+WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
+  AND ((state = 'active' AND now() - query_start > make_interval(secs => %(threshold)s))
+       OR (state LIKE 'idle in transaction%%' AND now() - xact_start > make_interval(secs => %(threshold)s)))
+"""
+_ARCHIVER = """
+SELECT current_setting('archive_mode') AS archive_mode, archived_count, last_archived_wal, last_archived_time,
+       failed_count, last_failed_wal, last_failed_time, stats_reset
+FROM pg_stat_archiver
+"""
+_REPLICATION = """
+SELECT coalesce(application_name, '') AS application_name, coalesce(client_addr::text, '') AS client_addr, state,
+       sync_state, sent_lsn::text AS sent_lsn, replay_lsn::text AS replay_lsn,
+       pg_wal_lsn_diff(sent_lsn, replay_lsn)::bigint AS replay_lag_bytes,
+       extract(epoch FROM write_lag)::float8 AS write_lag_seconds,
+       extract(epoch FROM flush_lag)::float8 AS flush_lag_seconds,
+       extract(epoch FROM replay_lag)::float8 AS replay_lag_seconds
+FROM pg_stat_replication
+"""
+_SLOTS = """
+SELECT slot_name, slot_type, active,
+       CASE WHEN pg_is_in_recovery() OR restart_lsn IS NULL THEN NULL
+            ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint END AS retained_bytes
+FROM pg_replication_slots
+"""
+
+
+def _frame(con: psycopg.Connection, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    cursor = con.execute(sql, params)
+    columns = [c.name for c in cursor.description]
+    return pd.DataFrame(cursor.fetchall(), columns=columns)
+
+
+def _statements(con: psycopg.Connection, target: PostgresTarget) -> pd.DataFrame:
+    available = {row[0] for row in con.execute(_PGSS_COLUMNS).fetchall()}
+    try:
+        select = pgss_columns.select_list(available)
+    except ValueError as exc:
+        raise CollectionError(f"PostgreSQL {target.describe()}: {exc}") from None
+    frame = _frame(
+        con,
+        f"SELECT {select}, r.rolname AS username, d.datname FROM pg_stat_statements s "
+        "LEFT JOIN pg_roles r ON r.oid = s.userid LEFT JOIN pg_database d ON d.oid = s.dbid",
+    )
+    hidden = frame["queryid"].isna() | (frame["query"] == "<insufficient privilege>")
+    if hidden.any():
+        raise CollectionError(
+            f"PostgreSQL {target.describe()}: role {target.user} cannot see other roles' statements "
+            f"({int(hidden.sum())} hidden): GRANT pg_monitor (or pg_read_all_stats) TO {target.user}"
+        )
+    frame["query"] = frame["query"].map(redact)
+    return frame
+
+
+def take_snapshot(target: PostgresTarget, progress: Callable[[str], None] | None = None) -> dict[str, pd.DataFrame]:
+    """Read every view once, consistently, into frames keyed by warehouse table. Writes nothing."""
+    say = progress or (lambda _m: None)
+    frames: dict[str, pd.DataFrame] = {}
+    with _guard(target, target.dbname), target.connect() as con:
+        con.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        facts = _frame(con, _SERVER_FACTS)
+        if facts.at[0, "pgss_version"] is None:
+            raise CollectionError(
+                f"PostgreSQL {target.describe()}: the pg_stat_statements extension is not installed in "
+                f"database {target.dbname}: add it to shared_preload_libraries and CREATE EXTENSION pg_stat_statements"
+            )
+        taken_at = facts.at[0, "taken_at"]
+        if facts.at[0, "server_version_num"] >= 140000:
+            facts = pd.concat([facts, _frame(con, _PGSS_INFO)], axis=1)
+        frames["pg_snapshots"] = facts
+        say("pg_stat_statements")
+        frames["pg_stat_statements"] = _statements(con, target)
+        say("databases, activity, archiver, replication")
+        frames["pg_databases"] = _frame(con, _DATABASES)
+        frames["pg_activity"] = _frame(con, _ACTIVITY)
+        long_sessions = _frame(con, _LONG_SESSIONS, {"threshold": target.long_session_seconds})
+        long_sessions["query"] = long_sessions["query"].map(lambda q: redact(q) if isinstance(q, str) else q)
+        frames["pg_long_sessions"] = long_sessions
+        frames["pg_archiver"] = _frame(con, _ARCHIVER)
+        frames["pg_replication"] = _frame(con, _REPLICATION)
+        frames["pg_replication_slots"] = _frame(con, _SLOTS)
+        con.execute("COMMIT")
+    for table in ("pg_tables", "pg_indexes", "pg_sequences"):
+        frames[table] = pd.DataFrame()
+    for dbname in target.databases:
+        say(f"tables, indexes and sequences of {dbname}")
+        with _guard(target, dbname), target.connect(dbname) as con:
+            con.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            for table, sql in (("pg_tables", _TABLES), ("pg_indexes", _INDEXES), ("pg_sequences", _SEQUENCES)):
+                frames[table] = pd.concat([frames[table], _frame(con, sql)], ignore_index=True)
+            con.execute("COMMIT")
+    for frame in frames.values():
+        frame.insert(0, "server", target.server)
+        frame["taken_at"] = taken_at
+    return frames
+
+
+class _guard:
+    """Turn psycopg errors into CollectionErrors that say what failed, where, and what to do."""
+
+    def __init__(self, target: PostgresTarget, dbname: str) -> None:
+        self.where = f"PostgreSQL {target.describe(dbname)}"
+        self.target = target
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _tb: object) -> bool:
+        if exc is None or not isinstance(exc, psycopg.Error):
+            return False
+        detail = redact(" ".join(str(exc).split()), [self.target.password])
+        if isinstance(exc, pg_errors.InsufficientPrivilege):
+            message = f"role {self.target.user} lacks a privilege ({detail}): GRANT pg_monitor TO {self.target.user}"
+        elif isinstance(exc, pg_errors.UndefinedTable) and "pg_stat_statements" in detail:
+            message = "the pg_stat_statements extension is not installed: CREATE EXTENSION pg_stat_statements"
+        elif isinstance(exc, pg_errors.ObjectNotInPrerequisiteState):
+            message = f"{detail}: add pg_stat_statements to shared_preload_libraries and restart"
+        elif isinstance(exc, pg_errors.QueryCanceled):
+            message = f"a snapshot query exceeded statement_timeout={self.target.statement_timeout_ms} ms ({detail})"
+        elif isinstance(exc, psycopg.OperationalError):
+            message = f"connection failed or was lost during the snapshot: {detail}"
+        else:
+            message = detail
+        raise CollectionError(f"{self.where}: {message}") from None
+
+
+@dataclass(frozen=True)
+class SnapshotSummary:
+    server: str
+    taken_at: datetime
+    rows_by_table: dict[str, int]
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.rows_by_table.values())
+
+
+def collect_postgres(
+    warehouse: Warehouse,
+    config: PlatformConfig,
+    env: Mapping[str, str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> SnapshotSummary:
+    """Take one snapshot and store it in one write run. On failure nothing is stored and the run is logged."""
+    target = postgres_target(config, env)
+    with warehouse.write_run("postgres", target=target.describe()) as run:
+        frames = take_snapshot(target, progress)
+        rows = {table: run.replace_rows(table, frame) for table, frame in frames.items()}
+    taken_at = frames["pg_snapshots"].at[0, "taken_at"]
+    return SnapshotSummary(server=target.server, taken_at=taken_at, rows_by_table=rows)

@@ -1,0 +1,214 @@
+"""The PostgreSQL collector against a real PostgreSQL 15 with pg_stat_statements, loaded by pgbench."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from servers import PostgresServer, postgres_server
+
+from sre_lib.collect.pgss_columns import DOCUMENTED_COLUMNS
+from sre_lib.collect.postgres import collect_postgres, postgres_target, take_snapshot
+from sre_lib.config import DEFAULT_CONFIG_PATH, load_config
+from sre_lib.errors import CollectionError
+from sre_lib.pgss import statement_deltas
+from sre_lib.warehouse import Warehouse
+
+MONITOR_PASSWORD = "Fake-Secret-Pw-4711"
+CONFIG = load_config(DEFAULT_CONFIG_PATH)
+
+
+@pytest.fixture(scope="module")
+def pg() -> Iterator[PostgresServer]:
+    with postgres_server() as server:
+        server.execute("CREATE DATABASE bench")
+        server.execute("CREATE EXTENSION pg_stat_statements", dbname="bench")
+        server.execute("CREATE DATABASE plain")
+        server.execute(f"CREATE ROLE monitor LOGIN PASSWORD '{MONITOR_PASSWORD}' IN ROLE pg_monitor")
+        server.execute(f"CREATE ROLE nobody LOGIN PASSWORD '{MONITOR_PASSWORD}'")
+        server.command("pgbench", "-i", "-s", "1", "-q", "bench")
+        server.execute("CREATE SEQUENCE ticket_seq AS integer", dbname="bench")
+        server.execute("SELECT setval('ticket_seq', 2000000000)", dbname="bench")
+        server.execute("GRANT SELECT ON SEQUENCE ticket_seq TO monitor", dbname="bench")
+        yield server
+
+
+def env_for(pg: PostgresServer, user: str = "monitor", dbname: str = "bench") -> dict[str, str]:
+    return {
+        "PGHOST": "127.0.0.1",
+        "PGPORT": str(pg.port),
+        "PGUSER": user,
+        "PGDATABASE": dbname,
+        "PGPASSWORD": MONITOR_PASSWORD,
+    }
+
+
+def pgbench(pg: PostgresServer, transactions: int) -> int:
+    """Run pgbench's TPC-B-like script; return the transactions it reports as processed."""
+    result = pg.command("pgbench", "-n", "-c", "2", "-t", str(transactions), "bench")
+    return int(re.search(r"number of transactions actually processed: (\d+)", result.stdout).group(1))
+
+
+def table_text(warehouse: Warehouse) -> str:
+    con = warehouse.open_read_only()
+    try:
+        tables = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()]
+        return "\n".join(con.execute(f"SELECT * FROM {t}").df().to_csv() for t in tables)
+    finally:
+        con.close()
+
+
+def update_calls(warehouse: Warehouse) -> tuple[int, bool]:
+    con = warehouse.open_read_only()
+    try:
+        deltas = statement_deltas(con)
+    finally:
+        con.close()
+    updates = deltas[deltas["query"].str.startswith("UPDATE pgbench_accounts")]
+    for counter in ("calls", "total_exec_time_ms", "rows", "shared_blks_hit"):
+        assert (deltas[counter].dropna() >= 0).all(), counter
+    return int(updates["calls"].sum()), bool(updates["reset"].any())
+
+
+def test_calls_between_two_snapshots_equal_pgbench_transactions(pg: PostgresServer, tmp_path: Path) -> None:
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    first = collect_postgres(warehouse, CONFIG, env=env_for(pg))
+    assert first.rows_by_table["pg_stat_statements"] > 0
+    processed = pgbench(pg, 150)
+    collect_postgres(warehouse, CONFIG, env=env_for(pg))
+    calls, reset = update_calls(warehouse)
+    assert processed == 300
+    assert calls == processed
+    assert not reset
+
+
+def test_a_reset_between_snapshots_is_detected_and_no_delta_is_negative(pg: PostgresServer, tmp_path: Path) -> None:
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    pgbench(pg, 200)
+    collect_postgres(warehouse, CONFIG, env=env_for(pg))
+    pg.execute("SELECT pg_stat_statements_reset()")
+    processed = pgbench(pg, 20)
+    collect_postgres(warehouse, CONFIG, env=env_for(pg))
+    calls, reset = update_calls(warehouse)
+    assert reset
+    assert calls == processed == 40
+
+
+def test_snapshot_has_every_view_and_no_password(pg: PostgresServer, tmp_path: Path) -> None:
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    summary = collect_postgres(warehouse, CONFIG, env=env_for(pg))
+    rows = summary.rows_by_table
+    for table in (
+        "pg_snapshots",
+        "pg_stat_statements",
+        "pg_tables",
+        "pg_indexes",
+        "pg_databases",
+        "pg_archiver",
+        "pg_sequences",
+    ):
+        assert rows[table] > 0, table
+    con = warehouse.open_read_only()
+    try:
+        tables = set(con.execute("SELECT relname FROM pg_tables").df().relname)
+        facts = con.execute("SELECT server_version_num, pgss_version, max_connections FROM pg_snapshots").fetchall()
+        sequence = con.execute("SELECT data_type, last_value, max_value FROM pg_sequences").fetchall()
+    finally:
+        con.close()
+    assert {"pgbench_accounts", "pgbench_branches"} <= tables
+    assert facts[0][0] // 10000 == 15 and facts[0][2] == 50
+    assert sequence == [("integer", 2000000000, 2147483647)]
+    text = table_text(warehouse)
+    assert MONITOR_PASSWORD not in text
+    assert "monitor@127.0.0.1" in text  # the run log names the target, without its secret
+
+
+def test_live_view_has_exactly_the_documented_pg15_columns(pg: PostgresServer) -> None:
+    rows = pg.execute(
+        "SELECT attname FROM pg_attribute WHERE attrelid = 'pg_stat_statements'::regclass AND attnum > 0",
+        dbname="bench",
+    )
+    assert {r[0] for r in rows} == DOCUMENTED_COLUMNS[15]
+
+
+def test_sessions_are_read_only_with_timeouts(pg: PostgresServer) -> None:
+    target = postgres_target(CONFIG, env_for(pg))
+    with target.connect() as con:
+        assert con.execute("SHOW default_transaction_read_only").fetchall() == [("on",)]
+        assert con.execute("SHOW statement_timeout").fetchall() == [("5s",)]
+        assert con.execute("SHOW lock_timeout").fetchall() == [("1s",)]
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            con.execute("CREATE TABLE sneaky (id int)")
+
+
+def test_a_role_without_pg_monitor_gets_a_clear_error_and_nothing_is_written(
+    pg: PostgresServer, tmp_path: Path
+) -> None:
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    with pytest.raises(CollectionError) as raised:
+        collect_postgres(warehouse, CONFIG, env=env_for(pg, user="nobody"))
+    message = str(raised.value)
+    assert "GRANT pg_monitor" in message and "nobody@127.0.0.1" in message
+    assert MONITOR_PASSWORD not in message
+    runs = warehouse.runs()
+    assert list(runs.status) == ["failed"]
+    assert "GRANT pg_monitor" in runs.error[0]
+    assert _count(warehouse, "pg_stat_statements") == 0
+
+
+def _count(warehouse: Warehouse, table: str) -> int:
+    con = warehouse.open_read_only()
+    try:
+        return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+    finally:
+        con.close()
+
+
+def test_a_database_without_the_extension_is_named(pg: PostgresServer, tmp_path: Path) -> None:
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    with pytest.raises(CollectionError, match=r"pg_stat_statements extension is not installed in database plain"):
+        collect_postgres(warehouse, CONFIG, env=env_for(pg, dbname="plain"))
+    assert _count(warehouse, "pg_snapshots") == 0
+
+
+def test_a_connection_dropped_mid_snapshot_writes_nothing(pg: PostgresServer, tmp_path: Path) -> None:
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    collect_postgres(warehouse, CONFIG, env=env_for(pg))
+    before = {t: _count(warehouse, t) for t in ("pg_snapshots", "pg_stat_statements", "pg_tables")}
+
+    def drop_connection(stage: str) -> None:
+        if stage.startswith("databases"):
+            pg.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'sre-workbench'"
+            )
+
+    with pytest.raises(CollectionError, match=r"connection failed or was lost during the snapshot"):
+        collect_postgres(warehouse, CONFIG, env=env_for(pg), progress=drop_connection)
+    assert {t: _count(warehouse, t) for t in before} == before
+    assert warehouse.runs().status.iloc[0] == "failed"
+
+
+def test_same_snapshot_written_twice_leaves_the_same_rows(pg: PostgresServer, tmp_path: Path) -> None:
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    frames = take_snapshot(postgres_target(CONFIG, env_for(pg)))
+    for _ in range(2):
+        with warehouse.write_run("postgres") as run:
+            for table, frame in frames.items():
+                run.replace_rows(table, frame)
+    assert _count(warehouse, "pg_stat_statements") == len(frames["pg_stat_statements"])
+    assert _count(warehouse, "pg_tables") == len(frames["pg_tables"])
+
+
+def test_sre_pg_dsn_overrides_the_config_and_its_password_never_shows(pg: PostgresServer) -> None:
+    dsn = f"postgresql://monitor:{MONITOR_PASSWORD}@127.0.0.1:{pg.port}/bench"
+    target = postgres_target(CONFIG, {"SRE_PG_DSN": dsn})
+    assert (target.user, target.port, target.dbname) == ("monitor", pg.port, "bench")
+    assert MONITOR_PASSWORD not in repr(target) and MONITOR_PASSWORD not in target.describe()
+    wrong = postgres_target(CONFIG, {"SRE_PG_DSN": dsn.replace(MONITOR_PASSWORD, "wrong-" + MONITOR_PASSWORD)})
+    with pytest.raises(CollectionError) as raised:
+        take_snapshot(wrong)
+    assert "password authentication failed" in str(raised.value)
+    assert MONITOR_PASSWORD not in str(raised.value)
