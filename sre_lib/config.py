@@ -200,6 +200,19 @@ class PrometheusSource(_Frozen):
     retries: Annotated[int, Field(ge=0)] = 3
 
 
+class CatalogueEntry(_Frozen):
+    """How one warehouse metric is read from Prometheus: a PromQL query and how its labels map to components.
+
+    component: a fixed key of [components]; otherwise the value of ``component_label`` names it.
+    """
+
+    query: str
+    unit: str = ""
+    component: str | None = None
+    component_label: str = "job"
+    instance_label: str = "instance"
+
+
 class Sources(_Frozen):
     postgres: PostgresSource = PostgresSource()
     redis: RedisSource = RedisSource()
@@ -218,6 +231,7 @@ class PlatformConfig(_Frozen):
     backup: BackupPolicy = BackupPolicy()
     recovery: RecoveryObjectives = RecoveryObjectives()
     sources: Sources = Sources()
+    catalogue: dict[str, CatalogueEntry] = {}
     source: str = Field(default="<memory>", exclude=True)
 
     @model_validator(mode="after")
@@ -227,6 +241,12 @@ class PlatformConfig(_Frozen):
                 raise _KeyProblem(
                     f"components.{name}.size",
                     f"one of the [sizes] catalogue ({', '.join(sorted(self.sizes))}), got {component.size!r}",
+                )
+        for metric, entry in self.catalogue.items():
+            if entry.component is not None and entry.component not in self.components:
+                raise _KeyProblem(
+                    f"catalogue.{metric}.component",
+                    f"a key of [components] ({', '.join(sorted(self.components))}), got {entry.component!r}",
                 )
         horizontal = self.scaling.horizontal
         if horizontal.component not in self.components:

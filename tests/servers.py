@@ -175,3 +175,40 @@ def _wait_until_accepting(server: PostgresServer, timeout: float = 30.0) -> None
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+@dataclass
+class RedisServer:
+    port: int
+    password: str
+    process: subprocess.Popen
+
+    @property
+    def url(self) -> str:
+        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
+
+    def benchmark(self, requests: int, tests: str = "set,get") -> subprocess.CompletedProcess[str]:
+        binary = require("redis-benchmark")
+        return subprocess.run(
+            [binary, "-h", "127.0.0.1", "-p", str(self.port), "-a", self.password, "-n", str(requests),
+             "-t", tests, "-c", "4", "-q"],
+            capture_output=True, text=True, check=True, timeout=120,
+        )  # fmt: skip
+
+
+@contextlib.contextmanager
+def redis_server(password: str = "test-redis-secret", maxmemory: str = "64mb") -> Iterator[RedisServer]:
+    binary = require("redis-server")
+    port = free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="sre-redis-"))
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--requirepass", password, "--maxmemory", maxmemory, "--dir", str(workdir), "--daemonize", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_for_port(port, process, what="redis-server")
+        yield RedisServer(port=port, password=password, process=process)
+    finally:
+        _stop(process)
+        shutil.rmtree(workdir, ignore_errors=True)
