@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sre_lib.config import load_config, resolve_config_path
+from sre_lib.durations import parse_duration
 from sre_lib.errors import SreError
 from sre_lib.warehouse import Warehouse, scalar
 
@@ -50,6 +51,23 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("path", nargs="?", help="config file (default: $SRE_CONFIG or data/platform.toml)")
     check.set_defaults(handler=_cmd_config_check)
 
+    collect = commands.add_parser(
+        "collect",
+        help="collect from Prometheus, PostgreSQL or Redis into the warehouse",
+        description="Collect into the warehouse. Connection settings come from [sources] in the config, "
+        "overridden by SRE_PROMETHEUS_URL, SRE_PG_DSN or PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE, SRE_REDIS_URL.",
+    )
+    collect.add_argument("source", choices=["prometheus", "postgres", "redis", "all"])
+    _add_common(collect)
+    collect.add_argument("--since", default="1d", help="window ending now, e.g. 6h, 30d (prometheus; default 1d)")
+    collect.add_argument("--start", help="window start, ISO time (prometheus; with --end)")
+    collect.add_argument("--end", help="window end, ISO time or 'now' (prometheus)")
+    collect.add_argument("--step", default="1m", help="resolution of range queries (prometheus; default 1m)")
+    collect.add_argument(
+        "--every", help="repeat every interval (e.g. 15m) until interrupted, so pg_stat_statements history accumulates"
+    )
+    collect.set_defaults(handler=_cmd_collect)
+
     warehouse = commands.add_parser("warehouse", help="inspect the warehouse")
     warehouse_commands = warehouse.add_subparsers(dest="warehouse_command", required=True, metavar="ACTION")
     info = warehouse_commands.add_parser("info", help="tables, row counts and the last collection runs")
@@ -80,6 +98,30 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         f"{spec.start:%Y-%m-%d} to {spec.end:%Y-%m-%d}, built in {elapsed:.1f} s"
     )
     return 0
+
+
+def _cmd_collect(args: argparse.Namespace) -> int:
+    from sre_lib.collect.run import collect_once, collection_window
+
+    config = load_config(args.config)
+    warehouse = Warehouse(args.warehouse)
+    step = parse_duration(args.step, "--step")
+    sources = ["prometheus", "postgres", "redis"] if args.source == "all" else [args.source]
+    every = parse_duration(args.every, "--every") if args.every else None
+    failures = 0
+    while True:
+        start, end = collection_window(args.since, args.start, args.end)
+        for source in sources:
+            try:
+                message = collect_once(source, warehouse, config, start, end, step)
+                print(f"{source}: {message}")
+            except SreError as exc:
+                failures += 1
+                print(f"sre: error: {exc}", file=sys.stderr)
+        if every is None:
+            return 1 if failures else 0
+        print(f"next collection in {args.every} (Ctrl-C to stop)", file=sys.stderr)
+        time.sleep(every.total_seconds())
 
 
 def _cmd_config_check(args: argparse.Namespace) -> int:

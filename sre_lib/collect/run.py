@@ -1,0 +1,58 @@
+"""Running one collection of a named source, as the CLI and scheduled jobs do."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sre_lib.config import PlatformConfig
+from sre_lib.durations import parse_duration, parse_instant
+from sre_lib.errors import SreError
+from sre_lib.warehouse import Warehouse
+
+
+def collection_window(since: str | None, start: str | None, end: str | None) -> tuple[datetime, datetime]:
+    """The [start, end] window from ``--since`` or ``--start/--end`` (end defaults to now)."""
+    end_at = parse_instant(end, "--end") if end else datetime.now(UTC)
+    start_at = parse_instant(start, "--start") if start else end_at - parse_duration(since or "1d", "--since")
+    if start_at >= end_at:
+        raise SreError(f"--start ({start_at:%Y-%m-%d %H:%M}) must be before --end ({end_at:%Y-%m-%d %H:%M})")
+    return start_at, end_at
+
+
+def collect_once(
+    source: str, warehouse: Warehouse, config: PlatformConfig, start: datetime, end: datetime, step: timedelta
+) -> str:
+    """Collect one source; return a one-line summary of what was written."""
+    if source == "postgres":
+        from sre_lib.collect.postgres import collect_postgres
+
+        summary = collect_postgres(warehouse, config)
+        return f"snapshot of {summary.server} at {summary.taken_at:%Y-%m-%d %H:%M:%S %Z}: {summary.total_rows:,} rows"
+    if source == "redis":
+        from sre_lib.collect.redis import collect_redis
+
+        rows = collect_redis(warehouse, config)
+        return f"INFO snapshot of {config.sources.redis.server}: {rows} row"
+    if source == "prometheus":
+        from sre_lib.collect.prometheus import collect_prometheus
+
+        summary = collect_prometheus(warehouse, config, start, end, step, progress=_progress_bar())
+        return f"{summary!s}"
+    raise SreError(f"unknown source {source!r}: expected prometheus, postgres, redis or all")
+
+
+def _progress_bar():  # type: ignore[no-untyped-def]
+    """A tqdm bar on stderr, advanced by the collector's progress(done, total) callback."""
+    from tqdm import tqdm
+
+    bar: dict[str, tqdm] = {}
+
+    def update(done: int, total: int) -> None:
+        if "bar" not in bar:
+            bar["bar"] = tqdm(total=total, unit="chunk", desc="prometheus", leave=False)
+        bar["bar"].n = done
+        bar["bar"].refresh()
+        if done >= total:
+            bar["bar"].close()
+
+    return update

@@ -1,0 +1,32 @@
+"""Durations and instants as users type them: ``90s``, ``15m``, ``6h``, ``30d``, ``2w``; ISO 8601 times."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from sre_lib.errors import SreError
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+
+
+def parse_duration(text: str, what: str = "duration") -> timedelta:
+    """``15m`` -> 15 minutes. Raises SreError naming ``what`` and the accepted forms."""
+    match = _DURATION.match(text)
+    if not match or float(match.group(1)) <= 0:
+        raise SreError(f"{what}: expected a positive duration such as 90s, 15m, 6h, 30d or 2w, got {text!r}")
+    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+
+
+def parse_instant(text: str, what: str = "time") -> datetime:
+    """An ISO 8601 date or time (UTC unless it says otherwise), or ``now``."""
+    if text.strip().lower() == "now":
+        return datetime.now(UTC)
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise SreError(
+            f"{what}: expected an ISO time such as 2026-11-01 or 2026-11-01T03:00+11:00, got {text!r}"
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
