@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint benchmarks lab clean
+.PHONY: demo test system-deps benchmarks lab clean
 
 $(BIN)/sre: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +14,10 @@ $(BIN)/sre: pyproject.toml
 demo: $(BIN)/sre  ## install, then build the demo warehouse (no servers needed)
 	$(BIN)/sre demo
 
-test: $(BIN)/sre  ## install, then lint and run the whole test suite
+system-deps:  ## Debian packages the tests need (servers, exporters, chromium); installs only what is missing
+	bash scripts/install-system-deps
+
+test: $(BIN)/sre system-deps  ## install, then lint and run the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
