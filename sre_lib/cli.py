@@ -68,6 +68,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     collect.set_defaults(handler=_cmd_collect)
 
+    report = commands.add_parser("report", help="render a report notebook to HTML (capacity, slow-queries, dr)")
+    report.add_argument("report", choices=["capacity", "slow-queries", "dr"])
+    _add_common(report)
+    report.add_argument("--out", help="output directory (default: reports/)")
+    report.add_argument(
+        "-p", "--parameter", action="append", default=[], metavar="KEY=VALUE",
+        help="notebook parameter, e.g. -p window_days=14 (repeatable; never a secret)",
+    )  # fmt: skip
+    report.add_argument("--time-limit", type=int, default=900, help="wall-clock limit in seconds (default 900)")
+    report.set_defaults(handler=_cmd_report)
+
+    jobs = commands.add_parser("jobs", help="scheduled jobs in papermill_jobs/")
+    jobs_commands = jobs.add_subparsers(dest="jobs_command", required=True, metavar="ACTION")
+    jobs_list = jobs_commands.add_parser("list", help="each job with its schedule, last and next run")
+    _add_common(jobs_list)
+    jobs_list.add_argument("--jobs-dir", help="folder of job TOML files (default: papermill_jobs/)")
+    jobs_list.set_defaults(handler=_cmd_jobs_list)
+    jobs_run = jobs_commands.add_parser("run", help="run a job by name, or every job that is due (--due)")
+    _add_common(jobs_run)
+    jobs_run.add_argument("name", nargs="?", help="job name (file name without .toml)")
+    jobs_run.add_argument("--due", action="store_true", help="run every job due since its last run (for cron)")
+    jobs_run.add_argument("--jobs-dir", help="folder of job TOML files (default: papermill_jobs/)")
+    jobs_run.set_defaults(handler=_cmd_jobs_run)
+
     warehouse = commands.add_parser("warehouse", help="inspect the warehouse")
     warehouse_commands = warehouse.add_subparsers(dest="warehouse_command", required=True, metavar="ACTION")
     info = warehouse_commands.add_parser("info", help="tables, row counts and the last collection runs")
@@ -122,6 +146,51 @@ def _cmd_collect(args: argparse.Namespace) -> int:
             return 1 if failures else 0
         print(f"next collection in {args.every} (Ctrl-C to stop)", file=sys.stderr)
         time.sleep(every.total_seconds())
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from sre_lib.reports import parse_parameter, run_report
+
+    parameters = dict(parse_parameter(text) for text in args.parameter)
+    print(f"running the {args.report} report ...", file=sys.stderr)
+    run = run_report(
+        args.report, warehouse=args.warehouse, config=args.config, out_dir=args.out, parameters=parameters,
+        time_limit_seconds=args.time_limit,
+    )  # fmt: skip
+    print(run)
+    return 0
+
+
+def _cmd_jobs_list(args: argparse.Namespace) -> int:
+    from sre_lib.jobs import load_jobs, schedule_table
+
+    config = load_config(args.config)
+    table = schedule_table(load_jobs(args.jobs_dir), config, Warehouse(args.warehouse), datetime.now(UTC))
+    if table.empty:
+        print("no jobs")
+        return 0
+    for row in table.itertuples():
+        last = f"{row.last_run:%Y-%m-%d %H:%M}" if row.last_run is not None else "never"
+        due = "  DUE" if row.due else ""
+        upcoming = f"{row.next_run:%Y-%m-%d %H:%M %Z}"
+        print(f"{row.job:<22} {row.does:<22} {row.schedule:<14} last {last:<16} next {upcoming}{due}")
+    return 0
+
+
+def _cmd_jobs_run(args: argparse.Namespace) -> int:
+    from sre_lib.jobs import load_jobs, run_due, run_job
+
+    jobs = load_jobs(args.jobs_dir)
+    if args.due == bool(args.name):
+        raise SreError("jobs run: give a job name or --due (not both)")
+    if args.due:
+        outcomes = run_due(jobs, args.config, args.warehouse, report=lambda outcome: print(outcome, flush=True))
+    else:
+        if args.name not in jobs:
+            raise SreError(f"jobs run: no job {args.name!r}; jobs are: {', '.join(sorted(jobs)) or 'none'}")
+        outcomes = [run_job(jobs[args.name], args.config, args.warehouse)]
+        print(outcomes[0])
+    return 1 if any(o.status == "failed" for o in outcomes) else 0
 
 
 def _cmd_config_check(args: argparse.Namespace) -> int:

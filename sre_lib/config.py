@@ -346,10 +346,10 @@ def parse_config(text: str, source: str = "<string>") -> PlatformConfig:
     try:
         return PlatformConfig.model_validate({**raw, "source": source})
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, source)) from None
+        raise ConfigError(describe_validation_error(exc, source)) from None
 
 
-def _describe(exc: ValidationError, source: str) -> str:
+def describe_validation_error(exc: ValidationError, source: str) -> str:
     """One line for the first problem pydantic found, in the file's own key names."""
     error = exc.errors(include_url=False)[0]
     cause = error.get("ctx", {}).get("error")

@@ -214,14 +214,25 @@ class Warehouse:
         target: str = "",
         window_start: datetime | None = None,
         window_end: datetime | None = None,
+        log: bool = True,
     ) -> Iterator[WriteRun]:
         """A collection run: one transaction, logged in collection_runs, published to readers when done.
 
         If the body raises, the transaction rolls back (the data tables stay exactly as they were), the
-        failure is logged with its one-line reason, and the exception propagates.
+        failure is logged with its one-line reason, and the exception propagates. ``log=False`` is for
+        bookkeeping writes (the job log) that are not collections.
         """
         started_at = datetime.now(UTC)
         run_id = str(uuid.uuid4())
+
+        def record(con: duckdb.DuckDBPyConnection, status: str, rows: int, error: str | None) -> None:
+            if log:
+                con.execute(
+                    "INSERT INTO collection_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [run_id, source, target, window_start, window_end, started_at, datetime.now(UTC), status, rows,
+                     error],
+                )  # fmt: skip
+
         with self._write_lock():
             con = self._open_for_write()
             try:
@@ -231,31 +242,9 @@ class Warehouse:
                     yield run
                 except BaseException as exc:
                     con.execute("ROLLBACK")
-                    self._log_run(
-                        con,
-                        run_id,
-                        source,
-                        target,
-                        window_start,
-                        window_end,
-                        started_at,
-                        "failed",
-                        0,
-                        _one_line(exc),
-                    )
+                    record(con, "failed", 0, _one_line(exc))
                     raise
-                self._log_run(
-                    con,
-                    run_id,
-                    source,
-                    target,
-                    window_start,
-                    window_end,
-                    started_at,
-                    "ok",
-                    run.rows_written,
-                    None,
-                )
+                record(con, "ok", run.rows_written, None)
                 con.execute("COMMIT")
                 con.execute("CHECKPOINT")
             finally:
@@ -312,35 +301,6 @@ class Warehouse:
             con.close()
             raise
         return con
-
-    @staticmethod
-    def _log_run(
-        con: duckdb.DuckDBPyConnection,
-        run_id: str,
-        source: str,
-        target: str,
-        window_start: datetime | None,
-        window_end: datetime | None,
-        started_at: datetime,
-        status: str,
-        rows: int,
-        error: str | None,
-    ) -> None:
-        con.execute(
-            "INSERT INTO collection_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                run_id,
-                source,
-                target,
-                window_start,
-                window_end,
-                started_at,
-                datetime.now(UTC),
-                status,
-                rows,
-                error,
-            ],
-        )
 
     def _publish_snapshot(self) -> None:
         """Copy the (closed, checkpointed) warehouse to a new numbered snapshot and point CURRENT at it."""

@@ -297,3 +297,15 @@ CREATE TABLE IF NOT EXISTS restore_tests (
     origin        VARCHAR
 );
 COMMENT ON TABLE restore_tests IS 'Tested restores and how long they took. Key: (server, started_at).';
+
+CREATE TABLE IF NOT EXISTS job_runs (
+    job           VARCHAR,      -- papermill_jobs/<job>.toml
+    kind          VARCHAR,      -- 'report' or 'collect'
+    scheduled_for TIMESTAMPTZ,  -- the schedule slot this run served (NULL when run by hand)
+    started_at    TIMESTAMPTZ,
+    finished_at   TIMESTAMPTZ,
+    status        VARCHAR,      -- 'ok' or 'failed'
+    output        VARCHAR,      -- report directory, or the collection summary
+    error         VARCHAR
+);
+COMMENT ON TABLE job_runs IS 'Log of scheduled job runs (sre jobs run). Key: (job, started_at).';

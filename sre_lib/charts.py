@@ -1,0 +1,115 @@
+"""Altair chart builders that stay offline-safe and under Altair's row limit.
+
+Reports must open without a network, and Altair's default renderer loads Vega from a CDN. ``show()`` turns a
+chart into inline SVG with vl-convert (which bundles Vega), so the rendered HTML carries the drawing itself.
+Builders aggregate their input first (``downsample``), keeping every chart well under 5,000 rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import altair as alt
+import pandas as pd
+
+MAX_ROWS = 4000
+STATUS_COLOURS = {"healthy": "#1e8e3e", "warning": "#f9ab00", "critical": "#d93025", "no data": "#80868b"}
+WIDTH = 760
+
+
+class SvgChart:
+    """An SVG drawing that Jupyter and nbconvert display inline (image/svg+xml), with no script at all."""
+
+    def __init__(self, svg: str) -> None:
+        self.svg = svg
+
+    def _repr_svg_(self) -> str:
+        return self.svg
+
+    def __repr__(self) -> str:
+        return f"SvgChart({len(self.svg):,} bytes)"
+
+
+def show(chart: alt.TopLevelMixin) -> SvgChart:
+    """Render a chart to inline SVG: offline-safe in JupyterLab and in the HTML report alike."""
+    import vl_convert
+
+    return SvgChart(vl_convert.vegalite_to_svg(chart.to_dict()))
+
+
+def downsample(
+    frame: pd.DataFrame, time_column: str, value_column: str, by: Sequence[str] = (), max_points: int = MAX_ROWS
+) -> pd.DataFrame:
+    """Bucket a long series into at most ``max_points`` rows in total, keeping each bucket's min, mean and max.
+
+    Min and max survive so that spikes and dips stay visible after aggregation.
+    """
+    if frame.empty:
+        return frame.assign(min=[], max=[])
+    groups = max(1, frame.groupby(list(by)).ngroups if by else 1)
+    per_group = max(2, max_points // groups)
+    span = frame[time_column].max() - frame[time_column].min()
+    bucket = max(span / per_group, pd.Timedelta(seconds=1))
+    keys = [*by, pd.Grouper(key=time_column, freq=bucket.ceil("s"))]
+    out = frame.groupby(keys)[value_column].agg(["min", "mean", "max"]).reset_index()
+    return out.rename(columns={"mean": value_column}).dropna(subset=[value_column])
+
+
+def threshold_rules(thresholds: Mapping[str, float]) -> alt.Chart:
+    """Horizontal rules for named thresholds (warning, critical, ...), coloured by status."""
+    rows = pd.DataFrame({"threshold": list(thresholds), "value": list(thresholds.values())})
+    colours = [STATUS_COLOURS.get(name, "#5f6368") for name in thresholds]
+    return (
+        alt.Chart(rows)
+        .mark_rule(strokeDash=[6, 4])
+        .encode(
+            y="value:Q",
+            color=alt.Color("threshold:N", scale=alt.Scale(domain=list(thresholds), range=colours), title=None),
+        )
+    )
+
+
+def metric_chart(
+    frame: pd.DataFrame,
+    title: str,
+    unit: str,
+    thresholds: Mapping[str, float] | None = None,
+    time_column: str = "ts",
+    value_column: str = "value",
+    series_column: str | None = "instance",
+) -> alt.LayerChart:
+    """A metric over time (bucketed min-max band and mean line per series) with its threshold lines."""
+    by = [series_column] if series_column else []
+    data = downsample(frame, time_column, value_column, by)
+    colour = alt.Color(f"{series_column}:N", title=None) if series_column else alt.value("#1a73e8")
+    base = alt.Chart(data).encode(x=alt.X(f"{time_column}:T", title=None))
+    band = base.mark_area(opacity=0.2).encode(y=alt.Y("min:Q", title=unit), y2="max:Q", color=colour)
+    line = base.mark_line(strokeWidth=1.2).encode(y=f"{value_column}:Q", color=colour)
+    layers: list[alt.Chart] = [band, line]
+    if thresholds:
+        layers.append(threshold_rules(thresholds))
+    return alt.layer(*layers).properties(title=title, width=WIDTH, height=220).resolve_scale(color="independent")
+
+
+def status_timeline(episodes: pd.DataFrame, title: str = "Warning and critical episodes") -> alt.Chart:
+    """One lane per series, a bar for each episode coloured by status.
+
+    Expects columns: series (a label), status, start, end.
+    """
+    data = episodes.nlargest(MAX_ROWS, "end") if len(episodes) > MAX_ROWS else episodes
+    return (
+        alt.Chart(data)
+        .mark_bar(height=12)
+        .encode(
+            x=alt.X("start:T", title=None),
+            x2="end:T",
+            y=alt.Y("series:N", title=None),
+            color=alt.Color(
+                "status:N",
+                scale=alt.Scale(domain=list(STATUS_COLOURS), range=list(STATUS_COLOURS.values())),
+                title=None,
+            ),
+            tooltip=["series", "status", "start:T", "end:T"],
+        )
+        .properties(title=title, width=WIDTH)
+    )

@@ -1,0 +1,244 @@
+"""Scheduled jobs: one TOML file per job in ``papermill_jobs/``, run by ``sre jobs run``.
+
+A job renders a report (``report = "capacity"``) or collects a source (``collect = "postgres"``) on a cron
+``schedule`` read in the platform's time zone, daylight saving included. ``sre jobs run --due`` is meant for
+cron every few minutes: it runs each job whose latest scheduled slot has passed since its last run. Two
+overlapping invocations never run the same job twice: each job runs under an exclusive ``flock``, and the
+run is logged in the warehouse (``job_runs``) before the lock is released, so the second invocation sees it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import tomllib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from croniter import croniter
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from sre_lib.config import PROJECT_ROOT, PlatformConfig, describe_validation_error, load_config
+from sre_lib.errors import ConfigError, SreError
+from sre_lib.reports import DEFAULT_OUT_DIR, run_report
+from sre_lib.warehouse import Warehouse
+
+DEFAULT_JOBS_DIR = PROJECT_ROOT / "papermill_jobs"
+
+
+class Job(BaseModel):
+    """One scheduled job, validated from its TOML file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    name: str
+    schedule: str
+    report: Literal["capacity", "slow-queries", "dr"] | None = None
+    collect: Literal["prometheus", "postgres", "redis"] | None = None
+    description: str = ""
+    parameters: dict[str, Any] = {}
+    out: str | None = None  # output directory; default reports/
+    keep: Annotated[int, Field(ge=1)] = 30
+    time_limit_seconds: Annotated[int, Field(gt=0)] = 900
+    since: str = "1h"  # collect jobs: window for prometheus
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Job:
+        if (self.report is None) == (self.collect is None):
+            raise ValueError("exactly one of `report` or `collect`")
+        if not croniter.is_valid(self.schedule):
+            raise ValueError(f"a cron schedule such as '0 7 * * *' in `schedule`, got {self.schedule!r}")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "report" if self.report else "collect"
+
+    def next_run(self, after: datetime, tz: ZoneInfo) -> datetime:
+        """The first scheduled slot strictly after ``after``, in the platform's time zone."""
+        return croniter(self.schedule, after.astimezone(tz)).get_next(datetime)
+
+    def previous_slot(self, now: datetime, tz: ZoneInfo) -> datetime:
+        """The latest scheduled slot at or before ``now``."""
+        return croniter(self.schedule, now.astimezone(tz)).get_prev(datetime)
+
+
+def load_jobs(directory: str | os.PathLike[str] | None = None) -> dict[str, Job]:
+    """Every ``*.toml`` job in the directory, by name; a bad file raises ConfigError naming file and key."""
+    folder = Path(directory or DEFAULT_JOBS_DIR)
+    jobs: dict[str, Job] = {}
+    for path in sorted(folder.glob("*.toml")):
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        raw.setdefault("name", path.stem)
+        try:
+            job = Job.model_validate(raw)
+        except ValidationError as exc:
+            raise ConfigError(describe_validation_error(exc, str(path))) from None
+        if job.name in jobs:
+            raise ConfigError(f"{path}: name: job {job.name!r} is defined twice")
+        jobs[job.name] = job
+    return jobs
+
+
+def last_runs(warehouse: Warehouse) -> dict[str, datetime]:
+    """When each job last started, from the warehouse's job log (empty if there is no warehouse yet)."""
+    try:
+        con = warehouse.open_read_only()
+    except SreError:
+        return {}
+    try:
+        rows = con.execute("SELECT job, max(started_at) FROM job_runs GROUP BY job").fetchall()
+    except Exception:  # a warehouse created before job_runs existed
+        rows = []
+    finally:
+        con.close()
+    return {job: started for job, started in rows}
+
+
+def schedule_table(jobs: dict[str, Job], config: PlatformConfig, warehouse: Warehouse, now: datetime) -> pd.DataFrame:
+    """Each job with its schedule, last run, next run and whether it is due now."""
+    previous = last_runs(warehouse)
+    rows = []
+    for job in jobs.values():
+        last = previous.get(job.name)
+        rows.append(
+            {
+                "job": job.name,
+                "does": f"report {job.report}" if job.report else f"collect {job.collect}",
+                "schedule": job.schedule,
+                "last_run": last.astimezone(config.tz) if last else None,
+                "next_run": job.next_run(now, config.tz),
+                "due": is_due(job, last, now, config.tz),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def is_due(job: Job, last_run: datetime | None, now: datetime, tz: ZoneInfo) -> bool:
+    """Due when its latest scheduled slot has passed since it last ran (or it never ran)."""
+    return last_run is None or job.previous_slot(now, tz) > last_run
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    job: str
+    status: str  # ok, failed, skipped
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.job}: {self.status}: {self.detail}"
+
+
+def run_job(
+    job: Job,
+    config_path: str | os.PathLike[str] | None = None,
+    warehouse_path: str | os.PathLike[str] | None = None,
+    only_if_due: bool = False,
+    now: datetime | None = None,
+) -> JobOutcome:
+    """Run one job under its lock, log it in the warehouse, prune old report runs."""
+    config = load_config(config_path)
+    warehouse = Warehouse(warehouse_path)
+    out_dir = Path(job.out) if job.out else DEFAULT_OUT_DIR
+    with _job_lock(out_dir, job.name) as acquired:
+        if not acquired:
+            return JobOutcome(job.name, "skipped", "already running in another process")
+        current = now or datetime.now(UTC)
+        if only_if_due and not is_due(job, last_runs(warehouse).get(job.name), current, config.tz):
+            return JobOutcome(job.name, "skipped", "not due")
+        slot = job.previous_slot(current, config.tz) if only_if_due else None
+        started = datetime.now(UTC)
+        status, output, error = "ok", "", None
+        try:
+            output = _perform(job, config, config_path, warehouse, out_dir)
+        except SreError as exc:
+            status, error = "failed", str(exc)
+        _record(warehouse, job, slot, started, status, output, error)
+        if job.report:
+            prune_runs(out_dir / job.report, job.keep)
+    return JobOutcome(job.name, status, output if status == "ok" else str(error))
+
+
+def _perform(job: Job, config: PlatformConfig, config_path: Any, warehouse: Warehouse, out_dir: Path) -> str:
+    if job.report:
+        run = run_report(
+            job.report, warehouse=warehouse.path, config=config_path, out_dir=out_dir,
+            parameters=job.parameters, time_limit_seconds=job.time_limit_seconds,
+        )  # fmt: skip
+        return str(run.html or run.directory)
+    from sre_lib.collect.run import collect_once, collection_window
+    from sre_lib.durations import parse_duration
+
+    start, end = collection_window(job.since, None, None)
+    step = parse_duration(str(job.parameters.get("step", "1m")), "step")
+    assert job.collect is not None
+    return collect_once(job.collect, warehouse, config, start, end, step)
+
+
+def _record(
+    warehouse: Warehouse, job: Job, slot: datetime | None, started: datetime, status: str, output: str,
+    error: str | None,
+) -> None:  # fmt: skip
+    row = pd.DataFrame(
+        [{"job": job.name, "kind": job.kind, "scheduled_for": slot, "started_at": started,
+          "finished_at": datetime.now(UTC), "status": status, "output": output, "error": error}]
+    )  # fmt: skip
+    with warehouse.write_run("jobs", log=False) as run:
+        run.replace_rows("job_runs", row)
+
+
+def prune_runs(report_dir: Path, keep: int) -> list[Path]:
+    """Delete all but the ``keep`` newest run directories (never the one ``latest`` points to)."""
+    if not report_dir.exists():
+        return []
+    pointer = report_dir / "latest"
+    protected = pointer.resolve() if pointer.exists() else None
+    runs = sorted((p for p in report_dir.iterdir() if p.is_dir() and not p.is_symlink()), key=lambda p: p.name)
+    removed = []
+    for old in runs[:-keep] if keep < len(runs) else []:
+        if old.resolve() != protected:
+            shutil.rmtree(old, ignore_errors=True)
+            removed.append(old)
+    return removed
+
+
+@contextlib.contextmanager
+def _job_lock(out_dir: Path, name: str) -> Iterator[bool]:
+    lock_dir = out_dir / ".locks"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with open(lock_dir / f"{name}.lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def run_due(
+    jobs: dict[str, Job],
+    config_path: str | os.PathLike[str] | None = None,
+    warehouse_path: str | os.PathLike[str] | None = None,
+    report: Callable[[JobOutcome], None] | None = None,
+) -> list[JobOutcome]:
+    """Run every job that is due, one after another."""
+    outcomes = []
+    for job in jobs.values():
+        outcome = run_job(job, config_path, warehouse_path, only_if_due=True)
+        if report:
+            report(outcome)
+        outcomes.append(outcome)
+    return outcomes

@@ -1,0 +1,254 @@
+"""Running report notebooks with papermill and rendering them as offline HTML without code.
+
+A run goes to ``<out>/<report>/<YYYY-MM-DD_HHMM>/`` (platform local time): the executed notebook (the record),
+the HTML, and ``status.json``. papermill runs in a child process with a wall-clock limit, so a hung kernel
+cannot hang the job: on timeout the whole process group is killed. Only a successful run moves the
+``<out>/<report>/latest`` pointer; a failed run keeps its directory (with ``FAILED`` and the error) for
+debugging, and the previous good report stays where readers find it.
+
+Parameters are written into the output notebook by papermill, so they carry paths and windows, never
+secrets: anything secret reaches collectors through the environment, and notebooks need none.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sre_lib.config import PROJECT_ROOT, load_config, resolve_config_path
+from sre_lib.errors import SreError
+from sre_lib.secrets import redact
+from sre_lib.warehouse import resolve_warehouse_path
+
+NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
+DEFAULT_OUT_DIR = PROJECT_ROOT / "reports"
+KERNEL_NAME = "sre-workbench"
+DEFAULT_TIME_LIMIT_SECONDS = 900
+REPORTS: dict[str, str] = {
+    "capacity": "capacity.ipynb",
+    "slow-queries": "slow_queries.ipynb",
+    "dr": "dr_readiness.ipynb",
+}
+_SECRET_PARAMETER_WORDS = ("password", "secret", "token", "dsn", "passwd", "apikey", "api_key")
+
+
+class ReportError(SreError):
+    """A report run failed; its directory is kept for debugging and `latest` did not move."""
+
+
+@dataclass(frozen=True)
+class ReportRun:
+    report: str
+    status: str  # "ok" or "failed"
+    directory: Path
+    notebook: Path
+    html: Path | None
+    seconds: float
+    error: str | None = None
+
+    def __str__(self) -> str:
+        where = self.html if self.html else self.directory
+        return f"{self.report} report {self.status} in {self.seconds:.1f} s: {where}"
+
+
+def ensure_kernel() -> str:
+    """Install (once) a kernelspec named KERNEL_NAME that runs this very interpreter, with sre_lib on it."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME)
+        if spec.argv and spec.argv[0] == sys.executable:
+            return KERNEL_NAME
+    except NoSuchKernel:
+        pass
+    from ipykernel.kernelspec import install
+
+    install(kernel_name=KERNEL_NAME, display_name="SRE workbench", prefix=sys.prefix)
+    return KERNEL_NAME
+
+
+def check_parameters(parameters: Mapping[str, Any]) -> None:
+    """Refuse parameters that look like secrets: papermill would write them into the output notebook."""
+    for key, value in parameters.items():
+        lowered = key.lower()
+        if any(word in lowered for word in _SECRET_PARAMETER_WORDS):
+            raise ReportError(
+                f"parameter {key!r} looks like a secret; papermill writes parameters into the report, so "
+                "secrets must come from the environment"
+            )
+        if isinstance(value, str) and redact(value) != value:
+            raise ReportError(f"parameter {key!r} carries a password; pass secrets through the environment")
+
+
+def parse_parameter(text: str) -> tuple[str, Any]:
+    """``key=value`` from the command line; the value is read as YAML (numbers, booleans, lists)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip().isidentifier():
+        raise ReportError(f"-p {text!r}: expected key=value with a Python identifier as key")
+    try:
+        value = yaml.safe_load(raw) if raw else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
+
+
+def run_report(
+    report: str,
+    warehouse: str | os.PathLike[str] | None = None,
+    config: str | os.PathLike[str] | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    time_limit_seconds: float = DEFAULT_TIME_LIMIT_SECONDS,
+    notebook_dir: str | os.PathLike[str] | None = None,
+) -> ReportRun:
+    """Execute a report notebook and render its HTML. Raises ReportError (after recording it) on failure."""
+    if report not in REPORTS:
+        raise ReportError(f"unknown report {report!r}: expected one of {', '.join(REPORTS)}")
+    platform = load_config(config)
+    params = {
+        "warehouse": str(resolve_warehouse_path(warehouse).resolve()),
+        "config": str(resolve_config_path(config).resolve()),
+        **(parameters or {}),
+    }
+    check_parameters(params)
+    source = Path(notebook_dir or NOTEBOOK_DIR) / REPORTS[report]
+    if not source.exists():
+        raise ReportError(f"report notebook {source} is missing")
+    root = Path(out_dir or DEFAULT_OUT_DIR) / report
+    directory = _new_run_directory(root, datetime.now(platform.tz))
+    notebook = directory / f"{source.stem}.ipynb"
+    started = time.perf_counter()
+    error = _execute(source, notebook, params, time_limit_seconds)
+    html = None
+    if error is None:
+        try:
+            html = render_html(
+                notebook, directory / f"{source.stem}.html", title=_title(report, platform.platform.name)
+            )
+        except Exception as exc:  # rendering failures must not move `latest` either
+            error = f"rendering HTML failed: {type(exc).__name__}: {exc}"
+    seconds = time.perf_counter() - started
+    status = "ok" if error is None else "failed"
+    _write_status(directory, status, error, params, seconds)
+    run = ReportRun(report, status, directory, notebook, html, seconds, error)
+    if error is not None:
+        (directory / "FAILED").write_text(error + "\n", encoding="utf-8")
+        raise ReportError(f"{report} report failed (kept in {directory}): {error}")
+    _point_latest(root, directory)
+    return run
+
+
+def latest(report: str, out_dir: str | os.PathLike[str] | None = None) -> Path | None:
+    """The directory of the latest successful run of a report, if any."""
+    pointer = Path(out_dir or DEFAULT_OUT_DIR) / report / "latest"
+    return pointer.resolve() if pointer.exists() else None
+
+
+def render_html(notebook: Path, target: Path, title: str | None = None) -> Path:
+    """Render an executed notebook to self-contained HTML: outputs only, no code, nothing from a network."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(
+        extra_template_basedirs=[str(Path(__file__).parent / "templates")],
+        template_name="offline",
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    node = nbformat.read(notebook, as_version=4)
+    if title:
+        node.metadata["title"] = title
+    body, _resources = exporter.from_notebook_node(node)
+    partial = target.with_suffix(".html.partial")
+    partial.write_text(body, encoding="utf-8")
+    os.replace(partial, target)
+    return target
+
+
+def _title(report: str, platform_name: str) -> str:
+    names = {"capacity": "Capacity report", "slow-queries": "Slow queries report", "dr": "DR readiness report"}
+    return f"{names[report]} · {platform_name}"
+
+
+def _new_run_directory(root: Path, now: datetime) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = now.strftime("%Y-%m-%d_%H%M")
+    for attempt in range(1, 1000):
+        candidate = root / (stamp if attempt == 1 else f"{stamp}_{attempt}")
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+    raise ReportError(f"cannot create a run directory under {root}")
+
+
+def _execute(source: Path, output: Path, parameters: Mapping[str, Any], time_limit: float) -> str | None:
+    """Run papermill in its own process group; return None on success or a one-line error."""
+    kernel = ensure_kernel()
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
+        yaml.safe_dump(dict(parameters), handle)
+        params_file = handle.name
+    argv = [
+        sys.executable, "-m", "papermill", str(source), str(output), "-f", params_file, "-k", kernel,
+        "--cwd", str(source.parent), "--execution-timeout", str(int(time_limit)), "--no-progress-bar",
+        "--log-level", "WARNING",
+    ]  # fmt: skip
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _stdout, stderr = process.communicate(timeout=time_limit)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        return f"exceeded the wall-clock limit of {time_limit:.0f} s; the kernel was killed"
+    finally:
+        Path(params_file).unlink(missing_ok=True)
+    if process.returncode != 0:
+        return _papermill_error(stderr, output)
+    return None
+
+
+def _papermill_error(stderr: str, output: Path) -> str:
+    """The exception a failed cell raised, from the output notebook, else the last line papermill printed."""
+    try:
+        node = json.loads(output.read_text(encoding="utf-8"))
+        for cell in node.get("cells", []):
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "error" and out.get("ename") != "PapermillExecutionError":
+                    return redact(f"{out.get('ename')}: {out.get('evalue')}")
+    except (OSError, ValueError):
+        pass
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    return redact(lines[-1] if lines else "papermill failed without a message")
+
+
+def _write_status(directory: Path, status: str, error: str | None, params: Mapping[str, Any], seconds: float) -> None:
+    record = {
+        "status": status,
+        "error": error,
+        "finished_at": datetime.now(UTC).isoformat(),
+        "seconds": round(seconds, 2),
+        "parameters": dict(params),
+    }
+    (directory / "status.json").write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+def _point_latest(root: Path, directory: Path) -> None:
+    """Atomically repoint ``root/latest`` at a successful run (a relative symlink, so the tree can move)."""
+    temporary = root / f".latest-{os.getpid()}"
+    temporary.unlink(missing_ok=True)
+    temporary.symlink_to(directory.name)
+    os.replace(temporary, root / "latest")
