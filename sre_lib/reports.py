@@ -204,7 +204,7 @@ def _execute(source: Path, output: Path, parameters: Mapping[str, Any], time_lim
         params_file = handle.name
     argv = [
         sys.executable, "-m", "papermill", str(source), str(output), "-f", params_file, "-k", kernel,
-        "--cwd", str(source.parent), "--execution-timeout", str(int(time_limit)), "--no-progress-bar",
+        "--cwd", str(source.parent), "--execution-timeout", str(int(time_limit) + 60), "--no-progress-bar",
         "--log-level", "WARNING",
     ]  # fmt: skip
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)

@@ -1,0 +1,110 @@
+"""Running notebooks with papermill: offline HTML without code, `latest` only on success, a hard time limit."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from sre_lib.reports import ReportError, check_parameters, latest, parse_parameter, render_html, run_report
+
+FAKE_SECRET = "Report-Fake-Secret-9911"
+
+
+def write_notebook(folder: Path, name: str, body: str) -> None:
+    """A report notebook: a tagged parameters cell, then ``body``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "sre-workbench", "language": "python", "display_name": "SRE"}
+    notebook.metadata["language_info"] = {"name": "python"}
+    parameters = nbformat.v4.new_code_cell('warehouse = ""\nconfig = ""\nwindow_days = 30')
+    parameters.metadata["tags"] = ["parameters"]
+    notebook.cells = [parameters, nbformat.v4.new_code_cell(body)]
+    nbformat.write(notebook, folder / name)
+
+
+GOOD = """# CODE-SENTINEL: this line must not reach the HTML
+import os
+import altair as alt
+import pandas as pd
+from IPython.display import Markdown, display
+from sre_lib.charts import show
+display(Markdown(f"window is **{window_days} days**; password set: {'PGPASSWORD' in os.environ}"))
+show(alt.Chart(pd.DataFrame({"x": [1, 2, 3], "y": [3, 1, 2]})).mark_line().encode(x="x", y="y"))
+"""
+
+
+@pytest.fixture
+def notebooks(tmp_path: Path) -> Path:
+    folder = tmp_path / "notebooks"
+    write_notebook(folder, "capacity.ipynb", GOOD)
+    return folder
+
+
+def test_a_good_run_renders_offline_html_without_code_and_moves_latest(
+    notebooks: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PGPASSWORD", FAKE_SECRET)
+    run = run_report("capacity", out_dir=tmp_path / "out", parameters={"window_days": 14}, notebook_dir=notebooks)
+    assert run.status == "ok"
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}_\d{4}", run.directory.name)
+    html = run.html.read_text()
+    assert "window is <strong>14 days</strong>; password set: True" in html
+    assert "data:image/svg+xml;base64," in html and "CODE-SENTINEL" not in html
+    assert not re.search(r"<script[^>]+src=", html), "no external script"
+    assert not re.search(r"<link[^>]+href=[\"']https?:", html), "no external stylesheet"
+    for path in run.directory.iterdir():
+        assert FAKE_SECRET not in path.read_text(errors="ignore"), path
+    assert latest("capacity", tmp_path / "out") == run.directory
+    status = json.loads((run.directory / "status.json").read_text())
+    assert status["status"] == "ok" and status["parameters"]["window_days"] == 14
+
+
+def test_a_failed_run_is_kept_marked_and_latest_stays(notebooks: Path, tmp_path: Path) -> None:
+    good = run_report("capacity", out_dir=tmp_path / "out", notebook_dir=notebooks)
+    write_notebook(notebooks, "capacity.ipynb", "raise RuntimeError('warehouse is empty')")
+    with pytest.raises(ReportError, match=r"RuntimeError: warehouse is empty") as raised:
+        run_report("capacity", out_dir=tmp_path / "out", notebook_dir=notebooks)
+    assert "kept in" in str(raised.value)
+    failed = [p for p in (tmp_path / "out" / "capacity").iterdir() if (p / "FAILED").exists()]
+    assert len(failed) == 1 and (failed[0] / "capacity.ipynb").exists()
+    assert json.loads((failed[0] / "status.json").read_text())["status"] == "failed"
+    assert latest("capacity", tmp_path / "out") == good.directory
+
+
+def test_a_hung_notebook_is_killed_at_the_time_limit(tmp_path: Path) -> None:
+    write_notebook(tmp_path / "nb", "dr_readiness.ipynb", "import time\ntime.sleep(600)")
+    with pytest.raises(ReportError, match=r"wall-clock limit of 8 s"):
+        run_report("dr", out_dir=tmp_path / "out", notebook_dir=tmp_path / "nb", time_limit_seconds=8)
+    assert latest("dr", tmp_path / "out") is None
+
+
+def test_secrets_are_refused_as_parameters() -> None:
+    with pytest.raises(ReportError, match="looks like a secret"):
+        check_parameters({"pg_password": "x"})
+    with pytest.raises(ReportError, match="carries a password"):
+        check_parameters({"source": "postgresql://u:hunter2@db/x"})
+    check_parameters({"window_days": 30, "warehouse": "/data/w.duckdb"})
+
+
+def test_parameters_from_the_command_line_are_typed() -> None:
+    assert parse_parameter("window_days=14") == ("window_days", 14)
+    assert parse_parameter("components=[app, redis]") == ("components", ["app", "redis"])
+    assert parse_parameter("as_of=2026-10-01T00:00") == ("as_of", "2026-10-01T00:00")
+    with pytest.raises(ReportError, match="expected key=value"):
+        parse_parameter("window_days")
+
+
+def test_html_escapes_statement_text_shown_through_dataframes(tmp_path: Path) -> None:
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell("x")]
+    frame_html = '<table class="dataframe"><tr><td>&lt;script&gt;alert(1)&lt;/script&gt;</td></tr></table>'
+    notebook.cells[0].outputs = [nbformat.v4.new_output("display_data", data={"text/html": frame_html})]
+    path = tmp_path / "n.ipynb"
+    nbformat.write(notebook, path)
+    html = render_html(path, tmp_path / "n.html").read_text()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<script>alert(1)" not in html
