@@ -16,7 +16,7 @@ import shutil
 import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -43,6 +43,7 @@ class Job(BaseModel):
     report: Literal["capacity", "slow-queries", "dr"] | None = None
     collect: Literal["prometheus", "postgres", "redis"] | None = None
     description: str = ""
+    notebook: str | None = None  # report notebook, relative to the project; default: the report's own
     parameters: dict[str, Any] = {}
     out: str | None = None  # output directory; default reports/
     keep: Annotated[int, Field(ge=1)] = 30
@@ -67,7 +68,7 @@ class Job(BaseModel):
 
     def previous_slot(self, now: datetime, tz: ZoneInfo) -> datetime:
         """The latest scheduled slot at or before ``now``."""
-        return croniter(self.schedule, now.astimezone(tz)).get_prev(datetime)
+        return croniter(self.schedule, now.astimezone(tz) + timedelta(seconds=1)).get_prev(datetime)
 
 
 def load_jobs(directory: str | os.PathLike[str] | None = None) -> dict[str, Job]:
@@ -174,6 +175,7 @@ def _perform(job: Job, config: PlatformConfig, config_path: Any, warehouse: Ware
         run = run_report(
             job.report, warehouse=warehouse.path, config=config_path, out_dir=out_dir,
             parameters=job.parameters, time_limit_seconds=job.time_limit_seconds,
+            notebook=PROJECT_ROOT / job.notebook if job.notebook else None,
         )  # fmt: skip
         return str(run.html or run.directory)
     from sre_lib.collect.run import collect_once, collection_window

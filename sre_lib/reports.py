@@ -111,7 +111,7 @@ def run_report(
     out_dir: str | os.PathLike[str] | None = None,
     parameters: Mapping[str, Any] | None = None,
     time_limit_seconds: float = DEFAULT_TIME_LIMIT_SECONDS,
-    notebook_dir: str | os.PathLike[str] | None = None,
+    notebook: str | os.PathLike[str] | None = None,
 ) -> ReportRun:
     """Execute a report notebook and render its HTML. Raises ReportError (after recording it) on failure."""
     if report not in REPORTS:
@@ -123,14 +123,14 @@ def run_report(
         **(parameters or {}),
     }
     check_parameters(params)
-    source = Path(notebook_dir or NOTEBOOK_DIR) / REPORTS[report]
+    source = Path(notebook) if notebook else NOTEBOOK_DIR / REPORTS[report]
     if not source.exists():
         raise ReportError(f"report notebook {source} is missing")
     root = Path(out_dir or DEFAULT_OUT_DIR) / report
     directory = _new_run_directory(root, datetime.now(platform.tz))
-    notebook = directory / f"{source.stem}.ipynb"
+    executed = directory / f"{source.stem}.ipynb"
     started = time.perf_counter()
-    error = _execute(source, notebook, params, time_limit_seconds)
+    error = _execute(source, executed, params, time_limit_seconds)
     html = None
     if error is None:
         try:
@@ -142,7 +142,7 @@ def run_report(
     seconds = time.perf_counter() - started
     status = "ok" if error is None else "failed"
     _write_status(directory, status, error, params, seconds)
-    run = ReportRun(report, status, directory, notebook, html, seconds, error)
+    run = ReportRun(report, status, directory, executed, html, seconds, error)
     if error is not None:
         (directory / "FAILED").write_text(error + "\n", encoding="utf-8")
         raise ReportError(f"{report} report failed (kept in {directory}): {error}")

@@ -48,7 +48,9 @@ def test_a_good_run_renders_offline_html_without_code_and_moves_latest(
     notebooks: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PGPASSWORD", FAKE_SECRET)
-    run = run_report("capacity", out_dir=tmp_path / "out", parameters={"window_days": 14}, notebook_dir=notebooks)
+    run = run_report(
+        "capacity", out_dir=tmp_path / "out", parameters={"window_days": 14}, notebook=notebooks / "capacity.ipynb"
+    )
     assert run.status == "ok"
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}_\d{4}", run.directory.name)
     html = run.html.read_text()
@@ -64,10 +66,10 @@ def test_a_good_run_renders_offline_html_without_code_and_moves_latest(
 
 
 def test_a_failed_run_is_kept_marked_and_latest_stays(notebooks: Path, tmp_path: Path) -> None:
-    good = run_report("capacity", out_dir=tmp_path / "out", notebook_dir=notebooks)
+    good = run_report("capacity", out_dir=tmp_path / "out", notebook=notebooks / "capacity.ipynb")
     write_notebook(notebooks, "capacity.ipynb", "raise RuntimeError('warehouse is empty')")
     with pytest.raises(ReportError, match=r"RuntimeError: warehouse is empty") as raised:
-        run_report("capacity", out_dir=tmp_path / "out", notebook_dir=notebooks)
+        run_report("capacity", out_dir=tmp_path / "out", notebook=notebooks / "capacity.ipynb")
     assert "kept in" in str(raised.value)
     failed = [p for p in (tmp_path / "out" / "capacity").iterdir() if (p / "FAILED").exists()]
     assert len(failed) == 1 and (failed[0] / "capacity.ipynb").exists()
@@ -78,7 +80,9 @@ def test_a_failed_run_is_kept_marked_and_latest_stays(notebooks: Path, tmp_path:
 def test_a_hung_notebook_is_killed_at_the_time_limit(tmp_path: Path) -> None:
     write_notebook(tmp_path / "nb", "dr_readiness.ipynb", "import time\ntime.sleep(600)")
     with pytest.raises(ReportError, match=r"wall-clock limit of 8 s"):
-        run_report("dr", out_dir=tmp_path / "out", notebook_dir=tmp_path / "nb", time_limit_seconds=8)
+        run_report(
+            "dr", out_dir=tmp_path / "out", notebook=tmp_path / "nb" / "dr_readiness.ipynb", time_limit_seconds=8
+        )
     assert latest("dr", tmp_path / "out") is None
 
 

@@ -1,0 +1,123 @@
+"""Scheduled jobs: validation, due-ness across daylight saving, no double runs, pruning, the run log."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import nbformat
+import pytest
+
+from sre_lib.config import DEFAULT_CONFIG_PATH
+from sre_lib.errors import ConfigError
+from sre_lib.jobs import DEFAULT_JOBS_DIR, Job, is_due, load_jobs, prune_runs
+from sre_lib.reports import REPORTS
+from sre_lib.warehouse import Warehouse
+
+SYDNEY = ZoneInfo("Australia/Sydney")
+SRE = str(Path(sys.executable).with_name("sre"))
+
+
+def test_shipped_jobs_match_the_seed_cadence() -> None:
+    jobs = load_jobs(DEFAULT_JOBS_DIR)
+    reports = {job.report: job.schedule for job in jobs.values() if job.report}
+    assert set(reports) == set(REPORTS)
+    assert reports == {"capacity": "0 7 * * *", "slow-queries": "0 8 * * 1", "dr": "0 9 1 * *"}
+    assert jobs["collect-postgres"].collect == "postgres"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('report = "capacity"\nschedule = "every day"', "expected a cron schedule"),
+        ('report = "weekly"\nschedule = "0 7 * * *"', "report: expected"),
+        ('schedule = "0 7 * * *"', "exactly one of `report` or `collect`"),
+        ('report = "dr"\nschedule = "0 7 * * *"\nkeep = 0', "keep: expected greater than or equal to 1"),
+        ('report = "dr"\nschedule = "0 7 * * *"\ncolour = 1', "colour: unknown key"),
+    ],
+)
+def test_a_bad_job_file_is_named_with_its_key(tmp_path: Path, text: str, expected: str) -> None:
+    (tmp_path / "broken.toml").write_text(text)
+    with pytest.raises(ConfigError) as raised:
+        load_jobs(tmp_path)
+    assert str(raised.value).startswith(f"{tmp_path / 'broken.toml'}: ")
+    assert expected in str(raised.value)
+
+
+def test_due_follows_local_time_across_daylight_saving() -> None:
+    job = Job(name="daily", report="capacity", schedule="0 7 * * *")
+    # Sydney: AEST (+10) until 2026-10-04 02:00, then AEDT (+11). 07:00 local is 21:00 / 20:00 UTC the day before.
+    assert job.previous_slot(datetime(2026, 10, 2, 22, tzinfo=UTC), SYDNEY) == datetime(2026, 10, 3, 7, tzinfo=SYDNEY)
+    assert job.previous_slot(datetime(2026, 10, 2, 22, tzinfo=UTC), SYDNEY).astimezone(UTC).hour == 21
+    after_change = job.previous_slot(datetime(2026, 10, 5, 22, tzinfo=UTC), SYDNEY)
+    assert after_change.astimezone(UTC) == datetime(2026, 10, 5, 20, tzinfo=UTC)
+    last = datetime(2026, 10, 5, 20, 1, tzinfo=UTC)
+    assert not is_due(job, last, datetime(2026, 10, 6, 19, 59, tzinfo=UTC), SYDNEY)
+    assert is_due(job, last, datetime(2026, 10, 6, 20, 0, tzinfo=UTC), SYDNEY)
+    assert is_due(job, None, datetime(2026, 10, 6, 0, 0, tzinfo=UTC), SYDNEY)
+
+
+def test_prune_keeps_the_newest_and_the_latest_target(tmp_path: Path) -> None:
+    names = [f"2026-11-0{day}_0700" for day in range(1, 8)]
+    for name in names:
+        (tmp_path / name).mkdir()
+    (tmp_path / "latest").symlink_to(names[0])
+    removed = prune_runs(tmp_path, keep=3)
+    remaining = sorted(p.name for p in tmp_path.iterdir() if not p.is_symlink())
+    assert remaining == [names[0], *names[-3:]]
+    assert len(removed) == 3
+
+
+def _slow_job(folder: Path) -> Path:
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "sre-workbench", "language": "python", "display_name": "SRE"}
+    notebook.metadata["language_info"] = {"name": "python"}
+    cell = nbformat.v4.new_code_cell('warehouse = ""\nconfig = ""')
+    cell.metadata["tags"] = ["parameters"]
+    notebook.cells = [cell, nbformat.v4.new_code_cell("import time\ntime.sleep(4)\nprint('done')")]
+    nb_path = folder / "slow.ipynb"
+    nbformat.write(notebook, nb_path)
+    jobs = folder / "jobs"
+    jobs.mkdir()
+    (jobs / "slow.toml").write_text(
+        f'report = "dr"\nschedule = "*/5 * * * *"\nnotebook = "{nb_path}"\nout = "{folder / "out"}"\nkeep = 5\n'
+    )
+    return jobs
+
+
+def test_overlapping_due_runs_never_run_the_same_job_twice(tmp_path: Path) -> None:
+    jobs_dir = _slow_job(tmp_path)
+    warehouse = tmp_path / "w.duckdb"
+    Warehouse(warehouse).ensure_created()
+    argv = [SRE, "jobs", "run", "--due", "--jobs-dir", str(jobs_dir), "--warehouse", str(warehouse),
+            "--config", str(DEFAULT_CONFIG_PATH)]  # fmt: skip
+    first = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    second = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    outputs = [p.communicate(timeout=240) for p in (first, second)]
+    assert first.returncode == 0 and second.returncode == 0, outputs
+    lines = sorted(out.strip() for out, _ in outputs)
+    assert (lines[0].startswith("slow: ok: ") and lines[1] == "slow: skipped: already running in another process") or (
+        lines[1].startswith("slow: ok: ") and lines[0] == "slow: skipped: not due"
+    ), lines
+    con = Warehouse(warehouse).open_read_only()
+    try:
+        runs = con.execute("SELECT job, status, output FROM job_runs").fetchall()
+    finally:
+        con.close()
+    assert len(runs) == 1 and runs[0][:2] == ("slow", "ok")
+    assert runs[0][2].endswith(".html") and Path(runs[0][2]).exists()
+
+    again = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert again.stdout.strip() == "slow: skipped: not due"
+
+
+def test_jobs_list_shows_next_runs(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [SRE, "jobs", "list", "--warehouse", str(tmp_path / "none.duckdb")], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    capacity = next(line for line in result.stdout.splitlines() if line.startswith("capacity-daily"))
+    assert "last never" in capacity and "next " in capacity and "DUE" in capacity
