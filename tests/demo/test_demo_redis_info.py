@@ -1,0 +1,103 @@
+"""The synthetic Redis INFO snapshots fit the schema and trip the manual's cache thresholds at the end."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+import pytest
+
+from sre_lib.demo import redis_info as ri
+from sre_lib.demo.spec import DemoSpec
+from sre_lib.warehouse import schema_sql, table_keys
+
+SPEC = DemoSpec()
+COUNTERS = ["keyspace_hits", "keyspace_misses", "evicted_keys", "expired_keys", "rejected_connections"]
+
+
+@pytest.fixture(scope="module")
+def info() -> pd.DataFrame:
+    return ri.redis_info_frame(SPEC)
+
+
+def daily(info: pd.DataFrame) -> pd.DataFrame:
+    """Counter growth per UTC day (complete days only)."""
+    per_day = info.set_index("taken_at")[COUNTERS].resample("1D").last().diff().iloc[1:]
+    per_day["hit_ratio"] = per_day.keyspace_hits / (per_day.keyspace_hits + per_day.keyspace_misses)
+    return per_day[per_day.index < pd.Timestamp(SPEC.end).floor("1D")]
+
+
+def test_columns_types_and_keys_match_the_schema(info) -> None:
+    con = duckdb.connect()
+    con.execute(schema_sql()).fetchall()
+    schema = dict(
+        con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'redis_info'"
+        ).fetchall()
+    )
+    keys = list(table_keys()["redis_info"])
+    assert set(info.columns) <= set(schema) and set(keys) <= set(info.columns)
+    con.register("frame", info)
+    for name, kind, *_ in con.execute("DESCRIBE SELECT * FROM frame").fetchall():
+        assert kind == schema[name], f"redis_info.{name}: {kind}, schema says {schema[name]}"
+    con.execute("INSERT INTO redis_info BY NAME SELECT * FROM frame")
+    assert not info[keys].isna().any().any() and not info.duplicated(keys).any()
+    assert not info.isna().any().any()
+    assert str(info.taken_at.dt.tz) == "UTC" and (info.server == SPEC.redis_server).all()
+
+
+def test_same_spec_same_frame(info) -> None:
+    pd.testing.assert_frame_equal(info, ri.redis_info_frame(SPEC))
+    assert not info.used_memory.equals(ri.redis_info_frame(DemoSpec(seed=SPEC.seed + 1)).used_memory)
+
+
+def test_cadence_and_static_facts(info) -> None:
+    assert pd.DatetimeIndex(info.taken_at).equals(pd.date_range(SPEC.start, SPEC.end, freq=SPEC.redis_snapshot_every))
+    assert (info.redis_version == "7.0.15").all()
+    assert (info.maxmemory == 1536 * 1024**2).all() and (info.maxclients == 10_000).all()
+    assert (info.rdb_last_bgsave_status == "ok").all() and (~info.aof_enabled).all()
+    lag = info.taken_at - info.rdb_last_save_time
+    assert ((lag >= pd.Timedelta(0)) & (lag <= pd.Timedelta(minutes=5))).all()
+
+
+def test_counters_never_decrease(info) -> None:
+    assert (info[COUNTERS].diff().dropna() >= 0).all().all()
+
+
+def test_memory_grows_past_the_80_percent_threshold(info) -> None:
+    share = info.used_memory / info.maxmemory
+    assert share.head(96).mean() < 0.65
+    assert 0.75 <= share.tail(96).mean() <= 0.85
+    assert share.tail(96).mean() > 0.80  # "> 80 %: increase size"
+    assert (share < 0.9).all()
+
+
+def test_hit_ratio_falls_in_the_last_ten_days(info) -> None:
+    per_day = daily(info)
+    steady = per_day[per_day.index < pd.Timestamp(SPEC.at_day(SPEC.days - ri.PRESSURE_DAYS))]
+    assert steady.hit_ratio.between(0.88, 0.92).all()
+    assert per_day.hit_ratio.iloc[-1] < 0.80  # "< 80 %: review strategy"
+    assert per_day.hit_ratio.tail(9).is_monotonic_decreasing
+
+
+def test_evictions_flat_then_increasing(info) -> None:
+    per_day = daily(info)
+    pressure_start = pd.Timestamp(SPEC.at_day(SPEC.days - ri.PRESSURE_DAYS))
+    assert (per_day.evicted_keys[per_day.index < pressure_start] == 0).all()
+    recent = per_day.evicted_keys.tail(5)
+    assert recent.is_monotonic_increasing and recent.iloc[0] > 0
+    evicted = info.set_index("taken_at").evicted_keys
+    last_24h = evicted.iloc[-1] - evicted.asof(evicted.index[-1] - pd.Timedelta(hours=24))
+    before = evicted.asof(evicted.index[-1] - pd.Timedelta(hours=24)) - evicted.asof(
+        evicted.index[-1] - pd.Timedelta(hours=48)
+    )
+    assert last_24h > before > 0
+
+
+def test_clients_and_ops_follow_the_day(info) -> None:
+    hour = info.taken_at.dt.tz_convert(SPEC.tz).dt.hour
+    for column in ("connected_clients", "instantaneous_ops_per_sec"):
+        by_hour = info.groupby(hour)[column].mean()
+        assert by_hour.idxmax() in (19, 20, 21), column
+        assert by_hour.max() > 2 * by_hour.min(), column
+    assert (info.connected_clients < 0.9 * info.maxclients).all()
+    assert (info.connected_clients > 0).all() and (info.rejected_connections == 0).all()
