@@ -176,7 +176,7 @@ class WriteRun:
     def delete_all(self) -> None:
         """Empty every data table (the demo generator rebuilds from scratch)."""
         for table in table_keys():
-            if table not in ("schema_info", "collection_runs"):
+            if table not in ("schema_info", "collection_runs", "job_runs"):
                 self.con.execute(f"DELETE FROM {table}")
 
     def _table_columns(self, table: str) -> list[str]:
