@@ -68,6 +68,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     collect.set_defaults(handler=_cmd_collect)
 
+    backups = commands.add_parser(
+        "backups", help="load backups (pgbackrest info --output=json) and the off-site/restore-test log"
+    )
+    backups_commands = backups.add_subparsers(dest="backups_command", required=True, metavar="ACTION")
+    load = backups_commands.add_parser("load", help="load backup records into the warehouse (idempotent)")
+    _add_common(load)
+    load.add_argument("--pgbackrest-json", help="output of `pgbackrest info --output=json` ('-' for stdin)")
+    load.add_argument("--log", help="CSV log of off-site copies and restore tests (see sre_lib/collect/backups.py)")
+    load.add_argument("--server", help="warehouse server name (default: [sources.postgres].server)")
+    load.add_argument("--stanza", help="pgBackRest stanza, when the file holds several")
+    load.set_defaults(handler=_cmd_backups_load)
+
     report = commands.add_parser("report", help="render a report notebook to HTML (capacity, slow-queries, dr)")
     report.add_argument("report", choices=["capacity", "slow-queries", "dr"])
     _add_common(report)
@@ -146,6 +158,30 @@ def _cmd_collect(args: argparse.Namespace) -> int:
             return 1 if failures else 0
         print(f"next collection in {args.every} (Ctrl-C to stop)", file=sys.stderr)
         time.sleep(every.total_seconds())
+
+
+def _cmd_backups_load(args: argparse.Namespace) -> int:
+    from sre_lib.collect.backups import load_backup_records
+
+    if not (args.pgbackrest_json or args.log):
+        raise SreError("backups load: give --pgbackrest-json FILE, --log FILE, or both")
+    config = load_config(args.config)
+    json_path = args.pgbackrest_json
+    if json_path == "-":
+        import tempfile
+
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+            handle.write(sys.stdin.read())
+            json_path = handle.name
+    summary = load_backup_records(
+        Warehouse(args.warehouse), json_path, args.log, server=args.server or config.sources.postgres.server,
+        stanza=args.stanza, timezone=config.platform.timezone,
+    )  # fmt: skip
+    counts = ", ".join(f"{rows} {table}" for table, rows in summary.rows_by_table.items())
+    print(f"loaded {counts or 'nothing'}")
+    for note in summary.notes:
+        print(f"  note: {note}")
+    return 0
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

@@ -57,3 +57,15 @@ def test_user_errors_exit_non_zero_with_one_line(tmp_path: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
     assert "does not exist" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_backups_load_reads_pgbackrest_json_and_the_log(tmp_path: Path) -> None:
+    fixtures = Path(__file__).parent / "fixtures"
+    args = ["backups", "load", "--warehouse", str(tmp_path / "w.duckdb"), "--stanza", "main",
+            "--pgbackrest-json", str(fixtures / "dr_pgbackrest_info.json"), "--log", str(fixtures / "dr_backup_log.csv")]  # fmt: skip
+    first = run(*args)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("loaded ") and "backups" in first.stdout
+    assert run(*args).stdout == first.stdout  # idempotent: the same rows again
+    missing = run("backups", "load", "--warehouse", str(tmp_path / "w.duckdb"))
+    assert missing.returncode == 1 and "give --pgbackrest-json FILE, --log FILE, or both" in missing.stderr
