@@ -61,8 +61,10 @@ def test_user_errors_exit_non_zero_with_one_line(tmp_path: Path) -> None:
 
 def test_backups_load_reads_pgbackrest_json_and_the_log(tmp_path: Path) -> None:
     fixtures = Path(__file__).parent / "fixtures"
-    args = ["backups", "load", "--warehouse", str(tmp_path / "w.duckdb"), "--stanza", "main",
-            "--pgbackrest-json", str(fixtures / "dr_pgbackrest_info.json"), "--log", str(fixtures / "dr_backup_log.csv")]  # fmt: skip
+    args = [
+        "backups", "load", "--warehouse", str(tmp_path / "w.duckdb"), "--stanza", "main",
+        "--pgbackrest-json", str(fixtures / "dr_pgbackrest_info.json"), "--log", str(fixtures / "dr_backup_log.csv"),
+    ]  # fmt: skip
     first = run(*args)
     assert first.returncode == 0, first.stderr
     assert first.stdout.startswith("loaded ") and "backups" in first.stdout
