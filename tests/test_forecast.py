@@ -1,0 +1,615 @@
+"""Growth forecasts: capacity signals, ETS forecasts and their backtests, time to threshold, predict_linear.
+
+Checked against what is known independently: local calendar days across daylight-saving changes, statsmodels'
+own predictions, analytic crossing dates of synthetic trends, nominal interval coverage on simulated futures,
+exact least squares (numpy and rational arithmetic), and real CloudWatch series from NAB.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.tools.sm_exceptions import ConvergenceWarning
+from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+from sre_lib import forecast as fc_module
+from sre_lib.config import load_config
+from sre_lib.demo.metrics import DEMO_SERIES, sample_times, shape_values
+from sre_lib.demo.spec import DemoSpec
+from sre_lib.errors import DataError
+from sre_lib.forecast import (
+    Forecast,
+    bounds_for,
+    capacity_signal,
+    daily_signal,
+    forecast,
+    forecast_many,
+    forecast_summary,
+    linear_regression,
+    linear_time_to_threshold,
+    predict_linear,
+    seasonal_strength,
+    thresholds_for,
+    time_to_threshold,
+    time_to_threshold_many,
+)
+from sre_lib.series import read_samples
+from sre_lib.warehouse import Warehouse, schema_sql
+
+NAB = Path(__file__).resolve().parents[2] / "shared" / "data" / "nab-aws-cloudwatch"
+CONFIG = load_config()
+
+
+def daily(values: np.ndarray, start: str = "2026-03-01") -> pd.DataFrame:
+    return pd.DataFrame({"date": pd.date_range(start, periods=len(values), freq="D"), "value": values})
+
+
+def trend_series(n: int, slope: float, level: float = 30.0, noise: float = 0.5, weekly: float = 0.0, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return level + slope * t + weekly * np.where(t % 7 >= 5, -1.0, 0.3) + rng.normal(0, noise, n)
+
+
+# ----------------------------------------------------------------------------------------------- capacity signal
+
+
+def test_daily_signal_uses_local_calendar_days_across_daylight_saving() -> None:
+    # Sydney leaves DST on 2026-04-05 (a 25-hour day) and enters it on 2026-10-04 (a 23-hour day).
+    ts = pd.date_range("2026-04-03", "2026-04-08", freq="h", tz="UTC", inclusive="left").append(
+        pd.date_range("2026-10-02", "2026-10-07", freq="h", tz="UTC", inclusive="left")
+    )
+    samples = pd.DataFrame({"ts": ts, "value": np.arange(len(ts), dtype=float)})
+    signal = capacity_signal(samples, CONFIG, min_samples_fraction=0)
+    counts = dict(zip(signal["date"].dt.strftime("%Y-%m-%d"), signal["samples"], strict=True))
+    assert counts["2026-04-05"] == 25
+    assert counts["2026-10-04"] == 23
+    assert counts["2026-04-06"] == counts["2026-10-05"] == 24
+    local_day = ts.tz_convert("Australia/Sydney").strftime("%Y-%m-%d")
+    for day in ("2026-04-05", "2026-10-04"):
+        expected = np.quantile(samples["value"][local_day == day], 0.95)
+        assert signal.loc[signal["date"] == pd.Timestamp(day), "value"].item() == pytest.approx(expected)
+    peak = capacity_signal(samples, CONFIG, stat="max", min_samples_fraction=0)
+    assert (
+        peak.loc[peak["date"] == pd.Timestamp("2026-04-05"), "value"].item()
+        == samples["value"][local_day == "2026-04-05"].max()
+    )
+
+
+def test_partial_first_and_last_days_are_dropped() -> None:
+    ts = pd.date_range("2026-06-01 08:00", "2026-06-05 02:00", freq="10min", tz="UTC")
+    signal = capacity_signal(pd.DataFrame({"ts": ts, "value": 1.0}), "UTC")
+    assert list(signal["date"].dt.day) == [2, 3, 4]
+
+
+def test_hourly_signal_buckets_are_local_hours_even_in_a_half_hour_zone() -> None:
+    ts = pd.date_range("2026-06-01", periods=12 * 48, freq="5min", tz="UTC")
+    signal = capacity_signal(pd.DataFrame({"ts": ts, "value": 1.0}), "Australia/Adelaide", freq="h")
+    assert str(signal["date"].dt.tz) == "Australia/Adelaide"
+    assert (signal["date"].dt.minute == 0).all()
+    assert (signal["samples"] == 12).all()
+
+
+def test_signal_rejects_unknown_statistic_frequency_and_missing_columns() -> None:
+    samples = pd.DataFrame({"ts": pd.date_range("2026-01-01", periods=3, freq="h", tz="UTC"), "value": 1.0})
+    with pytest.raises(DataError, match="statistic"):
+        capacity_signal(samples, stat="p100")
+    with pytest.raises(DataError, match="frequency"):
+        capacity_signal(samples, freq="W")
+    with pytest.raises(DataError, match="lack columns"):
+        capacity_signal(samples.rename(columns={"value": "v"}))
+
+
+def _warehouse_with_samples() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute(schema_sql())
+    ts = pd.date_range("2026-09-28", "2026-10-09", freq="7min", tz="UTC", inclusive="left")
+    rng = np.random.default_rng(1)
+    samples = pd.concat(
+        pd.DataFrame({"series_id": sid, "ts": ts, "value": rng.gamma(2.0, 10.0, len(ts))}) for sid in (11, 12, 13)
+    )
+    series = pd.DataFrame(
+        {
+            "series_id": [11, 12, 13],
+            "source": "test",
+            "metric": ["cpu", "disk", "cpu"],
+            "component": ["app", "app", "postgresql"],
+            "instance": ["app-1", "app-1", "pg-1"],
+            "labels": "{}",
+        }
+    )
+    con.register("incoming_series", series)
+    con.register("incoming_samples", samples)
+    con.execute("INSERT INTO metric_series SELECT * FROM incoming_series")
+    con.execute("INSERT INTO metric_samples SELECT series_id, ts, value FROM incoming_samples")
+    return con
+
+
+@pytest.mark.parametrize("stat", ["p95", "max"])
+def test_daily_signal_in_duckdb_matches_the_pandas_signal(stat: str) -> None:
+    con = _warehouse_with_samples()
+    in_db = daily_signal(con, CONFIG, metrics=["cpu"], stat=stat)
+    by = ["series_id", "component", "instance", "metric"]
+    in_pandas = capacity_signal(read_samples(con, metrics=["cpu"]), CONFIG, by=by, stat=stat)
+    assert set(in_db["series_id"]) == {11, 13}
+    merged = in_db.merge(in_pandas, on=["series_id", "date"], how="outer", indicator=True)
+    assert (merged["_merge"] == "both").all()
+    np.testing.assert_allclose(merged["value_x"], merged["value_y"], rtol=1e-12)
+    assert (merged["samples_x"] == merged["samples_y"]).all()
+    # The DST day (2026-10-04 in Sydney) has 23 hours of samples, the partial first and last days are gone.
+    days = in_db.loc[in_db["series_id"] == 11].set_index("date")["samples"]
+    assert days[pd.Timestamp("2026-10-04")] < days[pd.Timestamp("2026-10-03")]
+    assert pd.Timestamp("2026-09-28") not in days.index
+    only_postgres = daily_signal(con, CONFIG, components=["postgresql"])
+    assert set(only_postgres["series_id"]) == {13}
+
+
+def test_seasonal_strength_separates_weekly_pattern_from_noise() -> None:
+    rng = np.random.default_rng(2)
+    noise = rng.normal(0, 1, 140)
+    weekly = noise + 3 * np.where(np.arange(140) % 7 >= 5, -1.0, 0.4)
+    assert seasonal_strength(noise, 7) < 0.2
+    assert seasonal_strength(weekly, 7) > 0.7
+    assert seasonal_strength(np.full(140, 5.0), 7) == 0.0
+
+
+# ----------------------------------------------------------------------------------------------- models
+
+
+@pytest.mark.parametrize(
+    ("trend", "damped", "seasonal"), [(False, False, False), (True, False, False), (True, True, True)]
+)
+def test_refiltered_ets_reproduces_statsmodels_predictions(trend: bool, damped: bool, seasonal: bool) -> None:
+    y = trend_series(120, 0.1, noise=1.5, weekly=3.0, seed=4)
+    loc, scale = y.mean(), y.std()
+    spec = fc_module._EtsSpec(trend, damped, seasonal)
+    fitted = fc_module._fit_ets((y - loc) / scale, spec, 7, loc, scale, [])
+    assert fitted is not None
+    mean, sd = fitted.predict(len(y), 20)
+    params = [fitted.alpha] + [fitted.beta] * trend + [fitted.gamma] * seasonal + [fitted.phi] * damped
+    index = pd.date_range("2026-01-01", periods=len(y), freq="D")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = ETSModel(
+            pd.Series((y - loc) / scale, index=index),
+            error="add",
+            trend="add" if trend else None,
+            damped_trend=damped,
+            seasonal="add" if seasonal else None,
+            seasonal_periods=7 if seasonal else None,
+            initialization_method="heuristic",
+        )
+        smoothed = model.smooth(np.array(params))
+        prediction = smoothed.get_prediction(start=len(y), end=len(y) + 19)
+    assert fitted.aicc == pytest.approx(smoothed.aicc, rel=1e-9)
+    assert fitted.sigma2 == pytest.approx(smoothed.mse, rel=1e-9)
+    np.testing.assert_allclose(mean, loc + scale * np.asarray(prediction.predicted_mean), rtol=1e-9)
+    np.testing.assert_allclose(sd, scale * np.sqrt(np.asarray(prediction.var_pred_mean)), rtol=1e-9)
+
+
+def test_weekly_growth_gets_a_seasonal_trend_model_that_beats_seasonal_naive() -> None:
+    result = forecast(daily(trend_series(180, 0.15, noise=1.0, weekly=4.0, seed=5)), 90, bounds=(0, 100))
+    assert result.model in ("ETS(A,A,A)", "ETS(A,Ad,A)")
+    assert result.trustworthy, result.reason
+    assert result.backtest.origins == 4 and result.backtest.horizon == 14
+    assert result.backtest.mase < 1
+    frame = result.frame
+    assert list(frame.columns) == ["date", "mean", "lo80", "hi80", "lo95", "hi95"]
+    assert len(frame) == 90 and frame["date"].iloc[0] == result.history["date"].iloc[-1] + pd.Timedelta(days=1)
+    assert (frame["lo95"] <= frame["lo80"]).all() and (frame["lo80"] <= frame["mean"]).all()
+    assert (frame["mean"] <= frame["hi80"]).all() and (frame["hi80"] <= frame["hi95"]).all()
+    assert (frame["hi95"] - frame["lo95"]).iloc[-1] > (frame["hi95"] - frame["lo95"]).iloc[0]
+    assert (frame["hi95"] <= 100).all()
+    assert "trustworthy" in repr(result) and result.model in repr(result)
+
+
+def test_backtest_scores_unseen_points_against_the_seasonal_naive_forecast() -> None:
+    result = forecast(daily(trend_series(150, 0.1, noise=1.5, weekly=3.0, seed=16)), 30)
+    points = result.backtest_frame()
+    assert len(points) == result.backtest.points == 4 * 14
+    history = result.history.set_index("date")["value"]
+    assert ((points["date"] - points["origin"]).dt.days == points["step"]).all()
+    assert np.allclose(points["actual"], history.loc[points["date"]].to_numpy())
+    weeks_back = np.ceil(points["step"] / 7).astype(int) * 7
+    one_season_earlier = points["date"] - pd.to_timedelta(weeks_back, unit="D")
+    assert np.allclose(points["seasonal_naive"], history.loc[one_season_earlier].to_numpy())
+    assert (one_season_earlier <= points["origin"]).all()  # the seasonal-naive forecast only uses seen data
+    errors = (points["actual"] - points["mean"]).abs().mean()
+    assert result.backtest.mase == pytest.approx(errors / (points["actual"] - points["seasonal_naive"]).abs().mean())
+    within = (points["actual"] >= points["lo80"]) & (points["actual"] <= points["hi80"])
+    assert result.backtest.coverage80 == pytest.approx(within.mean())
+
+
+def test_noise_without_a_week_gets_no_seasonal_model() -> None:
+    result = forecast(daily(trend_series(120, 0.0, noise=2.0, seed=6)), 30)
+    assert result.model.endswith(",N)")
+    assert abs(result.frame["mean"].iloc[-1] - 30.0) < 3.0
+
+
+def test_refit_backtest_reestimates_at_each_origin() -> None:
+    signal = daily(trend_series(150, 0.1, noise=1.0, weekly=3.0, seed=7))
+    fixed, refit = forecast(signal, 30), forecast(signal, 30, refit=True)
+    assert refit.backtest.refit and not fixed.backtest.refit
+    assert refit.backtest.origins == fixed.backtest.origins
+    assert refit.backtest.mase != fixed.backtest.mase
+    pd.testing.assert_frame_equal(fixed.frame, refit.frame)
+
+
+def test_interval_coverage_of_simulated_futures_is_near_nominal() -> None:
+    inside = {80: [], 95: []}
+    backtest_coverage = {80: [], 95: []}
+    for seed in range(30):
+        y = trend_series(150 + 30, 0.05, level=50, noise=2.0, seed=100 + seed)
+        result = forecast(daily(y[:150]), 30)
+        future = y[150:]
+        for level in (80, 95):
+            lo, hi = result.frame[f"lo{level}"].to_numpy(), result.frame[f"hi{level}"].to_numpy()
+            inside[level].append((future >= lo) & (future <= hi))
+        backtest_coverage[80].append(result.backtest.coverage80)
+        backtest_coverage[95].append(result.backtest.coverage95)
+    assert 0.72 <= np.concatenate(inside[80]).mean() <= 0.88
+    assert 0.89 <= np.concatenate(inside[95]).mean() <= 0.985
+    assert 0.70 <= np.mean(backtest_coverage[80]) <= 0.90
+    assert 0.88 <= np.mean(backtest_coverage[95]) <= 0.99
+
+
+# ----------------------------------------------------------------------------------------------- time to threshold
+
+
+def test_crossing_dates_of_a_known_trend_match_the_analytic_answer() -> None:
+    # 30 + 0.25 t crosses 60 at t=120, 70 at t=160, 100 at t=280; history is t = 0..119 (2026-03-01 ..).
+    result = forecast(daily(trend_series(120, 0.25, noise=0.5, seed=8)), 90, bounds=(0, 100))
+    table = time_to_threshold(result, {"warning": 60, "critical": 70, "full": 100}).set_index("threshold")
+    start = pd.Timestamp("2026-03-01")
+    expected = start + pd.Timedelta(days=160)  # 40 days after the last observation
+    critical = table.loc["critical"]
+    assert abs((critical["likely"] - expected).days) <= 5
+    assert critical["earliest"] <= expected <= (critical["latest"] if pd.notna(critical["latest"]) else expected)
+    assert abs((table.loc["warning", "likely"] - (start + pd.Timedelta(days=120))).days) <= 3
+    assert pd.isna(table.loc["full", "likely"]) and "not within horizon" in table.loc["full", "summary"]
+    assert table["trustworthy"].all()
+
+
+def test_crossings_below_and_from_an_indicator() -> None:
+    # 95 - 0.2 t: below 80 from t=75 (inside the history of 100 days), below 70 from t=125.
+    result = forecast(daily(trend_series(100, -0.2, level=95, noise=0.3, seed=9)), 60)
+    table = time_to_threshold(result, {"warning": 80, "critical": 70}, direction="below").set_index("threshold")
+    assert table.loc["warning", "already"] and not table.loc["critical", "already"]
+    expected = pd.Timestamp("2026-03-01") + pd.Timedelta(days=125)
+    critical = table.loc["critical"]
+    assert abs((critical["likely"] - expected).days) <= 4
+    assert critical["earliest"] <= expected <= critical["latest"]
+    disk = forecast(daily(trend_series(60, 0.3, level=60, noise=0.3, seed=10)), 90, bounds=(0, 100))
+    from_config = time_to_threshold(disk, CONFIG.indicators["disk"])
+    assert list(from_config["threshold"]) == ["warning", "critical"]
+    with_full = time_to_threshold(disk, thresholds_for(CONFIG.indicators["disk"], full=100))
+    assert list(with_full["level"]) == [70, 85, 100]
+    assert with_full["already"].tolist() == [True, False, False]
+
+
+@pytest.mark.parametrize(
+    ("levels", "direction"),
+    [
+        ({"warning": 90, "critical": 80}, "above"),
+        ({"warning": 70, "critical": 80}, "below"),
+        ({"w": math.nan}, "above"),
+    ],
+)
+def test_thresholds_out_of_order_are_refused(levels: dict[str, float], direction: str) -> None:
+    result = forecast(daily(trend_series(40, 0.1, seed=11)), 10)
+    with pytest.raises(DataError, match="threshold"):
+        time_to_threshold(result, levels, direction=direction)  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------------------------- bad input
+
+
+def test_empty_all_nan_and_tiny_series_raise_clear_errors() -> None:
+    with pytest.raises(DataError, match="empty"):
+        forecast(daily(np.array([])))
+    with pytest.raises(DataError, match="missing"):
+        forecast(daily(np.full(30, np.nan)))
+    with pytest.raises(DataError, match="at least 3"):
+        forecast(daily(np.array([42.0])))
+    with pytest.raises(DataError, match="at least 3"):
+        forecast(daily(np.array([42.0, np.nan, 43.0])))
+    with pytest.raises(DataError, match="infinite"):
+        forecast(daily(np.r_[np.ones(20), np.inf]))
+
+
+def test_constant_series_gets_a_flat_forecast_flagged_untrustworthy() -> None:
+    result = forecast(daily(np.full(60, 55.0)), 30, bounds=(0, 100))
+    assert result.model == "constant"
+    assert (result.frame[["mean", "lo80", "hi80", "lo95", "hi95"]] == 55.0).all().all()
+    assert not result.trustworthy and "constant" in result.reason
+    assert "NOT TRUSTWORTHY" in repr(result)
+    crossing = time_to_threshold(result, {"warning": 70})
+    assert pd.isna(crossing["earliest"].item()) and "NOT TRUSTWORTHY" in crossing["summary"].item()
+
+
+def test_short_series_gets_a_linear_or_naive_forecast_with_widening_intervals() -> None:
+    rising = forecast(daily(np.array([10.0, 12.1, 13.9, 16.2, 18.0, 19.9, 22.1, 24.0])), 10)
+    assert rising.model == "linear" and rising.params["slope"] == pytest.approx(2.0, abs=0.1)
+    flat = forecast(daily(np.array([10.0, 11.0, 9.5, 10.5, 10.2])), 10)
+    assert flat.model == "naive"
+    for result in (rising, flat):
+        width = (result.frame["hi95"] - result.frame["lo95"]).to_numpy()
+        assert (np.diff(width) > 0).all()
+        assert not result.trustworthy and "too short" in result.reason
+        assert result.backtest.origins == 0
+
+
+def test_gaps_are_interpolated_long_gaps_cut_and_sparse_series_refused() -> None:
+    y = trend_series(120, 0.1, weekly=2.0, seed=12)
+    y[[30, 31, 70]] = np.nan
+    signal = daily(y).dropna()  # missing days are absent rows, as a signal with gaps arrives
+    result = forecast(signal, 30)
+    assert len(result.history) == 120 and result.history["interpolated"].sum() == 3
+    filled = result.history["value"].to_numpy()
+    np.testing.assert_allclose(filled[[30, 31]], np.interp([30, 31], [29, 32], [y[29], y[32]]))
+    assert filled[70] == pytest.approx((y[69] + y[71]) / 2)
+    assert any("3 missing days interpolated" in note for note in result.notes)
+    long_gap = daily(y)
+    long_gap.loc[40:55, "value"] = np.nan
+    cut = forecast(long_gap.dropna(), 30)
+    assert cut.history["date"].iloc[0] == pd.Timestamp("2026-03-01") + pd.Timedelta(days=56)
+    assert any("dropped" in note and "2026-04-26" in note for note in cut.notes)
+    sparse = daily(y)
+    sparse.loc[sparse.index % 3 != 0, "value"] = np.nan
+    with pytest.raises(DataError, match="too sparse"):
+        forecast(sparse.dropna(), 30)
+
+
+def test_impossible_values_and_bad_arguments_are_refused() -> None:
+    y = trend_series(60, 0.1)
+    negative = y.copy()
+    negative[10] = -3.0
+    with pytest.raises(DataError, match="below 0"):
+        forecast(daily(negative), bounds=bounds_for(CONFIG.indicators["cpu"]))
+    with pytest.raises(DataError, match="above 100"):
+        forecast(daily(y + 80), bounds=(0, 100))
+    with pytest.raises(DataError, match="duplicate"):
+        forecast(pd.concat([daily(y), daily(y[:1])]))
+    with pytest.raises(DataError, match="midnight"):
+        forecast(daily(y).assign(date=lambda f: f["date"] + pd.Timedelta(hours=3)))
+    with pytest.raises(DataError, match="horizon"):
+        forecast(daily(y), 0)
+    with pytest.raises(DataError, match="lower < upper"):
+        forecast(daily(y), bounds=(100, 0))
+    with pytest.raises(DataError, match="frequency"):
+        forecast(daily(y), freq="W")
+    with pytest.raises(DataError, match="not numbers"):
+        forecast(daily(y).assign(value="high"))
+
+
+def test_a_failing_statsmodels_fit_falls_back_and_warnings_stay_inside(monkeypatch: pytest.MonkeyPatch) -> None:
+    signal = daily(trend_series(90, 0.1, weekly=2.0, seed=13))
+    original_fit = ETSModel.fit
+
+    def noisy_fit(self: ETSModel, *args: object, **kwargs: object) -> object:
+        warnings.warn("Maximum Likelihood optimization failed to converge.", ConvergenceWarning, stacklevel=2)
+        warnings.warn("overflow encountered", RuntimeWarning, stacklevel=2)
+        return original_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(ETSModel, "fit", noisy_fit)
+    converged = forecast(signal, 30)  # pytest turns any leaked warning into an error
+    assert converged.model.startswith("ETS") and any("converge" in note for note in converged.notes)
+
+    def broken_fit(self: ETSModel, *args: object, **kwargs: object) -> object:
+        raise np.linalg.LinAlgError("SVD did not converge")
+
+    monkeypatch.setattr(ETSModel, "fit", broken_fit)
+    fallback = forecast(signal, 30)
+    assert fallback.model == "naive"
+    assert any("could not be fitted" in note for note in fallback.notes)
+    assert any("naive forecast instead" in note for note in fallback.notes)
+    assert np.isfinite(fallback.frame[["mean", "lo95", "hi95"]].to_numpy()).all()
+
+
+# ----------------------------------------------------------------------------------------------- real data
+
+
+def _acf(x: np.ndarray, lag: int) -> float:
+    x = x - x.mean()
+    return float((x[lag:] * x[:-lag]).sum() / (x * x).sum())
+
+
+def test_nab_series_with_daily_structure_beat_the_naive_forecast() -> None:
+    """Hourly p95 of NAB's 5-minute CloudWatch series; daily structure measured, not assumed.
+
+    A daily pattern shows as autocorrelation at lag 24 of the hourly changes (differencing removes slow level
+    drifts, which would otherwise correlate at every lag). Where it is clear (>= 0.3), the forecast of the last
+    48 hours, made without them, must have a lower error than the naive forecast, and the backtest MASE must be
+    below 1 unless the forecast fell back to (and says it is) the seasonal-naive one.
+    """
+    files = sorted(NAB.glob("*.csv"))
+    assert len(files) >= 15, f"NAB data missing under {NAB}"
+    structured = {}
+    for path in files:
+        samples = pd.read_csv(path).rename(columns={"timestamp": "ts"})
+        signal = capacity_signal(samples, "UTC", freq="h")
+        if len(signal) >= 24 * 7 and _acf(np.diff(signal["value"].to_numpy()), 24) >= 0.3:
+            structured[path.name] = signal
+    assert 2 <= len(structured) <= 8, sorted(structured)
+    for name, signal in structured.items():
+        actual = signal["value"].to_numpy()[-48:]
+        held_out = forecast(signal.iloc[:-48], 48, freq="h", bounds=(0, 100))
+        assert held_out.season == 24
+        error = np.abs(held_out.frame["mean"].to_numpy() - actual).mean()
+        naive_error = np.abs(signal["value"].to_numpy()[-49] - actual).mean()
+        assert error < naive_error, (name, error, naive_error)
+        full = forecast(signal, 48, freq="h", bounds=(0, 100))
+        if full.model == "seasonal naive":
+            assert not full.trustworthy and "seasonal-naive" in full.reason
+        else:
+            assert full.backtest.mase < 1, (name, full.backtest)
+
+
+def test_demo_disk_growth_crosses_warning_when_the_shape_says() -> None:
+    spec = DemoSpec(step=timedelta(minutes=15))
+    media = next(s for s in DEMO_SERIES if s.component == "media" and s.metric == "disk")
+    times = sample_times(spec)
+    values = shape_values(media.shape, times, spec, np.random.default_rng(spec.seed))
+    signal = capacity_signal(pd.DataFrame({"ts": times, "value": values}), CONFIG)
+    result = forecast(signal, 90, bounds=bounds_for(CONFIG.indicators["disk"]))
+    assert result.trustworthy, result.reason
+    table = time_to_threshold(result, thresholds_for(CONFIG.indicators["disk"], full=100)).set_index("threshold")
+    # level = base * (1 + growth * days / span) reaches 70 after span * (70 / base - 1) / growth days.
+    shape = media.shape
+    days = spec.days * (70 / shape.base - 1) / shape.growth
+    expected = pd.Timestamp(spec.start + timedelta(days=days)).tz_convert(CONFIG.platform.timezone).tz_localize(None)
+    assert abs((table.loc["warning", "likely"] - expected.normalize()).days) <= 2
+
+
+def test_demo_warehouse_forecasts_for_every_series(demo_warehouse: Path) -> None:
+    con = Warehouse(demo_warehouse).open_read_only()
+    try:
+        signals = daily_signal(con, CONFIG)
+    finally:
+        con.close()
+    keys = ["component", "instance", "metric"]
+    bounds = {name: bounds_for(indicator) for name, indicator in CONFIG.indicators.items()}
+    result = forecast_many(signals.drop(columns=["series_id"]), 30, keys=keys, bounds=bounds, workers=1)
+    summary = forecast_summary(result, keys)
+    assert len(summary) == signals[keys].drop_duplicates().shape[0]
+    app_cpu = summary.set_index(keys).loc[("app", "app-1", "cpu")]
+    assert app_cpu["model"].endswith(",A)") and app_cpu["trustworthy"] and app_cpu["mase"] < 1
+    crossings = time_to_threshold_many(result, CONFIG, keys=keys)
+    media_disk = crossings[(crossings["component"] == "media") & (crossings["threshold"] == "warning")]
+    assert media_disk["likely"].notna().item()
+    assert set(crossings.loc[crossings["metric"] == "disk", "threshold"]) == {"warning", "critical", "full"}
+
+
+# ----------------------------------------------------------------------------------------------- many series
+
+
+def test_forecast_many_in_two_processes_matches_one_process_and_reports_bad_series() -> None:
+    frames = []
+    for i in range(22):
+        y = trend_series(70, 0.05 * (i % 5), noise=1.0, weekly=2.0 * (i % 2), seed=200 + i)
+        frames.append(daily(y).assign(host=f"h{i:02d}", metric="cpu"))
+    frames.append(daily(np.array([5.0])).assign(host="lonely", metric="cpu"))
+    frames.append(daily(np.r_[np.ones(30), -1.0]).assign(host="negative", metric="cpu"))
+    signals = pd.concat(frames, ignore_index=True)
+    calls: list[tuple[int, int]] = []
+    parallel = forecast_many(signals, 14, bounds={"cpu": (0, 100)}, workers=2, progress=lambda *a: calls.append(a))
+    serial = forecast_many(signals, 14, bounds={"cpu": (0, 100)}, workers=1)
+    pd.testing.assert_frame_equal(parallel, serial)
+    assert calls[-1] == (24, 24) and [done for done, _ in calls] == sorted(done for done, _ in calls)
+    summary = forecast_summary(parallel).set_index("host")
+    assert len(parallel) == 22 * 14 + 2
+    assert summary.loc["lonely", "model"] == "none" and "at least 3" in summary.loc["lonely", "reason"]
+    assert "below 0" in summary.loc["negative", "reason"]
+    assert list(parallel.columns[:3]) == ["host", "metric", "date"]
+    one = forecast(daily(trend_series(70, 0.05 * 3, noise=1.0, weekly=2.0, seed=203)), 14, bounds=(0, 100))
+    h03 = parallel[parallel["host"] == "h03"]
+    np.testing.assert_allclose(h03["mean"], one.frame["mean"])
+    assert h03["model"].iloc[0] == one.model and h03["mase"].iloc[0] == pytest.approx(one.backtest.mase)
+
+
+# ----------------------------------------------------------------------------------------------- predict_linear
+
+
+def test_predict_linear_is_least_squares_evaluated_from_the_evaluation_time() -> None:
+    rng = np.random.default_rng(14)
+    start = datetime(2026, 5, 1, tzinfo=UTC).timestamp()
+    seconds = np.sort(start + rng.uniform(0, 3600, 50)).round(3)  # irregular scrapes, millisecond stamps
+    values = 1e9 - 2.5e4 * (seconds - start) + rng.normal(0, 2e5, 50)
+    eval_time = seconds[-1] + 17.0
+    slope, intercept = np.polyfit(seconds - eval_time, values, 1)
+    for t in (0.0, 600.0, 4 * 3600.0, -60.0):
+        got = predict_linear(seconds, values, t, eval_time=eval_time)
+        assert got == pytest.approx(slope * t + intercept, rel=1e-9)
+    stamps = pd.to_datetime(seconds, unit="s", utc=True)
+    assert predict_linear(stamps, values, 600, eval_time=pd.Timestamp(eval_time, unit="s", tz="UTC")) == (
+        pytest.approx(slope * 600 + intercept, rel=1e-9)
+    )
+    default = predict_linear(seconds, values, 600)  # evaluation time = last sample
+    assert default == pytest.approx(np.polyval(np.polyfit(seconds - seconds[-1], values, 1), 600), rel=1e-9)
+
+
+# Prometheus's own expectations (promql/promqltest/testdata/functions.test, "Tests for deriv() and
+# predict_linear()"): `load 5m testcounter_reset_middle_total 0+10x4 0+10x5`, i.e. samples every 300 s from 0.
+RESET_MIDDLE_TS = np.arange(11) * 300.0
+RESET_MIDDLE = [0, 10, 20, 30, 40, 0, 10, 20, 30, 40, 50]
+
+
+@pytest.mark.parametrize(
+    ("query", "eval_time", "window", "at", "expected"),
+    [
+        ("predict_linear(x[50m], 3600) at 50m", 3000, 3000, None, 70.0),
+        ("predict_linear(x[55m] @ 3000, 3600) at 50m", 3000, 3300, 3000, 76.81818181818181),
+        ("predict_linear(x[55m] @ 3000, 3600) at 10m", 600, 3300, 3000, 51.36363636363637),
+        ("predict_linear(x[55m] @ 3000, 3600) at 70m", 4200, 3300, 3000, 89.54545454545455),
+    ],
+)
+def test_predict_linear_reproduces_prometheus_test_expectations(
+    query: str, eval_time: float, window: float, at: float | None, expected: float
+) -> None:
+    got = predict_linear(RESET_MIDDLE_TS, RESET_MIDDLE, 3600, eval_time=eval_time, window=window, at=at)
+    assert got == expected, query  # bit for bit: same algorithm, same float operations
+
+
+def test_deriv_slope_and_infinite_values_match_prometheus() -> None:
+    slope, _ = linear_regression(RESET_MIDDLE_TS, RESET_MIDDLE, RESET_MIDDLE_TS[0])
+    assert slope == 0.010606060606060607  # deriv(testcounter_reset_middle_total[100m]) at 50m
+    # http_requests_inf: -Inf 0+80x10 Inf; predict_linear(...[100m], 6000) at 100m is NaN.
+    ts = np.arange(13) * 300.0
+    values = [-math.inf, *np.arange(11) * 80.0, math.inf]
+    assert math.isnan(predict_linear(ts, values, 6000, eval_time=6000, window=6000))
+    # A 2.x-style closed window keeps the sample at exactly eval - 50m, as the old expectation (76.8...) did.
+    closed = predict_linear(RESET_MIDDLE_TS, RESET_MIDDLE, 3600, eval_time=3000, window=3000, include_window_start=True)
+    assert closed == 76.81818181818181
+    assert linear_regression([0, 60, 120], [0.1, 0.1, 0.1], 999) == (0.0, 0.1)
+
+
+def test_predict_linear_window_constant_series_and_too_few_samples() -> None:
+    seconds = np.arange(0, 600, 60, dtype=float) + 1_750_000_000
+    values = 2.0 * (seconds - seconds[0])
+    eval_time = seconds[-1]
+    # [5m] at the last sample: Prometheus 3 keeps (eval - 300 s, eval], so the sample at exactly -300 s is out.
+    in_window = seconds > eval_time - 300
+    assert predict_linear(seconds, values, 0, eval_time=eval_time, window=300) == pytest.approx(values[-1])
+    slope, _ = linear_regression(seconds[in_window], values[in_window], eval_time)
+    assert slope == pytest.approx(2.0)
+    jumpy = values.copy()
+    jumpy[seconds == eval_time - 300] = 1e6  # only the 2.x-style closed window sees this sample
+    assert predict_linear(seconds, jumpy, 0, eval_time=eval_time, window=300) == pytest.approx(values[-1])
+    assert predict_linear(seconds, jumpy, 0, eval_time=eval_time, window=300, include_window_start=True) != (
+        pytest.approx(values[-1])
+    )
+    assert predict_linear(seconds, np.full(10, 7.5), 1e6) == 7.5
+    assert predict_linear(seconds[:1], values[:1], 60) is None
+    assert predict_linear(seconds, values, 60, eval_time=eval_time, window=30) is None
+    with pytest.raises(DataError):
+        predict_linear([], [], 60)
+
+
+def test_linear_time_to_threshold_matches_what_an_alert_would_see() -> None:
+    seconds = np.arange(0, 6 * 3600, 300, dtype=float) + 1_750_000_000
+    used = 50 + (seconds - seconds[0]) / 3600.0  # one percent per hour
+    result = linear_time_to_threshold(seconds, used, 90, window=timedelta(hours=6))
+    assert result.seconds_to_threshold == pytest.approx((90 - used[-1]) * 3600)
+    assert predict_linear(seconds, used, result.seconds_to_threshold, window=6 * 3600) == pytest.approx(90)
+    assert result.crosses_at == pd.Timestamp(seconds[-1], unit="s", tz="UTC") + pd.Timedelta(
+        seconds=result.seconds_to_threshold
+    )
+    assert "reaches 90" in str(result)
+    assert linear_time_to_threshold(seconds, used, 50, direction="below").seconds_to_threshold is None
+    assert linear_time_to_threshold(seconds, used, 40).seconds_to_threshold == 0.0
+    assert linear_time_to_threshold(seconds[:1], used[:1], 90).crosses_at is None
+
+
+def test_forecast_is_a_frozen_dataclass_with_a_chart_frame() -> None:
+    result = forecast(daily(trend_series(50, 0.1, seed=15)), 10)
+    assert isinstance(result, Forecast)
+    with pytest.raises(AttributeError):
+        result.model = "other"  # type: ignore[misc]
+    chart = result.to_frame()
+    assert list(chart["kind"].unique()) == ["history", "forecast"] and len(chart) == 60
