@@ -1,0 +1,144 @@
+"""PostgreSQL analyses over the warehouse: what the collector stored, read back as findings (PgHero's checks,
+with history). Analysis only: every function takes a read-only DuckDB connection and returns a DataFrame or a
+small frozen dataclass; nothing prints, nothing writes.
+
+Where each check lives:
+
+* ``sre_lib.pg_queries``: slow queries from pg_stat_statements deltas (top statements, a statement's
+  history, new slow statements, regressions, the reset/eviction summary of a window, ``statement_html``).
+* ``sre_lib.pg_maintenance``: VACUUM / ANALYZE debt, dead tuples, wraparound, indexes (unused, duplicate,
+  invalid), sequential-scan-dominated tables, cache hit ratios, sequences, growth, connections.
+
+This module holds what both share: which server, which window, and how a window's counters are differenced.
+
+**Windows.** ``start`` / ``end`` bound a window; counters are differenced over the snapshot intervals *ending*
+in ``(start, end]`` (so with snapshots every 15 minutes a window from 10:00 to 11:00 holds the four intervals
+ending 10:15 .. 11:00). ``None`` leaves that side open: all history. Point-in-time checks (dead tuples,
+sequences, invalid indexes, ...) read the latest snapshot at or before ``end``. Naive date-times are UTC.
+
+**Counter deltas** of the snapshot tables (``window_deltas_sql``) follow the same rules as ``sre_lib.pgss``
+for statements: an object's delta over an interval is now minus then; if a counter went down (pg_stat_reset,
+a crash, a dropped and re-created object) the delta is the value now, a lower bound, and the object is
+flagged ``reset``; an object absent from the previous snapshot counts from zero (it is new); the first
+snapshot a server ever had starts no interval. No delta is ever negative.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from sre_lib.errors import DataError
+from sre_lib.warehouse import scalar
+
+__all__ = [
+    "Instant",
+    "as_of",
+    "latest_rows_sql",
+    "resolve_server",
+    "to_utc",
+    "window_deltas_sql",
+]
+
+Instant = datetime | pd.Timestamp | str
+
+
+def to_utc(instant: Instant | None, name: str = "time") -> datetime | None:
+    """A tz-aware UTC datetime (naive input is taken as UTC); None stays None."""
+    if instant is None:
+        return None
+    try:
+        stamp = pd.Timestamp(instant)
+    except (TypeError, ValueError):
+        raise DataError(f"{name}: expected a date-time, got {instant!r}") from None
+    if pd.isna(stamp):
+        raise DataError(f"{name}: expected a date-time, got {instant!r}")
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.to_pydatetime()
+
+
+def resolve_server(con: duckdb.DuckDBPyConnection, server: str | None, table: str = "pg_snapshots") -> str:
+    """The server to analyse: the one asked for (it must have rows), or the only one the warehouse holds."""
+    servers = [row[0] for row in con.execute(f"SELECT DISTINCT server FROM {table} ORDER BY 1").fetchall()]
+    if server is not None:
+        if server not in servers:
+            known = ", ".join(servers) or "none"
+            raise DataError(f"{table}: no rows for PostgreSQL server {server!r} (servers present: {known})")
+        return server
+    if not servers:
+        raise DataError(f"{table}: no PostgreSQL snapshots in the warehouse: collect (sre collect postgres) first")
+    if len(servers) > 1:
+        raise DataError(f"{table}: several PostgreSQL servers ({', '.join(servers)}): name one with server=")
+    return servers[0]
+
+
+def as_of(con: duckdb.DuckDBPyConnection, table: str, server: str, end: datetime | None) -> datetime | None:
+    """The latest snapshot of ``table`` for ``server`` at or before ``end`` (None: no such snapshot)."""
+    sql = f"SELECT max(taken_at) FROM {table} WHERE server = ?"
+    params: list[Any] = [server]
+    if end is not None:
+        sql += " AND taken_at <= ?"
+        params.append(end)
+    return scalar(con, sql, params)
+
+
+def latest_rows_sql(table: str, server: str, end: datetime | None) -> tuple[str, list[Any]]:
+    """SQL selecting the rows of the latest snapshot of ``table`` at or before ``end``."""
+    bound = "AND taken_at <= ?" if end is not None else ""
+    params: list[Any] = [server, *([end] if end is not None else []), server]
+    sql = f"""
+    SELECT * FROM {table}
+    WHERE taken_at = (SELECT max(taken_at) FROM {table} WHERE server = ? {bound}) AND server = ?
+    """
+    return sql, params
+
+
+def window_deltas_sql(
+    table: str,
+    key: Sequence[str],
+    counters: Sequence[str],
+    server: str,
+    start: datetime | None,
+    end: datetime | None,
+) -> tuple[str, list[Any]]:
+    """SQL summing each object's (integer) counter deltas over the intervals ending in (start, end].
+
+    One row per object (``key``) with each counter's window delta, ``intervals`` (how many intervals it was
+    seen in; 0 or absent: not observed in the window), ``observed_since`` (start of its first interval) and
+    ``reset`` (a counter went down: the sums are lower bounds). See the module docstring for the rules.
+    """
+    keys = ", ".join(key)
+    lags = ", ".join(f"lag({c}) OVER obj AS prev_{c}" for c in counters)
+    decreased = " OR ".join(f"coalesce({c} < prev_{c}, false)" for c in counters)
+    sums = ",\n".join(
+        f"sum(CASE WHEN prev_snap IS NULL THEN NULL WHEN prev_{c} IS NULL OR {c} < prev_{c} THEN {c} "
+        f"ELSE {c} - prev_{c} END)::BIGINT AS {c}"
+        for c in counters
+    )
+    filters, params = ["taken_at > ?", "taken_at <= ?"], [start, end]
+    where = " AND ".join(f for f, p in zip(filters, params, strict=True) if p is not None)
+    params = [server, server, *(p for p in params if p is not None)]
+    sql = f"""
+    WITH snaps AS (
+        SELECT taken_at, lag(taken_at) OVER (ORDER BY taken_at) AS prev_snap
+        FROM (SELECT DISTINCT taken_at FROM {table} WHERE server = ?)
+    ),
+    rows AS (
+        SELECT t.*, s.prev_snap, {lags}
+        FROM {table} t JOIN snaps s USING (taken_at)
+        WHERE t.server = ?
+        WINDOW obj AS (PARTITION BY {keys} ORDER BY t.taken_at)
+    )
+    SELECT {keys}, {sums},
+           count(*) FILTER (WHERE prev_snap IS NOT NULL) AS intervals,
+           min(prev_snap) AS observed_since,
+           coalesce(bool_or(prev_snap IS NOT NULL AND ({decreased})), false) AS reset
+    FROM rows
+    {"WHERE " + where if where else ""}
+    GROUP BY {keys}
+    """
+    return sql, params
