@@ -879,9 +879,9 @@ def evictions_trend(
 ) -> pd.DataFrame:
     """Are Redis evictions increasing over the last ``config.redis.evictions_trend_hours``? Rising means warning.
 
-    ``redis_evictions`` is a rate (evictions per second). The window ending at ``as_of`` (default: the newest
-    eviction sample) is cut into 24 equal buckets and each bucket averaged, which damps minute-scale noise and
-    its autocorrelation. The series is rising when both hold:
+    ``redis_evictions`` is a rate (evictions per minute, as the metric catalogue computes it). The window ending
+    at ``as_of`` (default: the newest eviction sample) is cut into 24 equal buckets and each bucket averaged,
+    which damps minute-scale noise and its autocorrelation. The series is rising when both hold:
 
     * the Mann-Kendall trend test is significant: Kendall's tau of bucket mean against time, one-sided
       (``scipy.stats.kendalltau(alternative="greater")``), p < ``alpha``;
@@ -950,7 +950,7 @@ def _trend_row(
     means = sums[filled] / counts[filled]
     centres = (np.flatnonzero(filled) + 0.5) * hours / _TREND_BUCKETS
     if np.ptp(means) == 0:
-        return row | {"status": "healthy", "slope_per_hour": 0.0, "detail": f"flat at {means[0]:g}/s"}
+        return row | {"status": "healthy", "slope_per_hour": 0.0, "detail": f"flat at {means[0]:g}/min"}
     tau, p_value = stats.kendalltau(centres, means, alternative="greater")
     slope = float(stats.theilslopes(means, centres).slope)
     grew = later >= earlier * (1 + min_rise) if earlier > 0 else later > 0
@@ -959,7 +959,8 @@ def _trend_row(
     change = f" ({later / earlier - 1:+.0%})" if earlier > 0 else ""
     verdict = "rising" if rising else "not rising"
     detail = (
-        f"evictions {verdict}: {earlier:.3g}/s -> {later:.3g}/s{change} over {hours} h, Mann-Kendall p={p_value:.2g}"
+        f"evictions {verdict}: {earlier:.3g}/min -> {later:.3g}/min{change} over {hours} h, "
+        f"Mann-Kendall p={p_value:.2g}"
     )
     return row | {"status": "warning" if rising else "healthy", "detail": detail}
 
@@ -1014,7 +1015,7 @@ def current_status(
                     "metric": trend["metric"],
                     "status": trend["status"],
                     "value": trend["last_value"],
-                    "unit": "evictions per second",
+                    "unit": "evictions per minute",
                     "ts": trend["last_ts"],
                     "since": trend["window_start"],
                     "since_clipped": True,

@@ -135,7 +135,7 @@ def run_report(
     if error is None:
         try:
             html = render_html(
-                notebook, directory / f"{source.stem}.html", title=_title(report, platform.platform.name)
+                executed, directory / f"{source.stem}.html", title=_title(report, platform.platform.name)
             )
         except Exception as exc:  # rendering failures must not move `latest` either
             error = f"rendering HTML failed: {type(exc).__name__}: {exc}"
