@@ -1,0 +1,680 @@
+"""Range queries against a Prometheus-compatible API (Prometheus, VictoriaMetrics) into the warehouse.
+
+Each metric of the config's catalogue is a PromQL query, evaluated over [start, end] at ``step`` through
+``/api/v1/query_range``; every result series becomes a ``metric_series`` row and its points ``metric_samples``.
+
+* Chunking: Prometheus refuses more than 11,000 points per series in one request, so the evaluation points
+  start, start + step, ... are cut into chunks of at most ``max_points_per_request`` points. A range result
+  includes both of its ends, so chunks are [s0, s0 + (n-1)·step], [s0 + n·step, ...]: no point is fetched
+  twice and none is skipped.
+* Concurrency: chunks are fetched by a bounded thread pool (``concurrency`` workers, at most
+  ``IN_FLIGHT_PER_WORKER`` chunks each held in memory) and decoded there straight from the response bytes
+  into numpy arrays (no per-sample Python objects, see ``decode_matrix``). The calling thread writes each
+  chunk as it completes with ``WriteRun.replace_samples``, all inside one write run: the window lands whole or
+  not at all, and collecting the same window again replaces the same rows (idempotent).
+* Retries: a refused or dropped connection, a timeout, HTTP 429 or 5xx is retried with exponential backoff
+  (``RETRY_*``), then the run fails with a CollectionError naming the query, the chunk's window and what
+  failed. Nothing is written by a failed run: the write run rolls back and is logged as failed.
+* Values: NaN and ±Inf are not stored (they are counted in the summary). Gaps and series that appear or
+  vanish mid-window simply have no rows where the query returned no point. Counter resets are handled by
+  PromQL: the catalogue reads counters through ``rate()``, which compensates for resets, never raw.
+  Instant selectors (gauges) follow PromQL's lookback: a sample stands for up to 5 minutes after it.
+
+The URL comes from [sources.prometheus] or SRE_PROMETHEUS_URL; an optional bearer token from
+SRE_PROMETHEUS_TOKEN. Neither the token nor a password in the URL appears in a message or the warehouse.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import requests
+from prometheus_api_client import PrometheusConnect
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from sre_lib.config import CatalogueEntry, PlatformConfig
+from sre_lib.errors import CollectionError
+from sre_lib.secrets import redact
+from sre_lib.warehouse import Warehouse, WriteRun, canonical_labels, series_id
+
+log = logging.getLogger(__name__)
+
+URL_ENV_VAR = "SRE_PROMETHEUS_URL"
+TOKEN_ENV_VAR = "SRE_PROMETHEUS_TOKEN"
+SOURCE = "prometheus"
+
+# Retry policy for transient failures: waits of 0.5 s, 1 s, 2 s, ... (at most 8 s) between attempts.
+RETRY_INITIAL_BACKOFF_SECONDS = 0.5
+RETRY_BACKOFF_MULTIPLIER = 2.0
+RETRY_MAX_BACKOFF_SECONDS = 8.0
+RETRY_HTTP_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+READ_CHUNK_BYTES = 1 << 20  # read bodies in large pieces: requests' default 10 kB costs 2-3x the CPU
+IN_FLIGHT_PER_WORKER = 2  # chunks fetched or decoded but not yet written, per worker: bounds memory
+# Uncompressed responses: on a loopback or LAN link gzip costs Prometheus far more CPU than it saves
+# (measured on the benchmark's 72 MB of JSON: about 10x longer gzipped than plain).
+ACCEPT_ENCODING = "identity"
+UNMAPPED_SHOWN = 10  # unmapped component values named in the summary line
+
+Progress = Callable[[int, int], None]
+
+
+# ---------------------------------------------------------------------------------------------- target
+
+
+@dataclass(frozen=True)
+class PrometheusTarget:
+    """Where and how to query. Neither the URL (it may hold a password) nor the token is in the repr."""
+
+    url: str = field(repr=False)
+    token: str | None = field(default=None, repr=False)
+    max_points_per_request: int = 11000
+    concurrency: int = 4
+    timeout_seconds: float = 30.0
+    retries: int = 3
+
+    def describe(self) -> str:
+        """The URL without credentials, query or fragment: fit for messages and the run log."""
+        parts = urlsplit(self.url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+        return f"{parts.scheme}://{host}{port}{parts.path.rstrip('/')}"
+
+    def secrets(self) -> list[str | None]:
+        return [self.token, urlsplit(self.url).password]
+
+
+def prometheus_target(config: PlatformConfig, env: Mapping[str, str] | None = None) -> PrometheusTarget:
+    """Settings from [sources.prometheus]; URL overridden by SRE_PROMETHEUS_URL; token from SRE_PROMETHEUS_TOKEN."""
+    env = os.environ if env is None else env
+    source = config.sources.prometheus
+    return PrometheusTarget(
+        url=(env.get(URL_ENV_VAR) or source.url).rstrip("/"),
+        token=env.get(TOKEN_ENV_VAR) or None,
+        max_points_per_request=source.max_points_per_request,
+        concurrency=source.concurrency,
+        timeout_seconds=source.timeout_seconds,
+        retries=source.retries,
+    )
+
+
+# ---------------------------------------------------------------------------------------------- window
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One request: a query over evaluation points [start_ms, end_ms] (both included) every step_ms."""
+
+    index: int
+    metric: str
+    query: str
+    start_ms: int
+    end_ms: int
+    step_ms: int
+
+    @property
+    def start(self) -> datetime:
+        return _from_ms(self.start_ms)
+
+    @property
+    def end(self) -> datetime:
+        return _from_ms(self.end_ms)
+
+    def describe(self) -> str:
+        return f"{self.start:%Y-%m-%d %H:%M:%S}..{self.end:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def split_window(start_ms: int, end_ms: int, step_ms: int, max_points: int) -> list[tuple[int, int]]:
+    """Chunks [first, last] of the evaluation points start, start + step, ... <= end, each <= max_points."""
+    if step_ms <= 0 or max_points <= 0 or end_ms < start_ms:
+        raise ValueError("need step > 0, max_points > 0 and end >= start")
+    points = (end_ms - start_ms) // step_ms + 1
+    return [
+        (start_ms + first * step_ms, start_ms + (min(first + max_points, points) - 1) * step_ms)
+        for first in range(0, points, max_points)
+    ]
+
+
+def _to_ms(moment: datetime) -> int:
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    delta = aware - datetime(1970, 1, 1, tzinfo=UTC)
+    return delta // timedelta(milliseconds=1)
+
+
+def _from_ms(ms: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
+
+
+def _seconds_text(ms: int) -> str:
+    """Milliseconds as the exact decimal seconds the API takes (Prometheus and VictoriaMetrics alike)."""
+    sign = "-" if ms < 0 else ""
+    whole, frac = divmod(abs(ms), 1000)
+    return f"{sign}{whole}.{frac:03d}"
+
+
+# ---------------------------------------------------------------------------------------------- decoding
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """A decoded range-query result: per series its labels and point count; all points in series order."""
+
+    labels: list[dict[str, str]]
+    counts: np.ndarray  # int64, points per series
+    ts_ms: np.ndarray  # int64 milliseconds since the epoch
+    values: np.ndarray  # float64, NaN and ±Inf included
+
+
+_VALUES_KEY = b'"values":['
+_PAIRS_TO_LINES = bytes.maketrans(b"[", b"\n")  # with "]" deleted: [[t,"v"],[t,"v"]] -> \n\nt,"v",\nt,"v"
+_CSV_READ = pa_csv.ReadOptions(column_names=["t", "v", "rest"], use_threads=False)
+_CSV_CONVERT = pa_csv.ConvertOptions(
+    column_types={"t": pa.float64(), "v": pa.float64()},
+    include_columns=["t", "v"],
+    null_values=[],  # "NaN" is a value here, not a missing one
+    quoted_strings_can_be_null=False,
+)
+
+
+class ResponseError(ValueError):
+    """A response body that is not a successful range-query (matrix) result."""
+
+
+def decode_matrix(body: bytes) -> Matrix:
+    """Decode a /api/v1/query_range response body.
+
+    Why not json.loads: it builds three Python objects per sample and tops out near 1 M samples/s, slower
+    than Prometheus serves them. Here the ``"values"`` arrays are cut out of the body (the key cannot occur
+    inside a JSON string, where a quote is escaped), turned into CSV lines by one ``bytes.translate`` and
+    parsed by Arrow's C++ CSV reader; only the small remainder (status, labels) goes through json.loads. Any
+    surprise in the layout falls back to decoding the whole body with json.
+    """
+    try:
+        return _decode_fast(body)
+    except (ValueError, KeyError, TypeError, IndexError, pa.ArrowInvalid):
+        return _decode_json(body)
+
+
+def _decode_fast(body: bytes) -> Matrix:
+    view = memoryview(body)
+    skeleton: list[Any] = []
+    spans: list[memoryview] = []
+    counts: list[int] = []
+    position = 0
+    while (found := body.find(_VALUES_KEY, position)) >= 0:
+        opening = found + len(_VALUES_KEY) - 1
+        if body[opening + 1] == 0x5D:  # "values":[] -- no points
+            closing = opening + 2
+            counts.append(0)
+        else:
+            closing = body.find(b"]]", opening) + 2
+            if closing < 2:
+                raise ValueError("unterminated values array")
+            spans.append(view[opening:closing])
+            counts.append(body.count(b"[", opening + 1, closing))
+        skeleton += (view[position:opening], b"[]")
+        position = closing
+    skeleton.append(view[position:])
+    document = json.loads(b"".join(skeleton))
+    result = _result(document)
+    if len(result) != len(counts) or any(series["values"] for series in result):
+        raise ValueError("values arrays not where expected")
+    labels = [series["metric"] for series in result]
+    total = sum(counts)
+    if not total:
+        return Matrix(labels, np.asarray(counts, dtype=np.int64), np.empty(0, np.int64), np.empty(0))
+    lines = b",".join([*spans, b""]).translate(_PAIRS_TO_LINES, b"]")  # a "," after every pair
+    table = pa_csv.read_csv(pa.py_buffer(lines), read_options=_CSV_READ, convert_options=_CSV_CONVERT)
+    if table.num_rows != total:
+        raise ValueError(f"decoded {table.num_rows} points, expected {total}")
+    seconds = table.column("t").to_numpy()
+    return Matrix(
+        labels,
+        np.asarray(counts, dtype=np.int64),
+        np.rint(seconds * 1000.0).astype(np.int64),
+        table.column("v").to_numpy(),
+    )
+
+
+def _decode_json(body: bytes) -> Matrix:
+    """The plain, slower decoding: every sample through Python objects."""
+    try:
+        document = json.loads(body)
+        result = _result(document)
+        labels: list[dict[str, str]] = []
+        counts: list[int] = []
+        times: list[float] = []
+        values: list[str] = []
+        for series in result:
+            labels.append(series["metric"])
+            points = series.get("values") or []
+            counts.append(len(points))
+            times += (point[0] for point in points)
+            values += (point[1] for point in points)
+        return Matrix(
+            labels,
+            np.asarray(counts, dtype=np.int64),
+            np.rint(np.asarray(times, dtype=np.float64) * 1000.0).astype(np.int64),
+            np.asarray(values, dtype=np.float64),
+        )
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        if isinstance(exc, ResponseError):
+            raise
+        raise ResponseError(f"not a range-query result: {type(exc).__name__}: {exc}") from None
+
+
+def _result(document: Any) -> list[dict[str, Any]]:
+    if not isinstance(document, dict) or document.get("status") != "success":
+        raise ResponseError(f"status {document.get('status') if isinstance(document, dict) else None!r}")
+    data = document["data"]
+    if data.get("resultType") != "matrix":
+        raise ResponseError(f"result type {data.get('resultType')!r}, expected 'matrix'")
+    return data["result"]
+
+
+# ---------------------------------------------------------------------------------------------- fetching
+
+
+class _Transient(Exception):
+    """A failure worth retrying: refused or dropped connection, timeout, HTTP 408/429/5xx."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _ChunkFailed(Exception):
+    """A chunk failed for good (retries spent, or a failure no retry will fix)."""
+
+    def __init__(self, reason: str, attempts: int = 1) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.attempts = attempts
+
+
+class _Cancelled(Exception):
+    """The run is being abandoned; a worker stops before its next attempt."""
+
+
+class _Fetcher:
+    """Fetches chunks on a bounded thread pool, with retries; hands each decoded result to ``on_result``.
+
+    The connection (URL, headers, session) is prometheus-api-client's ``PrometheusConnect``. The request
+    itself is a plain GET on its session because ``custom_query_range`` returns ``response.json()``: that
+    JSON decoding alone runs at about 1 M samples/s on the 2-core reference machine, about the whole
+    end-to-end budget, while ``decode_matrix`` on the raw bytes is several times faster (see
+    benchmarks/bench_prometheus.py, which measures both).
+    """
+
+    def __init__(self, target: PrometheusTarget) -> None:
+        self.target = target
+        headers = {"Accept-Encoding": ACCEPT_ENCODING}
+        if target.token:
+            headers["Authorization"] = f"Bearer {target.token}"
+        self.session = requests.Session()
+        self.client = PrometheusConnect(
+            url=target.url,
+            headers=headers,
+            session=self.session,
+            timeout=target.timeout_seconds,
+            retry=Retry(total=0, read=False),  # retries are ours: with backoff, cancellable, reported
+        )
+        adapter = HTTPAdapter(pool_maxsize=target.concurrency, max_retries=Retry(total=0, read=False))
+        self.session.mount(target.url, adapter)  # a pool as large as the worker count
+        self.cancelled = threading.Event()
+
+    def close(self) -> None:
+        self.cancelled.set()
+        self.client.close()
+
+    def run(self, chunks: list[Chunk], on_result: Callable[[Chunk, Matrix], None]) -> None:
+        """Fetch every chunk; call ``on_result`` on this thread as each arrives. Raises on the first failure."""
+        limit = self.target.concurrency * IN_FLIGHT_PER_WORKER
+        waiting: Iterator[Chunk] = iter(chunks)
+        pending: dict[Future[Matrix], Chunk] = {}
+        pool = ThreadPoolExecutor(max_workers=self.target.concurrency, thread_name_prefix="sre-prometheus")
+        try:
+            for chunk in waiting:
+                pending[pool.submit(self._fetch, chunk)] = chunk
+                if len(pending) >= limit:
+                    break
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in sorted(done, key=lambda f: pending[f].index):
+                    chunk = pending.pop(future)
+                    try:
+                        matrix = future.result()
+                    except _ChunkFailed as failure:
+                        raise self._error(chunk, failure) from None
+                    on_result(chunk, matrix)
+                    next_chunk = next(waiting, None)
+                    if next_chunk is not None:
+                        pending[pool.submit(self._fetch, next_chunk)] = next_chunk
+        finally:
+            self.cancelled.set()
+            for future in pending:
+                future.cancel()
+            pool.shutdown(wait=True)
+
+    def _fetch(self, chunk: Chunk) -> Matrix:
+        """One chunk, retried with backoff while the failure is transient (runs on a worker thread)."""
+        attempts = self.target.retries + 1
+        for attempt in range(attempts):
+            if self.cancelled.is_set():
+                raise _Cancelled
+            try:
+                return self._attempt(chunk)
+            except _Transient as transient:
+                reason = transient.reason
+            except _ChunkFailed as failure:
+                failure.attempts = attempt + 1
+                raise
+            if attempt + 1 < attempts:
+                delay = min(
+                    RETRY_INITIAL_BACKOFF_SECONDS * RETRY_BACKOFF_MULTIPLIER**attempt, RETRY_MAX_BACKOFF_SECONDS
+                )
+                where = f"{self.target.describe()}: query {chunk.metric!r} chunk {chunk.describe()}"
+                log.warning("%s: %s; retrying in %.1f s", where, redact(reason, self.target.secrets()), delay)
+                if self.cancelled.wait(delay):
+                    raise _Cancelled
+        raise _ChunkFailed(reason, attempts)
+
+    def _attempt(self, chunk: Chunk) -> Matrix:
+        """GET one chunk and decode it. Raises _Transient (worth retrying) or _ChunkFailed (not)."""
+        params = {
+            "query": chunk.query,
+            "start": _seconds_text(chunk.start_ms),
+            "end": _seconds_text(chunk.end_ms),
+            "step": _seconds_text(chunk.step_ms),
+            "nocache": "1",  # VictoriaMetrics: evaluate at exactly start + k*step (Prometheus ignores it)
+        }
+        url = f"{self.client.url}/api/v1/query_range"
+        try:
+            response = self.session.get(
+                url, params=params, headers=self.client.headers, timeout=self.target.timeout_seconds, stream=True
+            )
+            try:
+                body = b"".join(response.iter_content(READ_CHUNK_BYTES))
+            finally:
+                response.close()
+        except requests.Timeout:
+            raise _Transient(f"timed out after {self.target.timeout_seconds:g} s") from None
+        except requests.ConnectionError as exc:
+            raise _Transient(_connection_failure(exc, self.target.timeout_seconds)) from None
+        except requests.exceptions.ChunkedEncodingError:
+            raise _Transient("connection broken while reading the response") from None
+        except requests.RequestException as exc:  # a malformed URL and the like: no retry will help
+            raise _ChunkFailed(f"{type(exc).__name__}: {exc}") from None
+        if response.status_code != 200:
+            reason = f"HTTP {response.status_code}: {_api_error(body)}"
+            raise (_Transient if response.status_code in RETRY_HTTP_STATUSES else _ChunkFailed)(reason)
+        try:
+            return decode_matrix(body)
+        except ResponseError as exc:
+            raise _ChunkFailed(f"unexpected response: {exc}") from None
+
+    def _error(self, chunk: Chunk, failure: _ChunkFailed) -> CollectionError:
+        tries = f" after {failure.attempts} attempts" if failure.attempts > 1 else ""
+        message = (
+            f"Prometheus {self.target.describe()}: query {chunk.metric!r} chunk {chunk.describe()} "
+            f"failed{tries}: {failure.reason}"
+        )
+        return CollectionError(redact(" ".join(message.split()), self.target.secrets()))
+
+
+def _connection_failure(exc: requests.ConnectionError, timeout: float) -> str:
+    """'connection refused', 'connection reset', ... rather than urllib3's paragraph with the whole URL."""
+    text = str(exc)
+    for marker, reason in (
+        ("timed out", f"timed out after {timeout:g} s"),
+        ("Connection refused", "connection refused"),
+        ("Connection reset", "connection reset"),
+        ("RemoteDisconnected", "connection closed by the server"),
+        ("Connection aborted", "connection aborted"),
+        ("Name or service not known", "host name not found"),
+        ("IncompleteRead", "response cut short"),
+    ):
+        if marker in text:
+            return reason
+    cause = exc.__cause__ or exc.__context__
+    return f"connection failed: {type(cause or exc).__name__}"
+
+
+def _api_error(body: bytes) -> str:
+    """The API's own error message from an error body, or the start of the body."""
+    try:
+        document = json.loads(body)
+        return f"{document.get('errorType', 'error')}: {document['error']}"[:300]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return body[:200].decode("utf-8", "replace") or "empty response"
+
+
+# ---------------------------------------------------------------------------------------------- writing
+
+
+@dataclass(frozen=True)
+class PrometheusSummary:
+    """What a collection wrote."""
+
+    target: str
+    start: datetime
+    end: datetime
+    step: timedelta
+    metrics: int
+    chunks: int
+    series: int
+    rows_written: int
+    dropped_non_finite: int
+    unmapped_series: int = 0
+    unmapped_components: tuple[str, ...] = ()  # 'metric: label=value' of series whose component is unknown
+    empty_metrics: tuple[str, ...] = ()  # queries that returned no series at all
+
+    def __str__(self) -> str:
+        text = (
+            f"{self.rows_written:,} samples of {self.series:,} series ({self.metrics} metrics, {self.chunks} "
+            f"requests) from {self.target}, {self.start:%Y-%m-%d %H:%M} to {self.end:%Y-%m-%d %H:%M} UTC "
+            f"every {self.step.total_seconds():g} s"
+        )
+        if self.dropped_non_finite:
+            text += f"; {self.dropped_non_finite:,} NaN/Inf values dropped"
+        if self.unmapped_series:
+            shown = ", ".join(self.unmapped_components[:UNMAPPED_SHOWN])
+            more = "..." if len(self.unmapped_components) > UNMAPPED_SHOWN else ""
+            text += f"; {self.unmapped_series} series skipped, not a [components] key: {shown}{more}"
+        if self.empty_metrics:
+            text += f"; no data for {', '.join(self.empty_metrics)}"
+        return text
+
+
+class _Writer:
+    """Maps result series to warehouse series and writes each chunk's points (on the calling thread)."""
+
+    def __init__(self, run: WriteRun, config: PlatformConfig, entries: Mapping[str, CatalogueEntry]) -> None:
+        self.run = run
+        self.config = config
+        self.entries = entries
+        self.identities: dict[tuple[str, tuple[tuple[str, str], ...]], int | None] = {}
+        self.written_series: set[int] = set()
+        self.metrics_with_data: set[str] = set()
+        self.unmapped: set[str] = set()
+        self.unmapped_keys: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+        self.rows = 0
+        self.dropped = 0
+
+    def write(self, chunk: Chunk, matrix: Matrix) -> None:
+        ids = np.empty(len(matrix.labels), dtype=np.int64)
+        keep = np.ones(len(matrix.labels), dtype=bool)
+        new_series: list[dict[str, Any]] = []
+        for position, labels in enumerate(matrix.labels):
+            key = (chunk.metric, tuple(sorted(labels.items())))
+            if key not in self.identities:
+                self.identities[key] = self._identify(chunk.metric, labels, new_series, key)
+            identity = self.identities[key]
+            if identity is None:
+                keep[position] = False
+            else:
+                ids[position] = identity
+        if new_series:
+            self.run.upsert_series(pd.DataFrame(new_series))
+        if matrix.labels:
+            self.metrics_with_data.add(chunk.metric)
+        series_ids = np.repeat(ids, matrix.counts)
+        ts_ms, values = matrix.ts_ms, matrix.values
+        inside = ts_ms.size == 0 or (ts_ms.min() >= chunk.start_ms and ts_ms.max() <= chunk.end_ms)
+        if not (inside and keep.all()):  # drop unmapped series, and any point outside the chunk asked for
+            mask = np.repeat(keep, matrix.counts) & (ts_ms >= chunk.start_ms) & (ts_ms <= chunk.end_ms)
+            series_ids, ts_ms, values = series_ids[mask], ts_ms[mask], values[mask]
+        if not series_ids.size:
+            return
+        self.dropped += int(values.size - np.count_nonzero(np.isfinite(values)))
+        table = pa.table(
+            {
+                "series_id": series_ids,
+                "ts": pa.array(ts_ms * 1000, type=pa.timestamp("us", tz="UTC")),
+                "value": values,  # non-finite values go in so their series' window is replaced; not stored
+            }
+        )
+        self.rows += self.run.replace_samples(table, chunk.start, chunk.end)
+
+    def _identify(
+        self,
+        metric: str,
+        labels: dict[str, str],
+        new_series: list[dict[str, Any]],
+        key: tuple[str, tuple[tuple[str, str], ...]],
+    ) -> int | None:
+        entry = self.entries[metric]
+        component = entry.component or labels.get(entry.component_label)
+        if component not in self.config.components:
+            shown = (
+                f"{metric}: {entry.component_label}={component!r}"
+                if component
+                else f"{metric}: no {entry.component_label}"
+            )
+            self.unmapped.add(shown)
+            self.unmapped_keys.add(key)
+            return None
+        instance = labels.get(entry.instance_label) or "all"
+        identity_labels = dict(labels)
+        for name, value in (("component", component), ("instance", instance)):
+            if identity_labels.get(name, value) != value:  # keep a differing original, as Prometheus does
+                identity_labels[f"exported_{name}"] = identity_labels[name]
+            identity_labels[name] = value
+        sid = series_id(metric, identity_labels)
+        if sid not in self.written_series:
+            self.written_series.add(sid)
+            new_series.append(
+                {
+                    "series_id": sid,
+                    "source": SOURCE,
+                    "metric": metric,
+                    "component": component,
+                    "instance": instance,
+                    "labels": canonical_labels(identity_labels),
+                }
+            )
+        return sid
+
+
+# ---------------------------------------------------------------------------------------------- collecting
+
+
+def collect_prometheus(
+    warehouse: Warehouse,
+    config: PlatformConfig,
+    start: datetime,
+    end: datetime,
+    step: timedelta | float,
+    metrics: Iterable[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    progress: Progress | None = None,
+) -> PrometheusSummary:
+    """Collect the catalogue's metrics (all, or those named) over [start, end] every ``step`` in one write run.
+
+    ``step`` is a timedelta or seconds; naive datetimes are UTC. ``progress(done, total)`` is called with the
+    number of chunks written. Raises CollectionError (the run rolled back and logged as failed).
+    """
+    target = prometheus_target(config, env)
+    entries = _entries(config, metrics)
+    step_ms = _to_step_ms(step)
+    start_ms, end_ms = _to_ms(start), _to_ms(end)
+    if end_ms < start_ms:
+        raise CollectionError(
+            f"Prometheus window: end {end:%Y-%m-%d %H:%M:%S} is before start {start:%Y-%m-%d %H:%M:%S}"
+        )
+    windows = split_window(start_ms, end_ms, step_ms, target.max_points_per_request)
+    chunks = [
+        Chunk(len(windows) * m + w, metric, entry.query, first, last, step_ms)
+        for m, (metric, entry) in enumerate(entries.items())
+        for w, (first, last) in enumerate(windows)
+    ]
+    report = progress or (lambda _done, _total: None)
+    done = 0
+    fetcher = _Fetcher(target)
+    try:
+        with warehouse.write_run(
+            SOURCE, target=target.describe(), window_start=_from_ms(start_ms), window_end=_from_ms(end_ms)
+        ) as run:
+            writer = _Writer(run, config, entries)
+            report(0, len(chunks))
+
+            def on_result(chunk: Chunk, matrix: Matrix) -> None:
+                nonlocal done
+                writer.write(chunk, matrix)
+                done += 1
+                report(done, len(chunks))
+
+            fetcher.run(chunks, on_result)
+    finally:
+        fetcher.close()
+    return PrometheusSummary(
+        target=target.describe(),
+        start=_from_ms(start_ms),
+        end=_from_ms(end_ms),
+        step=timedelta(milliseconds=step_ms),
+        metrics=len(entries),
+        chunks=len(chunks),
+        series=len(writer.written_series),
+        rows_written=writer.rows,
+        dropped_non_finite=writer.dropped,
+        unmapped_series=len(writer.unmapped_keys),
+        unmapped_components=tuple(sorted(writer.unmapped)),
+        empty_metrics=tuple(metric for metric in entries if metric not in writer.metrics_with_data),
+    )
+
+
+def _entries(config: PlatformConfig, metrics: Iterable[str] | None) -> dict[str, CatalogueEntry]:
+    if not config.catalogue:
+        raise CollectionError(f"{config.source}: the [catalogue] is empty: no Prometheus query to run")
+    if metrics is None:
+        return dict(config.catalogue)
+    names = list(dict.fromkeys(metrics))
+    unknown = [name for name in names if name not in config.catalogue]
+    if unknown:
+        raise CollectionError(
+            f"unknown metric {', '.join(map(repr, unknown))}: expected keys of [catalogue] "
+            f"({', '.join(sorted(config.catalogue))})"
+        )
+    return {name: config.catalogue[name] for name in names}
+
+
+def _to_step_ms(step: timedelta | float) -> int:
+    seconds = step.total_seconds() if isinstance(step, timedelta) else float(step)
+    step_ms = round(seconds * 1000)
+    if step_ms <= 0:
+        raise CollectionError(f"Prometheus step: expected at least 1 ms, got {seconds:g} s")
+    return step_ms
