@@ -113,3 +113,69 @@ def status_timeline(episodes: pd.DataFrame, title: str = "Warning and critical e
         )
         .properties(title=title, width=WIDTH)
     )
+
+
+def episode_timeline(episodes: pd.DataFrame, title: str = "Warning and critical episodes") -> alt.Chart:
+    """``status_timeline`` for ``health.episodes`` output: one lane per component/instance/metric."""
+    frame = episodes.assign(series=episodes["component"] + "/" + episodes["instance"] + " " + episodes["metric"])
+    return status_timeline(frame[["series", "status", "start", "end"]], title=title)
+
+
+def band_shares(time_in_bands: pd.DataFrame, title: str = "Time in each band") -> alt.Chart:
+    """Stacked shares of healthy / warning / critical / no data per series (``health.time_in_bands`` output)."""
+    shares = time_in_bands.assign(
+        series=time_in_bands["component"] + "/" + time_in_bands["instance"] + " " + time_in_bands["metric"]
+    ).melt(
+        id_vars=["series"],
+        value_vars=["healthy_share", "warning_share", "critical_share", "no_data_share"],
+        var_name="status",
+        value_name="share",
+    )
+    shares["status"] = shares["status"].str.removesuffix("_share").str.replace("no_data", "no data")
+    return (
+        alt.Chart(shares)
+        .mark_bar()
+        .encode(
+            y=alt.Y("series:N", title=None),
+            x=alt.X("share:Q", stack="normalize", axis=alt.Axis(format="%"), title=None),
+            color=alt.Color(
+                "status:N",
+                scale=alt.Scale(domain=list(STATUS_COLOURS), range=list(STATUS_COLOURS.values())),
+                title=None,
+            ),
+            tooltip=["series", "status", alt.Tooltip("share:Q", format=".1%")],
+        )
+        .properties(title=title, width=WIDTH)
+    )
+
+
+def forecast_chart(
+    frame: pd.DataFrame, title: str, unit: str, thresholds: Mapping[str, float] | None = None
+) -> alt.LayerChart:
+    """History, forecast mean, 80 % and 95 % bands, and threshold lines (``Forecast.to_frame()`` shape)."""
+    history = frame[frame["kind"] == "history"]
+    future = frame[frame["kind"] == "forecast"]
+    base = alt.Chart(future).encode(x=alt.X("date:T", title=None))
+    layers: list[alt.Chart] = [
+        base.mark_area(opacity=0.15, color="#1a73e8").encode(y=alt.Y("lo95:Q", title=unit), y2="hi95:Q"),
+        base.mark_area(opacity=0.25, color="#1a73e8").encode(y="lo80:Q", y2="hi80:Q"),
+        base.mark_line(color="#1a73e8", strokeDash=[4, 2]).encode(y="mean:Q"),
+        alt.Chart(history).mark_line(color="#202124").encode(x="date:T", y="value:Q"),
+    ]
+    if thresholds:
+        layers.append(threshold_rules(thresholds))
+    return alt.layer(*layers).properties(title=title, width=WIDTH, height=220)
+
+
+def servers_chart(timeline: pd.DataFrame, title: str = "App servers over time, by scaling policy") -> alt.Chart:
+    """Servers (bucket mean) over time per policy, from ``scaling.timeline_frame``."""
+    return (
+        alt.Chart(timeline)
+        .mark_line(interpolate="step-after")
+        .encode(
+            x=alt.X("ts:T", title=None),
+            y=alt.Y("servers_mean:Q", title="servers"),
+            color=alt.Color("policy:N", title=None, legend=alt.Legend(orient="bottom")),
+        )
+        .properties(title=title, width=WIDTH, height=200)
+    )

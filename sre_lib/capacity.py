@@ -1,0 +1,398 @@
+"""The capacity review: health, forecasts, scaling and cost combined into a verdict and dated actions.
+
+This is what the capacity report shows a manager first. Every number in it comes from the tested analyses
+(health, forecast, scaling); this module only joins them and decides what to say:
+
+* verdict: **critical** when an indicator is critical now or a critical threshold is likely crossed within
+  ``URGENT_DAYS``; **warning** when something is in its warning band now or a critical crossing is likely
+  within the forecast horizon; **healthy** otherwise.
+* actions, earliest first: add app servers before the forecast load needs them (with the monthly cost),
+  resize a server before its CPU or memory is likely to cross critical (next catalogue size and its price),
+  grow a disk before it is likely to fill, answer a fired vertical trigger, and say when even the maximum
+  number of app servers will not carry the load.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import duckdb
+import pandas as pd
+
+from sre_lib import forecast, health, queueing, scaling
+from sre_lib.config import PlatformConfig
+from sre_lib.errors import DataError
+from sre_lib.series import read_samples
+
+URGENT_DAYS = 14
+FORECAST_METRICS = ("cpu", "memory", "disk", "db_connections", "redis_memory")
+_RESOURCE_OF_METRIC = {"cpu": "vcpu", "memory": "ram_gb", "redis_memory": "ram_gb", "db_connections": "vcpu"}
+_ACTION_COLUMNS = ["by", "component", "instance", "metric", "action", "monthly_cost_change", "why", "trustworthy"]
+
+
+@dataclass(frozen=True)
+class LatencyPlan:
+    """How many app servers keep p95 response time under the latency band at the forecast peak (M/M/c).
+
+    Each vCPU of an app server is one queueing server; the service time is the CPU-seconds per request
+    measured over the window (busy vCPUs over requests per second).
+    """
+
+    peak_rate_per_s: float
+    service_time_ms: float
+    vcpu_per_server: int
+    target_p95_ms: float
+    current_servers: int
+    p95_at_current_ms: float
+    servers_needed: int
+
+    def __str__(self) -> str:
+        now = "overloaded" if math.isinf(self.p95_at_current_ms) else f"{self.p95_at_current_ms:.0f} ms"
+        return (
+            f"at the forecast peak of {self.peak_rate_per_s:,.0f} requests/s ({self.service_time_ms:.1f} ms of CPU "
+            f"each), {self.servers_needed} app servers keep p95 under {self.target_p95_ms:g} ms; "
+            f"with {self.current_servers} it would be {now}"
+        )
+
+
+@dataclass(frozen=True)
+class CapacityReview:
+    """Everything the capacity report shows, computed once. ``actions`` is the short list for a manager."""
+
+    as_of: datetime
+    window_start: datetime
+    horizon_days: int
+    config: PlatformConfig = field(repr=False)
+    status: pd.DataFrame = field(repr=False)
+    rollup: health.HealthRollup = field(repr=False)
+    time_in_bands: pd.DataFrame = field(repr=False)
+    episodes: pd.DataFrame = field(repr=False)
+    signals: pd.DataFrame = field(repr=False)
+    forecasts: pd.DataFrame = field(repr=False)
+    crossings: pd.DataFrame = field(repr=False)
+    demand_forecast: forecast.Forecast | None = field(repr=False)
+    simulations: tuple[scaling.SimulationResult, ...] = field(repr=False)
+    plan: scaling.CapacityPlan | None = field(repr=False)
+    vertical: pd.DataFrame = field(repr=False)
+    actions: pd.DataFrame = field(repr=False)
+    latency: LatencyPlan | None = None
+    verdict: str = "healthy"
+    headline: str = ""
+
+    def __repr__(self) -> str:
+        lines = [f"CapacityReview as of {self.as_of:%Y-%m-%d %H:%M %Z}: {self.verdict.upper()}: {self.headline}"]
+        lines += [f"  - {row.by:%Y-%m-%d}: {row.action}" for row in self.actions.itertuples() if pd.notna(row.by)]
+        return "\n".join(lines)
+
+    @property
+    def policy_comparison(self) -> pd.DataFrame:
+        return scaling.compare(list(self.simulations)) if self.simulations else pd.DataFrame()
+
+    @property
+    def monthly_cost(self) -> float:
+        """What the inventory costs now, per month."""
+        return self.config.monthly_cost()
+
+    @property
+    def monthly_cost_change(self) -> float:
+        """What the dated actions add per month, when all are taken (unknown costs count as 0)."""
+        return float(self.actions["monthly_cost_change"].fillna(0).sum()) if not self.actions.empty else 0.0
+
+    def series_forecast(self, component: str, instance: str, metric: str) -> pd.DataFrame:
+        """History and forecast of one series in ``Forecast.to_frame()`` shape (date, kind, value, mean, bands)."""
+
+        def pick(frame: pd.DataFrame) -> pd.DataFrame:
+            chosen = (frame["component"] == component) & (frame["instance"] == instance) & (frame["metric"] == metric)
+            return frame[chosen]
+
+        history = pick(self.signals)[["date", "value"]].assign(kind="history")
+        future = pick(self.forecasts)[["date", "mean", "lo80", "hi80", "lo95", "hi95"]].assign(kind="forecast")
+        return pd.concat([history, future], ignore_index=True)
+
+    def thresholds(self, metric: str) -> dict[str, float]:
+        """The warning / critical levels of a metric (and 100 % for disks), as the charts draw them."""
+        band = health.indicator_bands(self.config).get(metric)
+        return forecast.thresholds_for(band, full=100.0 if metric == "disk" else None) if band else {}
+
+
+def capacity_review(
+    con: duckdb.DuckDBPyConnection,
+    config: PlatformConfig,
+    as_of: datetime | None = None,
+    window_days: int = 30,
+    horizon_days: int = 90,
+    tier: str | None = None,
+) -> CapacityReview:
+    """Review capacity as of ``as_of`` (default: the newest sample) over the last ``window_days``."""
+    if window_days <= 0 or horizon_days <= 0:
+        raise DataError(f"capacity review: window_days and horizon_days must be positive, got {window_days}, "
+                        f"{horizon_days}")  # fmt: skip
+    newest = con.execute("SELECT max(ts) FROM metric_samples").fetchall()[0][0]
+    if newest is None:
+        raise DataError("capacity review: the warehouse holds no metric samples (run sre demo or sre collect)")
+    end = pd.Timestamp(as_of if as_of is not None else newest)
+    end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
+    start = end - pd.Timedelta(days=window_days)
+    tier = tier or config.scaling.horizontal.component
+
+    status = health.current_status(con, config, as_of=end)
+    rollup = health.rollup(status, config)
+    bands = health.time_in_bands(con, config, start, end)
+    episodes = health.episodes(con, config, start, end)
+
+    signals = forecast.daily_signal(con, config, metrics=list(FORECAST_METRICS), end=end)
+    keys = ["series_id", "component", "instance", "metric"]
+    forecasts = (
+        forecast.forecast_many(signals, horizon=horizon_days, keys=keys, bounds=(0.0, 100.0), workers=1)
+        if not signals.empty
+        else pd.DataFrame()
+    )
+    crossings = _crossings(forecasts, config)
+
+    demand_forecast, simulations, plan = _tier_scaling(con, config, tier, start, end, horizon_days)
+    window_samples = read_samples(con, metrics=["cpu", "memory", "db_connections"], start=start, end=end)
+    vertical = scaling.vertical_triggers(window_samples, config) if not window_samples.empty else pd.DataFrame()
+
+    latency = _latency_plan(con, config, tier, start, end, horizon_days)
+    actions = _actions(config, tier, end, crossings, demand_forecast, plan, vertical, status)
+    verdict, headline = _verdict(rollup, actions, crossings, end)
+    return CapacityReview(
+        as_of=end.to_pydatetime(), window_start=start.to_pydatetime(), horizon_days=horizon_days, config=config,
+        status=status, rollup=rollup, time_in_bands=bands, episodes=episodes, signals=signals, forecasts=forecasts,
+        crossings=crossings, demand_forecast=demand_forecast, simulations=simulations, plan=plan,
+        vertical=vertical, actions=actions, latency=latency, verdict=verdict, headline=headline,
+    )  # fmt: skip
+
+
+def _crossings(forecasts: pd.DataFrame, config: PlatformConfig) -> pd.DataFrame:
+    """Crossing dates per series, with the same bands the health classification uses (Redis included)."""
+    if forecasts.empty:
+        return pd.DataFrame()
+    banded = config.model_copy(update={"indicators": health.indicator_bands(config)})
+    return forecast.time_to_threshold_many(forecasts, banded, keys=["component", "instance", "metric"])
+
+
+def tier_daily_peak(demand: pd.Series, config: PlatformConfig) -> pd.DataFrame:
+    """The tier's daily peak demand (server-CPU-%) per local day, partial days dropped: date, value."""
+    frame = pd.DataFrame({"ts": demand.index, "value": demand.to_numpy()})
+    return forecast.capacity_signal(frame, config, stat="max")
+
+
+def _tier_scaling(
+    con: duckdb.DuckDBPyConnection, config: PlatformConfig, tier: str, start: pd.Timestamp, end: pd.Timestamp,
+    horizon_days: int,
+) -> tuple[forecast.Forecast | None, tuple[scaling.SimulationResult, ...], scaling.CapacityPlan | None]:  # fmt: skip
+    samples = read_samples(con, metrics=["cpu"], components=[tier], end=end)
+    if samples.empty:
+        return None, (), None
+    demand = scaling.tier_demand(samples, component=tier)
+    window = demand[demand.index > start]
+    simulations: tuple[scaling.SimulationResult, ...] = ()
+    if len(window) > 1:
+        simulations = (
+            scaling.simulate(window, config, component=tier),
+            scaling.simulate(window, config, scaling.HpaPolicy.from_config(config), component=tier),
+        )
+    peaks = tier_daily_peak(demand, config)
+    if len(peaks) < 3:
+        return None, simulations, None
+    demand_forecast = forecast.forecast(peaks, horizon=horizon_days)
+    plan = scaling.capacity_plan(demand_forecast.frame, config)
+    return demand_forecast, simulations, plan
+
+
+def _latency_plan(
+    con: duckdb.DuckDBPyConnection, config: PlatformConfig, tier: str, start: pd.Timestamp, end: pd.Timestamp,
+    horizon_days: int,
+) -> LatencyPlan | None:  # fmt: skip
+    """The M/M/c answer for the tier, when request rates and CPU are both collected for it."""
+    size = config.component_size(tier)
+    rates = read_samples(con, metrics=["request_rate"], components=[tier], end=end)
+    cpu = read_samples(con, metrics=["cpu"], components=[tier], start=start, end=end)
+    if size is None or rates.empty or cpu.empty or "latency_p95" not in config.indicators:
+        return None
+    rate = rates.groupby("ts")["value"].sum()
+    demand = scaling.tier_demand(cpu, component=tier)
+    service_time = scaling.estimate_service_time(demand, rate[rate.index > start], size.vcpu)
+    peaks = forecast.capacity_signal(rates.groupby("ts", as_index=False)["value"].sum(), config, stat="max")
+    if len(peaks) < 3 or service_time <= 0:
+        return None
+    predicted = forecast.forecast(peaks, horizon=horizon_days)
+    peak_rate = float(predicted.frame["hi80"].max())
+    target_ms = config.indicators["latency_p95"].warning
+    current = config.components[tier].count
+    try:
+        needed = queueing.servers_for_p95(peak_rate, service_time, target_ms / 1000, per_server_concurrency=size.vcpu)
+    except DataError:
+        return None
+    p95_now = queueing.p95_response_time(peak_rate, service_time, current * size.vcpu) * 1000
+    return LatencyPlan(peak_rate, service_time * 1000, size.vcpu, target_ms, current, p95_now, needed)
+
+
+def actions_table(review: CapacityReview) -> pd.DataFrame:
+    """The action list as a manager reads it: local dates, money with currency, plain column names."""
+    currency = review.config.platform.currency
+    frame = review.actions.copy()
+    frame["by"] = frame["by"].map(lambda day: f"{day:%a %d %b %Y}" if pd.notna(day) else "")
+    frame["monthly_cost_change"] = frame["monthly_cost_change"].map(
+        lambda value: "" if value is None or pd.isna(value) else f"{value:+,.2f} {currency}"
+    )
+    frame["trustworthy"] = frame["trustworthy"].map(lambda ok: "" if ok else "forecast not trustworthy")
+    return frame.rename(
+        columns={"by": "by", "component": "component", "action": "what to do", "monthly_cost_change": "cost / month",
+                 "why": "why", "trustworthy": "caveat"}
+    )[["by", "component", "what to do", "cost / month", "why", "caveat"]]  # fmt: skip
+
+
+def servers_needed(demand: float, per_server_limit: float) -> int:
+    """Servers that keep each one at or under ``per_server_limit`` % for a tier demand in server-CPU-%."""
+    return max(1, math.ceil(demand / per_server_limit - 1e-9))
+
+
+def server_steps(frame: pd.DataFrame, current: int, per_server_limit: float, column: str = "hi80") -> pd.DataFrame:
+    """For each server count above ``current``: the first forecast date the tier needs it (servers, needed_from)."""
+    needed = frame[column].map(lambda value: servers_needed(value, per_server_limit))
+    rows = []
+    for servers in range(current + 1, int(needed.max()) + 1 if len(needed) else current + 1):
+        first = frame.loc[needed >= servers, "date"]
+        if not first.empty:
+            rows.append({"servers": servers, "needed_from": first.iloc[0]})
+    return pd.DataFrame(rows, columns=["servers", "needed_from"])
+
+
+def _actions(
+    config: PlatformConfig, tier: str, as_of: pd.Timestamp, crossings: pd.DataFrame,
+    demand_forecast: forecast.Forecast | None, plan: scaling.CapacityPlan | None, vertical: pd.DataFrame,
+    status: pd.DataFrame,
+) -> pd.DataFrame:  # fmt: skip
+    rows: list[dict[str, object]] = []
+    today = pd.Timestamp(as_of.tz_convert(config.tz).date())
+    if demand_forecast is not None:
+        rows += _tier_actions(config, tier, demand_forecast, plan)
+    if not crossings.empty:
+        rows += _crossing_actions(config, tier, crossings, today)
+    if not vertical.empty:
+        for row in vertical[vertical["fires"]].itertuples():
+            rows.append({
+                "by": today, "component": row.component, "instance": row.instance, "metric": row.indicator,
+                "action": f"{row.trigger} on {row.component}: {row.action} ({row.recommended_size})"
+                if isinstance(row.recommended_size, str) else f"{row.trigger} on {row.component}: {row.action}",
+                "monthly_cost_change": row.monthly_difference,
+                "why": f"above {row.above_percent:g} % for {row.sustained_minutes} min (peak {row.peak:.0f} %), "
+                       f"last on {pd.Timestamp(row.last_fired).tz_convert(config.tz):%Y-%m-%d}",
+                "trustworthy": True,
+            })  # fmt: skip
+    for row in status[status["status"] == "critical"].itertuples():
+        rows.append({
+            "by": today, "component": row.component, "instance": row.instance, "metric": row.metric,
+            "action": f"investigate {row.metric} on {row.component}/{row.instance} now", "monthly_cost_change": 0.0,
+            "why": str(row.detail), "trustworthy": True,
+        })  # fmt: skip
+    actions = pd.DataFrame(rows, columns=_ACTION_COLUMNS)
+    if actions.empty:
+        return actions
+    actions = actions.sort_values(["by", "component"], kind="stable")
+    return actions.drop_duplicates(subset=["component", "instance", "metric", "action"]).reset_index(drop=True)
+
+
+def _tier_actions(
+    config: PlatformConfig, tier: str, demand_forecast: forecast.Forecast, plan: scaling.CapacityPlan | None
+) -> list[dict[str, object]]:
+    policy = config.scaling.horizontal
+    current = config.components[tier].count
+    limit = config.indicators["cpu"].critical if "cpu" in config.indicators else policy.cpu_threshold_percent
+    steps = server_steps(demand_forecast.frame, current, limit)
+    price = config.unit_price(tier)
+    rows: list[dict[str, object]] = []
+    for step in steps.itertuples():
+        if step.servers > policy.max_servers:
+            break
+        rows.append({
+            "by": step.needed_from, "component": tier, "instance": "all", "metric": "cpu",
+            "action": f"run {step.servers} {tier} servers (add {_ordinal(step.servers)})",
+            "monthly_cost_change": price * (step.servers - current),
+            "why": f"forecast daily peak load (80 % upper bound) needs {step.servers} servers to stay under "
+                   f"{limit:g} % CPU each",
+            "trustworthy": demand_forecast.trustworthy,
+        })  # fmt: skip
+    if plan is not None and plan.best is not None:
+        breach = plan.breach.loc["hi80"] if "hi80" in plan.breach.index else None
+        date = breach["critical_date"] if breach is not None else None
+        if date is not None and pd.notna(date):
+            rows.append({
+                "by": pd.Timestamp(date), "component": tier, "instance": "all", "metric": "cpu",
+                "action": f"even {policy.max_servers} {tier} servers will not carry the load: {plan.recommendation}",
+                "monthly_cost_change": float(plan.best["monthly_change"]),
+                "why": "forecast load exceeds the critical band on the maximum number of servers",
+                "trustworthy": demand_forecast.trustworthy,
+            })  # fmt: skip
+    return rows
+
+
+def _crossing_actions(
+    config: PlatformConfig, tier: str, crossings: pd.DataFrame, today: pd.Timestamp
+) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    relevant = crossings[crossings["threshold"].isin(["critical", "full"]) & crossings["likely"].notna()]
+    for row in relevant.itertuples():
+        if row.component == tier and row.metric == "cpu":
+            continue  # the tier's CPU is answered by adding servers
+        by = max(pd.Timestamp(row.earliest) if pd.notna(row.earliest) else pd.Timestamp(row.likely), today)
+        resource = _RESOURCE_OF_METRIC.get(row.metric)
+        cost, what = None, None
+        if row.metric == "disk":
+            what = f"grow the disk of {row.component}/{row.instance} (or clean up) before it reaches {row.level:g} %"
+        elif resource is not None:
+            size = scaling.recommend_size(config, row.component, resource)
+            if size is not None:
+                name, spec = size
+                count = config.components[row.component].count
+                cost = (spec.monthly_price - config.unit_price(row.component)) * count
+                what = f"resize {row.component} to {name} ({spec.vcpu} vCPU, {spec.ram_gb:g} GB)"
+            else:
+                what = f"add capacity to {row.component}: {row.metric} heads past {row.level:g} %"
+        if what is None:
+            continue
+        rows.append({
+            "by": by, "component": row.component, "instance": row.instance, "metric": row.metric, "action": what,
+            "monthly_cost_change": cost, "why": f"{row.metric} {row.summary}", "trustworthy": bool(row.trustworthy),
+        })  # fmt: skip
+    return rows
+
+
+def _verdict(
+    rollup: health.HealthRollup, actions: pd.DataFrame, crossings: pd.DataFrame, as_of: pd.Timestamp
+) -> tuple[str, str]:
+    today = as_of.tz_convert("UTC").tz_localize(None).normalize()
+    urgent = actions[(actions["by"] <= today + timedelta(days=URGENT_DAYS))] if not actions.empty else actions
+    critical_soon = not crossings.empty and bool(
+        (
+            crossings["threshold"].isin(["critical", "full"])
+            & crossings["likely"].notna()
+            & (crossings["likely"] <= today + timedelta(days=URGENT_DAYS))
+        ).any()
+    )
+    if rollup.status == "critical" or critical_soon:
+        verdict = "critical"
+    elif rollup.status == "warning" or not actions.empty:
+        verdict = "warning"
+    else:
+        verdict = "healthy"
+    if not urgent.empty:
+        first = urgent.iloc[0]
+        headline = f"{first['action']} by {first['by']:%Y-%m-%d}"
+    elif not actions.empty:
+        first = actions.iloc[0]
+        headline = f"{first['action']} by {first['by']:%Y-%m-%d}"
+    elif rollup.status != "healthy":
+        headline = f"{rollup.cause}"
+    else:
+        headline = "every indicator is healthy and no threshold is likely crossed within the forecast horizon"
+    return verdict, headline
+
+
+def _ordinal(number: int) -> str:
+    words = {2: "a second", 3: "a third", 4: "a fourth", 5: "a fifth", 6: "a sixth"}
+    return words.get(number, f"server #{number}")

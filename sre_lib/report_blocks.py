@@ -1,0 +1,73 @@
+"""Small display blocks for report notebooks: the verdict banner and tables formatted for managers.
+
+Every piece of text that reaches HTML here is escaped (statement text, server names, details), so a
+pg_stat_statements entry containing ``<script>`` shows as text and never runs.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+_LABELS = {
+    "healthy": "GREEN", "pass": "GREEN", "warning": "AMBER", "warn": "AMBER", "critical": "RED", "fail": "RED",
+    "no data": "GREY",
+}  # fmt: skip
+
+
+class Html:
+    """Pre-escaped HTML that Jupyter and nbconvert display as is."""
+
+    def __init__(self, markup: str) -> None:
+        self.markup = markup
+
+    def _repr_html_(self) -> str:
+        return self.markup
+
+    def __repr__(self) -> str:
+        return f"Html({self.markup[:60]!r}...)"
+
+
+def verdict_banner(status: str, title: str, headline: str, as_of: datetime, tz: ZoneInfo) -> Html:
+    """The first thing a manager sees: GREEN / AMBER / RED, what it is about, and as of when."""
+    css = {"warn": "warning", "fail": "critical", "pass": "healthy", "no data": "nodata"}.get(status, status)
+    label = _LABELS.get(status, status.upper())
+    when = as_of.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+    return Html(
+        f'<div class="sre-verdict {html.escape(css)}"><strong>{label}</strong> · {html.escape(title)}'
+        f"<br/>{html.escape(headline)}<br/><small>as of {html.escape(when)}</small></div>"
+    )
+
+
+def bullet_list(items: Iterable[str]) -> Html:
+    """An escaped bulleted list (empty list: nothing)."""
+    entries = "".join(f"<li>{html.escape(item)}</li>" for item in items)
+    return Html(f"<ul>{entries}</ul>" if entries else "")
+
+
+def local_times(frame: pd.DataFrame, tz: ZoneInfo, columns: Iterable[str], fmt: str = "%Y-%m-%d %H:%M") -> pd.DataFrame:
+    """A copy with timestamp columns shown as local-time strings (empty for missing)."""
+    out = frame.copy()
+    for column in columns:
+        if column in out:
+            values = pd.to_datetime(out[column], utc=True)
+            out[column] = values.dt.tz_convert(tz).dt.strftime(fmt).fillna("")
+    return out
+
+
+def money(value: float | None, currency: str) -> str:
+    """``+24.00 USD`` / ``-12.00 USD`` / empty for unknown."""
+    if value is None or pd.isna(value):
+        return ""
+    return f"{value:+,.2f} {currency}"
+
+
+def table(frame: pd.DataFrame, columns: Mapping[str, str], max_rows: int = 50) -> pd.DataFrame:
+    """The chosen columns, renamed for readers, capped at ``max_rows`` rows, without the index."""
+    present = {source: label for source, label in columns.items() if source in frame}
+    out = frame.loc[:, list(present)].rename(columns=present).head(max_rows)
+    return out.reset_index(drop=True)
