@@ -111,6 +111,33 @@ class CapacityReview:
         future = pick(self.forecasts)[["date", "mean", "lo80", "hi80", "lo95", "hi95"]].assign(kind="forecast")
         return pd.concat([history, future], ignore_index=True)
 
+    @property
+    def planning(self) -> str:
+        """The planning question in one sentence: until when can the maximum number of servers carry the load?"""
+        if self.plan is None or self.demand_forecast is None:
+            return "No app-tier load history to plan from."
+        policy = self.config.scaling.horizontal
+        tier = policy.component
+        horizon_end = self.demand_forecast.frame["date"].max()
+        breach = self.plan.breach.loc["hi80"] if "hi80" in self.plan.breach.index else None
+        if breach is None or pd.isna(breach["threshold_date"]):
+            return (
+                f"Up to {policy.max_servers} {tier} servers of the current size carry the forecast load (80 % upper "
+                f"bound) under {policy.cpu_threshold_percent:g} % CPU through {horizon_end:%Y-%m-%d}."
+            )
+        return (
+            f"From {breach['threshold_date']:%Y-%m-%d} even {policy.max_servers} {tier} servers run above "
+            f"{policy.cpu_threshold_percent:g} % CPU at the forecast peak: {self.plan.recommendation}."
+        )
+
+    def tier_capacity_lines(self) -> dict[str, float]:
+        """Load each server count carries at the scale-out threshold, for the tier's load chart."""
+        policy = self.config.scaling.horizontal
+        return {
+            f"{n} servers at {policy.cpu_threshold_percent:g} %": n * policy.cpu_threshold_percent
+            for n in range(1, policy.max_servers + 1)
+        }
+
     def thresholds(self, metric: str) -> dict[str, float]:
         """The warning / critical levels of a metric (and 100 % for disks), as the charts draw them."""
         band = health.indicator_bands(self.config).get(metric)

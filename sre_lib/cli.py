@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--end", type=_parse_day, help="last instant of the demo span (default 2026-11-01 UTC)")
     demo.add_argument("--days", type=int, default=90, help="length of the demo span in days (default 90)")
     demo.add_argument("--seed", type=int, help="random seed (same seed, same data)")
+    demo.add_argument("--no-reports", action="store_true", help="only build the warehouse, render no report")
+    demo.add_argument("--out", help="where the reports go (default: reports/)")
     demo.set_defaults(handler=_cmd_demo)
 
     config = commands.add_parser("config", help="platform configuration")
@@ -133,6 +135,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         f"  {summary.total_rows:,} rows ({summary.rows_by_table.get('metric_samples', 0):,} metric samples), "
         f"{spec.start:%Y-%m-%d} to {spec.end:%Y-%m-%d}, built in {elapsed:.1f} s"
     )
+    if args.no_reports:
+        return 0
+    from sre_lib.reports import REPORTS, run_report
+
+    for report in REPORTS:
+        print(f"  rendering the {report} report ...", file=sys.stderr)
+        run = run_report(report, warehouse=summary.warehouse, config=args.config, out_dir=args.out)
+        print(f"{report} report: {run.html}")
     return 0
 
 

@@ -66,8 +66,16 @@ def money(value: float | None, currency: str) -> str:
     return f"{value:+,.2f} {currency}"
 
 
-def table(frame: pd.DataFrame, columns: Mapping[str, str], max_rows: int = 50) -> pd.DataFrame:
-    """The chosen columns, renamed for readers, capped at ``max_rows`` rows, without the index."""
+def table(frame: pd.DataFrame, columns: Mapping[str, str], max_rows: int = 50) -> Html:
+    """The chosen columns, renamed for readers, capped at ``max_rows`` rows: an escaped HTML table, full text,
+    no index, blanks for missing values, numbers rounded for reading."""
     present = {source: label for source, label in columns.items() if source in frame}
     out = frame.loc[:, list(present)].rename(columns=present).head(max_rows)
-    return out.reset_index(drop=True)
+    if out.empty:
+        return Html("<p><em>none</em></p>")
+    markup = out.to_html(
+        index=False, escape=True, na_rep="", justify="left", border=0, classes="dataframe sre-table",
+        float_format=lambda value: f"{value:,.4g}" if abs(value) < 1 else f"{value:,.2f}",
+    )  # fmt: skip
+    suffix = f"<p><small>first {max_rows} of {len(frame)} rows</small></p>" if len(frame) > max_rows else ""
+    return Html(markup + suffix)

@@ -42,7 +42,7 @@ def test_config_check_rejects_a_bad_file_in_one_line_without_traceback(tmp_path:
 
 def test_demo_builds_a_warehouse_and_says_where(tmp_path: Path) -> None:
     target = tmp_path / "w.duckdb"
-    result = run("demo", "--warehouse", str(target), "--days", "7")
+    result = run("demo", "--warehouse", str(target), "--days", "7", "--no-reports")
     assert result.returncode == 0, result.stderr
     assert f"demo warehouse ready: {target}" in result.stdout
     info = run("warehouse", "info", "--warehouse", str(target))

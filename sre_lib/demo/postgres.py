@@ -6,7 +6,7 @@ Every hour: pg_tables, pg_indexes, pg_databases, pg_sequences. pg_replication(_s
 Counters are cumulative, as collected. The history carries scripted findings, so that every analysis has
 something real to find (the tests measure each one from the frames):
 
-* REGRESSION_QUERY's mean time jumps from ~6 ms to ~90 ms at day REGRESSION_DAY (86, inside the last week) and stays there;
+* REGRESSION_QUERY's mean time jumps from ~6 ms to ~90 ms at day REGRESSION_DAY (86, in the last week), then stays;
 * NEW_SLOW_QUERY first runs at day NEW_STATEMENT_DAY (85): ~300 ms a call, ~120 calls a day;
 * pg_stat_statements_reset() at day RESET_DAY (45): counters, pgss_stats_reset and stats_since restart;
 * XSS_QUERY carries ``<script>`` in a comment (pg_stat_statements keeps comments): reports must escape it;
