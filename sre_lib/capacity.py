@@ -4,8 +4,8 @@ This is what the capacity report shows a manager first. Every number in it comes
 (health, forecast, scaling); this module only joins them and decides what to say:
 
 * verdict: **critical** when an indicator is critical now or a critical threshold is likely crossed within
-  ``URGENT_DAYS``; **warning** when something is in its warning band now or a critical crossing is likely
-  within the forecast horizon; **healthy** otherwise.
+  ``URGENT_DAYS``; **warning** when something is in its warning band now, a configured component has no data,
+  or a critical crossing is likely within the forecast horizon; **healthy** otherwise.
 * actions, earliest first: add app servers before the forecast load needs them (with the monthly cost),
   resize a server before its CPU or memory is likely to cross critical (next catalogue size and its price),
   grow a disk before it is likely to fill, answer a fired vertical trigger, and say when even the maximum
@@ -403,8 +403,8 @@ def _verdict(
     )
     if rollup.status == "critical" or critical_soon:
         verdict = "critical"
-    elif rollup.status == "warning" or not actions.empty:
-        verdict = "warning"
+    elif rollup.status in ("warning", "no data") or not actions.empty:
+        verdict = "warning"  # a component we cannot see is not a healthy one
     else:
         verdict = "healthy"
     if not urgent.empty:
@@ -413,6 +413,9 @@ def _verdict(
     elif not actions.empty:
         first = actions.iloc[0]
         headline = f"{first['action']} by {first['by']:%Y-%m-%d}"
+    elif rollup.status == "no data":
+        silent = rollup.components.loc[rollup.components["status"] == "no data", "component"]
+        headline = f"no data for {', '.join(silent)}: collect them before trusting this report"
     elif rollup.status != "healthy":
         headline = f"{rollup.cause}"
     else:

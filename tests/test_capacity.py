@@ -1,0 +1,111 @@
+"""The capacity review: verdict and dated actions follow from the analyses, on demo and hand-made data."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sre_lib.capacity import actions_table, capacity_review, server_steps, servers_needed
+from sre_lib.config import DEFAULT_CONFIG_PATH, load_config
+from sre_lib.errors import DataError
+from sre_lib.warehouse import Warehouse, canonical_labels, series_id
+
+CONFIG = load_config(DEFAULT_CONFIG_PATH)
+
+
+@pytest.fixture(scope="module")
+def demo_review(demo_warehouse: Path):
+    con = Warehouse(demo_warehouse).open_read_only()
+    try:
+        yield capacity_review(con, CONFIG)
+    finally:
+        con.close()
+
+
+def test_servers_needed_and_steps() -> None:
+    assert servers_needed(160, 80) == 2 and servers_needed(160.01, 80) == 3 and servers_needed(0, 80) == 1
+    frame = pd.DataFrame({"date": pd.date_range("2027-01-01", periods=5), "hi80": [150, 170, 200, 250, 330]})
+    steps = server_steps(frame, current=2, per_server_limit=80)
+    assert steps.to_dict("list") == {
+        "servers": [3, 4, 5],
+        "needed_from": [pd.Timestamp("2027-01-02"), pd.Timestamp("2027-01-04"), pd.Timestamp("2027-01-05")],
+    }
+
+
+def test_demo_review_says_when_to_add_the_third_app_server(demo_review) -> None:
+    review = demo_review
+    assert review.verdict in {"warning", "critical"}
+    third = review.actions[review.actions["action"].str.startswith("run 3 app servers")]
+    assert len(third) == 1
+    expected = server_steps(review.demand_forecast.frame, 2, CONFIG.indicators["cpu"].critical)
+    assert third["by"].iloc[0] == expected.loc[expected["servers"] == 3, "needed_from"].iloc[0]
+    assert third["monthly_cost_change"].iloc[0] == CONFIG.unit_price("app")
+    assert list(review.actions["by"]) == sorted(review.actions["by"])
+    assert review.monthly_cost == CONFIG.monthly_cost()
+    assert review.monthly_cost_change == pytest.approx(review.actions["monthly_cost_change"].fillna(0).sum())
+
+
+def test_demo_review_forecasts_redis_memory_past_its_band_and_recommends_a_size(demo_review) -> None:
+    redis = demo_review.actions[demo_review.actions["component"] == "redis"]
+    assert redis["action"].str.contains("resize redis to s-2vcpu-4gb").any()
+    crossing = demo_review.crossings.query("metric == 'redis_memory' and threshold == 'critical'")
+    assert redis["by"].iloc[0] == crossing["earliest"].iloc[0]
+
+
+def test_demo_review_tables_for_the_report(demo_review) -> None:
+    table = actions_table(demo_review)
+    assert list(table.columns) == ["by", "component", "what to do", "cost / month", "why", "caveat"]
+    assert table["cost / month"].str.endswith(" USD").all()
+    frame = demo_review.series_forecast("app", "app-1", "cpu")
+    assert set(frame["kind"]) == {"history", "forecast"}
+    assert demo_review.thresholds("disk") == {"warning": 70.0, "critical": 85.0, "full": 100.0}
+    assert "servers" in demo_review.planning and demo_review.latency is not None
+    assert demo_review.latency.servers_needed >= 1
+
+
+def _flat_warehouse(path: Path) -> Warehouse:
+    """Four weeks of app servers idling at 20 % CPU, and nothing else collected."""
+    warehouse = Warehouse(path)
+    end = datetime(2026, 11, 1, tzinfo=UTC)
+    times = pd.date_range(end - timedelta(days=28), end, freq="5min", inclusive="left")
+    rng = np.random.default_rng(1)
+    series, samples = [], []
+    for instance in ("app-1", "app-2"):
+        labels = {"component": "app", "instance": instance}
+        sid = series_id("cpu", labels)
+        series.append({"series_id": sid, "source": "test", "metric": "cpu", "component": "app",
+                       "instance": instance, "labels": canonical_labels(labels)})  # fmt: skip
+        samples.append(pd.DataFrame({"series_id": sid, "ts": times, "value": 20 + rng.normal(0, 0.5, len(times))}))
+    with warehouse.write_run("test") as run:
+        run.upsert_series(pd.DataFrame(series))
+        run.replace_samples(pd.concat(samples, ignore_index=True), times[0], times[-1])
+    return warehouse
+
+
+def test_a_quiet_platform_is_healthy_with_nothing_to_do(tmp_path: Path) -> None:
+    con = _flat_warehouse(tmp_path / "w.duckdb").open_read_only()
+    try:
+        review = capacity_review(con, CONFIG, window_days=14)
+    finally:
+        con.close()
+    assert review.actions.empty
+    app = review.rollup.components.set_index("component").loc["app", "status"]
+    assert app == "healthy"
+    # every other configured component has no series: that is not called healthy
+    assert review.rollup.status == "no data" and review.verdict == "warning"
+    assert "no data" in review.headline
+
+
+def test_an_empty_warehouse_is_a_clear_error(tmp_path: Path) -> None:
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    warehouse.ensure_created()
+    con = warehouse.open_read_only()
+    try:
+        with pytest.raises(DataError, match="holds no metric samples"):
+            capacity_review(con, CONFIG)
+    finally:
+        con.close()

@@ -1,0 +1,50 @@
+"""The slow-query review on the demo: the regression leads, every kind of finding is there, nothing twice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sre_lib.config import DEFAULT_CONFIG_PATH, load_config
+from sre_lib.demo import postgres as demo
+from sre_lib.errors import DataError
+from sre_lib.slow_queries import slow_query_review
+from sre_lib.warehouse import Warehouse
+
+CONFIG = load_config(DEFAULT_CONFIG_PATH)
+
+
+def test_the_demo_week_is_red_because_of_the_regression(demo_warehouse: Path) -> None:
+    con = Warehouse(demo_warehouse).open_read_only()
+    try:
+        review = slow_query_review(con, CONFIG)
+    finally:
+        con.close()
+    assert review.verdict == "critical"
+    assert review.headline.startswith("statement regressed")
+    assert list(review.regressions["query"]) == [demo.REGRESSION_QUERY]
+    assert demo.NEW_SLOW_QUERY in set(review.new_slow["query"])
+    text = "\n".join(review.findings)
+    for expected in (
+        "idx_users_legacy_email",
+        "idx_posts_author is covered by idx_posts_author_created",
+        "idx_events_log_tmp",
+        "audit_log_id_seq",
+        "events_log",
+        "idle in transaction",
+        "comments",
+    ):
+        assert expected in text, expected  # fmt: skip
+    assert sum("SELECT p.id, p.author_id" in finding for finding in review.findings) == 1
+
+
+def test_no_postgres_data_is_a_clear_error(tmp_path: Path) -> None:
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    warehouse.ensure_created()
+    con = warehouse.open_read_only()
+    try:
+        with pytest.raises(DataError, match="no PostgreSQL snapshots"):
+            slow_query_review(con, CONFIG)
+    finally:
+        con.close()
