@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from sre_lib.errors import SreError
+import pandas as pd
+
+from sre_lib.errors import DataError, SreError
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
@@ -30,3 +32,20 @@ def parse_instant(text: str, what: str = "time") -> datetime:
             f"{what}: expected an ISO time such as 2026-11-01 or 2026-11-01T03:00+11:00, got {text!r}"
         ) from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+Instant = datetime | pd.Timestamp | str
+
+
+def to_utc(instant: Instant | None, name: str = "time") -> datetime | None:
+    """A tz-aware UTC datetime (naive input is taken as UTC); None stays None."""
+    if instant is None:
+        return None
+    try:
+        stamp = pd.Timestamp(instant)
+    except (TypeError, ValueError):
+        raise DataError(f"{name}: expected a date-time, got {instant!r}") from None
+    if pd.isna(stamp):
+        raise DataError(f"{name}: expected a date-time, got {instant!r}")
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.to_pydatetime()

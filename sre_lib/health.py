@@ -40,6 +40,7 @@ import pandas as pd
 from scipy import stats
 
 from sre_lib.config import Indicator, PlatformConfig
+from sre_lib.durations import Instant, to_utc
 from sre_lib.errors import DataError
 
 __all__ = [
@@ -73,7 +74,6 @@ _TREND_BUCKETS = 24
 _TREND_MIN_BUCKETS = 8
 
 Source = duckdb.DuckDBPyConnection | pd.DataFrame
-Instant = datetime | pd.Timestamp | str
 
 
 # ---------------------------------------------------------------------------------------------------- bands
@@ -158,16 +158,8 @@ class _Rules:
 
 
 def _to_us(instant: Instant | None, name: str) -> int | None:
-    if instant is None:
-        return None
-    try:
-        stamp = pd.Timestamp(instant)
-    except (TypeError, ValueError):
-        raise DataError(f"{name}: expected a date-time, got {instant!r}") from None
-    if pd.isna(stamp):
-        raise DataError(f"{name}: expected a date-time, got {instant!r}")
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return int(stamp.value // 1000)
+    utc = to_utc(instant, name)
+    return None if utc is None else int(pd.Timestamp(utc).value // 1000)
 
 
 def _timestamps(us: np.ndarray) -> pd.DatetimeIndex:

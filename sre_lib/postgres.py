@@ -30,8 +30,8 @@ from datetime import datetime
 from typing import Any
 
 import duckdb
-import pandas as pd
 
+from sre_lib.durations import Instant, to_utc
 from sre_lib.errors import DataError
 from sre_lib.warehouse import scalar
 
@@ -43,22 +43,6 @@ __all__ = [
     "to_utc",
     "window_deltas_sql",
 ]
-
-Instant = datetime | pd.Timestamp | str
-
-
-def to_utc(instant: Instant | None, name: str = "time") -> datetime | None:
-    """A tz-aware UTC datetime (naive input is taken as UTC); None stays None."""
-    if instant is None:
-        return None
-    try:
-        stamp = pd.Timestamp(instant)
-    except (TypeError, ValueError):
-        raise DataError(f"{name}: expected a date-time, got {instant!r}") from None
-    if pd.isna(stamp):
-        raise DataError(f"{name}: expected a date-time, got {instant!r}")
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return stamp.to_pydatetime()
 
 
 def resolve_server(con: duckdb.DuckDBPyConnection, server: str | None, table: str = "pg_snapshots") -> str:
