@@ -1150,3 +1150,14 @@ def check_replicas(
 ) -> DrCheck:
     """Replica presence, state and replay lag against the RPO; inactive replication slots."""
     return _check_replicas(_context(con, config, as_of, server))
+
+
+def policy_statement(config: PlatformConfig) -> str:
+    """The backup and recovery policy in one sentence, as the DR report states it before the checks."""
+    backup, recovery = config.backup, config.recovery
+    return (
+        f"RTO target: under {recovery.rto_hours:g} h; RPO target: under {recovery.rpo_hours:g} h; WAL archived every "
+        f"{backup.wal_archive_interval_minutes} min; full backup daily at {backup.full_backup_local_time} "
+        f"{config.platform.timezone}; off-site copy every {backup.offsite_copy_interval_days} days; tested restore "
+        f"every {backup.restore_test_interval_days} days; retention {backup.retention_days} days."
+    )

@@ -780,3 +780,12 @@ def test_the_demo_shows_each_finding(demo_warehouse: Path) -> None:
     during = readiness(Warehouse(demo_warehouse), as_of=spec.at_day(ARCHIVE_FAILURE_DAY) + timedelta(hours=1))
     assert during["wal_archiving"].status == "fail"
     assert during["wal_age"].status == "fail"
+
+
+def test_policy_statement_reads_the_config() -> None:
+    from sre_lib.config import DEFAULT_CONFIG_PATH, load_config
+    from sre_lib.dr import policy_statement
+
+    text = policy_statement(load_config(DEFAULT_CONFIG_PATH))
+    assert text.startswith("RTO target: under 4 h; RPO target: under 1 h; WAL archived every 5 min;")
+    assert "full backup daily at 03:00 Australia/Sydney" in text and "retention 30 days" in text
