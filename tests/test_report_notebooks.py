@@ -116,3 +116,21 @@ def test_reports_open_offline_in_chromium_with_every_chart_drawn(reports, tmp_pa
     slow = open_offline(reports["slow-queries"])
     assert "<script>alert('x')</script>" in slow.text  # the statement's comment shows as text
     assert slow.scripts_run == []
+
+
+def test_the_explore_notebook_runs_on_the_demo(demo_warehouse: Path, tmp_path: Path) -> None:
+    import json
+
+    import papermill
+
+    from sre_lib.reports import NOTEBOOK_DIR, ensure_kernel
+
+    output = tmp_path / "explore.ipynb"
+    papermill.execute_notebook(
+        str(NOTEBOOK_DIR / "explore.ipynb"), str(output), kernel_name=ensure_kernel(), progress_bar=False,
+        parameters={"warehouse": str(demo_warehouse), "config": str(DEFAULT_CONFIG_PATH)}, cwd=str(NOTEBOOK_DIR),
+    )  # fmt: skip
+    cells = json.loads(output.read_text())["cells"]
+    outputs = [o for cell in cells for o in cell.get("outputs", [])]
+    assert not [o for o in outputs if o["output_type"] == "error"]
+    assert sum("image/svg+xml" in o.get("data", {}) for o in outputs) >= 3  # window, forecast, servers
