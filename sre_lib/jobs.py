@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
+import duckdb
 import pandas as pd
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -99,7 +100,7 @@ def last_runs(warehouse: Warehouse) -> dict[str, datetime]:
         return {}
     try:
         rows = con.execute("SELECT job, max(started_at) FROM job_runs GROUP BY job").fetchall()
-    except Exception:  # a warehouse created before job_runs existed
+    except duckdb.CatalogException:  # a snapshot published before job_runs existed
         rows = []
     finally:
         con.close()
