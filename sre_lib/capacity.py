@@ -24,9 +24,11 @@ import pandas as pd
 from sre_lib import forecast, health, queueing, scaling
 from sre_lib.config import PlatformConfig
 from sre_lib.errors import DataError
+from sre_lib.predict_linear import linear_time_to_threshold
 from sre_lib.series import read_samples
 
 URGENT_DAYS = 14
+ALERT_WINDOW = timedelta(days=7)  # the range a predict_linear disk alert would typically look back over
 FORECAST_METRICS = ("cpu", "memory", "disk", "db_connections", "redis_memory")
 _RESOURCE_OF_METRIC = {"cpu": "vcpu", "memory": "ram_gb", "redis_memory": "ram_gb", "db_connections": "vcpu"}
 _ACTION_COLUMNS = ["by", "component", "instance", "metric", "action", "monthly_cost_change", "why", "trustworthy"]
@@ -77,6 +79,7 @@ class CapacityReview:
     plan: scaling.CapacityPlan | None = field(repr=False)
     vertical: pd.DataFrame = field(repr=False)
     actions: pd.DataFrame = field(repr=False)
+    alert_view: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
     latency: LatencyPlan | None = None
     verdict: str = "healthy"
     headline: str = ""
@@ -183,13 +186,14 @@ def capacity_review(
     vertical = scaling.vertical_triggers(window_samples, config) if not window_samples.empty else pd.DataFrame()
 
     latency = _latency_plan(con, config, tier, start, end, horizon_days)
+    alert_view = disk_alert_view(con, config, end, crossings)
     actions = _actions(config, tier, end, crossings, demand_forecast, plan, vertical, status)
     verdict, headline = _verdict(rollup, actions, crossings, end)
     return CapacityReview(
         as_of=end.to_pydatetime(), window_start=start.to_pydatetime(), horizon_days=horizon_days, config=config,
         status=status, rollup=rollup, time_in_bands=bands, episodes=episodes, signals=signals, forecasts=forecasts,
         crossings=crossings, demand_forecast=demand_forecast, simulations=simulations, plan=plan,
-        vertical=vertical, actions=actions, latency=latency, verdict=verdict, headline=headline,
+        vertical=vertical, actions=actions, alert_view=alert_view, latency=latency, verdict=verdict, headline=headline,
     )  # fmt: skip
 
 
@@ -199,6 +203,32 @@ def _crossings(forecasts: pd.DataFrame, config: PlatformConfig) -> pd.DataFrame:
         return pd.DataFrame()
     banded = config.model_copy(update={"indicators": health.indicator_bands(config)})
     return forecast.time_to_threshold_many(forecasts, banded, keys=["component", "instance", "metric"])
+
+
+def disk_alert_view(
+    con: duckdb.DuckDBPyConnection, config: PlatformConfig, end: pd.Timestamp, crossings: pd.DataFrame,
+    window: timedelta = ALERT_WINDOW,
+) -> pd.DataFrame:  # fmt: skip
+    """When each disk reaches its critical level by ``predict_linear`` over the last ``window``, next to the
+    forecast's likely date: what an alert rule would say against what the forecast says."""
+    band = config.indicators.get("disk")
+    samples = read_samples(con, metrics=["disk"], start=end - window, end=end)
+    if band is None or samples.empty:
+        return pd.DataFrame()
+    rows = []
+    for (component, instance), group in samples.groupby(["component", "instance"], sort=True):
+        line = linear_time_to_threshold(group["ts"], group["value"].to_numpy(), band.critical, eval_time=end,
+                                        window=window)  # fmt: skip
+        likely = pd.NaT
+        if not crossings.empty:
+            match = crossings[(crossings["component"] == component) & (crossings["instance"] == instance)
+                              & (crossings["metric"] == "disk") & (crossings["threshold"] == "critical")]  # fmt: skip
+            likely = match["likely"].iloc[0] if not match.empty else pd.NaT
+        rows.append({
+            "component": component, "instance": instance, "level": band.critical,
+            "predict_linear_date": line.crosses_at, "forecast_likely_date": likely, "predict_linear": str(line),
+        })  # fmt: skip
+    return pd.DataFrame(rows)
 
 
 def tier_daily_peak(demand: pd.Series, config: PlatformConfig) -> pd.DataFrame:

@@ -109,3 +109,21 @@ def test_an_empty_warehouse_is_a_clear_error(tmp_path: Path) -> None:
             capacity_review(con, CONFIG)
     finally:
         con.close()
+
+
+def test_disk_alert_view_is_predict_linear_over_the_last_week(demo_review, demo_warehouse: Path) -> None:
+    from sre_lib.capacity import ALERT_WINDOW
+    from sre_lib.predict_linear import linear_time_to_threshold
+    from sre_lib.series import read_samples
+
+    view = demo_review.alert_view.set_index(["component", "instance"])
+    assert ("media", "media") in view.index and ("postgresql", "pg-1") in view.index
+    end = pd.Timestamp(demo_review.as_of)
+    con = Warehouse(demo_warehouse).open_read_only()
+    try:
+        media = read_samples(con, metrics=["disk"], components=["media"], start=end - ALERT_WINDOW, end=end)
+    finally:
+        con.close()
+    line = linear_time_to_threshold(media["ts"], media["value"].to_numpy(), 85.0, eval_time=end, window=ALERT_WINDOW)
+    assert view.loc[("media", "media"), "predict_linear_date"] == line.crosses_at
+    assert line.crosses_at > end  # the media volume fills, slowly
