@@ -7,6 +7,7 @@ without a traceback; argparse usage errors exit 2.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 from collections.abc import Sequence
@@ -275,9 +276,21 @@ def _cmd_warehouse_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _configure_logging() -> None:
+    """Library warnings (a retry, a skipped series) reach the user as ``sre: warning: ...`` lines."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("sre: %(levelname)s: %(message)s"))
+    logger = logging.getLogger("sre_lib")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+    logging.addLevelName(logging.WARNING, "warning")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _configure_logging()
     try:
         return int(args.handler(args))
     except SreError as exc:

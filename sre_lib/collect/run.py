@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sre_lib.config import PlatformConfig
 from sre_lib.durations import parse_duration, parse_instant
@@ -36,23 +37,30 @@ def collect_once(
     if source == "prometheus":
         from sre_lib.collect.prometheus import collect_prometheus
 
-        summary = collect_prometheus(warehouse, config, start, end, step, progress=_progress_bar())
+        with _ProgressBar("prometheus") as bar:
+            summary = collect_prometheus(warehouse, config, start, end, step, progress=bar.update)
         return f"{summary!s}"
     raise SreError(f"unknown source {source!r}: expected prometheus, postgres, redis or all")
 
 
-def _progress_bar():  # type: ignore[no-untyped-def]
-    """A tqdm bar on stderr, advanced by the collector's progress(done, total) callback."""
-    from tqdm import tqdm
+class _ProgressBar:
+    """A tqdm bar on stderr advanced by a collector's progress(done, total) callback; closed however it ends."""
 
-    bar: dict[str, tqdm] = {}
+    def __init__(self, description: str) -> None:
+        self.description = description
+        self.bar: Any = None
 
-    def update(done: int, total: int) -> None:
-        if "bar" not in bar:
-            bar["bar"] = tqdm(total=total, unit="chunk", desc="prometheus", leave=False)
-        bar["bar"].n = done
-        bar["bar"].refresh()
-        if done >= total:
-            bar["bar"].close()
+    def update(self, done: int, total: int) -> None:
+        from tqdm import tqdm
 
-    return update
+        if self.bar is None:
+            self.bar = tqdm(total=total, unit="chunk", desc=self.description, leave=False)
+        self.bar.n = done
+        self.bar.refresh()
+
+    def __enter__(self) -> _ProgressBar:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -496,3 +496,38 @@ def test_live_exporters_with_the_default_catalogue(live: PrometheusServer, tmp_p
         "es_unassigned_shards", "es_status_red", "es_jvm_heap", "request_rate", "error_rate", "latency_p95",
     }  # fmt: skip
     assert summary.unmapped_series == 0 and summary.dropped_non_finite >= 0
+
+
+# ---------------------------------------------------------------------------------------------- the command
+
+
+def test_sre_collect_prometheus_as_a_user_runs_it(prom: PrometheusServer, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    config = tmp_path / "platform.toml"
+    config.write_text(config_to_toml(CONFIG))
+    sre = str(Path(sys.executable).with_name("sre"))
+    argv = [sre, "collect", "prometheus", "--config", str(config), "--warehouse", str(tmp_path / "w.duckdb"),
+            "--start", START.isoformat(), "--end", (START + timedelta(days=2)).isoformat(), "--step", "1m"]  # fmt: skip
+    env = {**os.environ, "SRE_PROMETHEUS_URL": prom.url, "SRE_PROMETHEUS_TOKEN": TOKEN}
+    first = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("prometheus: ") and TOKEN not in first.stdout + first.stderr
+    rows = Warehouse(tmp_path / "w.duckdb").runs().rows_written.iloc[0]
+    assert rows > 2 * 24 * 60  # at least one series over two days at 1-minute steps
+    again = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0
+    con = Warehouse(tmp_path / "w.duckdb").open_read_only()
+    try:
+        assert con.execute("SELECT count(*) FROM metric_samples").fetchall()[0][0] == rows  # idempotent
+    finally:
+        con.close()
+    down = subprocess.run(argv, env={**env, "SRE_PROMETHEUS_URL": "http://127.0.0.1:1"}, capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+    lines = [line.strip() for line in down.stderr.splitlines() if line.strip()]
+    assert down.returncode == 1 and "Traceback" not in down.stderr
+    assert [line for line in lines if line.startswith("sre: error: ")] == [lines[-1]]
+    assert "connection refused" in lines[-1] and "127.0.0.1:1" in lines[-1]
+    assert all(line.startswith(("sre: warning: ", "sre: error: ", "prometheus:")) for line in lines), lines
