@@ -15,6 +15,7 @@ This is what the capacity report shows a manager first. Every number in it comes
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -154,8 +155,12 @@ def capacity_review(
     window_days: int = 30,
     horizon_days: int = 90,
     tier: str | None = None,
+    components: Sequence[str] | None = None,
 ) -> CapacityReview:
-    """Review capacity as of ``as_of`` (default: the newest sample) over the last ``window_days``."""
+    """Review capacity as of ``as_of`` (default: the newest sample) over the last ``window_days``.
+
+    ``components`` limits the review to some keys of [components] (default: all of them).
+    """
     if window_days <= 0 or horizon_days <= 0:
         raise DataError(f"capacity review: window_days and horizon_days must be positive, got {window_days}, "
                         f"{horizon_days}")  # fmt: skip
@@ -166,13 +171,25 @@ def capacity_review(
     end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
     start = end - pd.Timedelta(days=window_days)
     tier = tier or config.scaling.horizontal.component
+    if components is not None:
+        unknown = sorted(set(components) - set(config.components))
+        if unknown:
+            raise DataError(f"capacity review: unknown components {unknown}; expected keys of [components] "
+                            f"({', '.join(config.components)})")  # fmt: skip
+    names = list(components) if components is not None else list(config.components)
+    view = config.model_copy(update={"components": {name: config.components[name] for name in names}})
 
-    status = health.current_status(con, config, as_of=end)
-    rollup = health.rollup(status, config)
-    bands = health.time_in_bands(con, config, start, end)
-    episodes = health.episodes(con, config, start, end)
+    def chosen(frame: pd.DataFrame) -> pd.DataFrame:
+        if components is None or frame.empty:
+            return frame
+        return frame[frame["component"].isin(list(components))].reset_index(drop=True)
 
-    signals = forecast.daily_signal(con, config, metrics=list(FORECAST_METRICS), end=end)
+    status = chosen(health.current_status(con, config, as_of=end))
+    rollup = health.rollup(status, view)
+    bands = chosen(health.time_in_bands(con, config, start, end))
+    episodes = chosen(health.episodes(con, config, start, end))
+
+    signals = chosen(forecast.daily_signal(con, config, metrics=list(FORECAST_METRICS), end=end))
     keys = ["series_id", "component", "instance", "metric"]
     forecasts = (
         forecast.forecast_many(signals, horizon=horizon_days, keys=keys, bounds=(0.0, 100.0), workers=1)
@@ -181,11 +198,14 @@ def capacity_review(
     )
     crossings = _crossings(forecasts, config)
 
-    demand_forecast, simulations, plan = _tier_scaling(con, config, tier, start, end, horizon_days)
-    window_samples = read_samples(con, metrics=["cpu", "memory", "db_connections"], start=start, end=end)
-    vertical = scaling.vertical_triggers(window_samples, config) if not window_samples.empty else pd.DataFrame()
+    with_tier = tier in view.components
+    demand_forecast, simulations, plan = (
+        _tier_scaling(con, config, tier, start, end, horizon_days) if with_tier else (None, (), None)
+    )
+    window_samples = chosen(read_samples(con, metrics=["cpu", "memory", "db_connections"], start=start, end=end))
+    vertical = chosen(scaling.vertical_triggers(window_samples, config)) if not window_samples.empty else pd.DataFrame()
 
-    latency = _latency_plan(con, config, tier, start, end, horizon_days)
+    latency = _latency_plan(con, config, tier, start, end, horizon_days) if with_tier else None
     alert_view = disk_alert_view(con, config, end, crossings)
     actions = _actions(config, tier, end, crossings, demand_forecast, plan, vertical, status)
     verdict, headline = _verdict(rollup, actions, crossings, end)

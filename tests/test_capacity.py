@@ -127,3 +127,17 @@ def test_disk_alert_view_is_predict_linear_over_the_last_week(demo_review, demo_
     line = linear_time_to_threshold(media["ts"], media["value"].to_numpy(), 85.0, eval_time=end, window=ALERT_WINDOW)
     assert view.loc[("media", "media"), "predict_linear_date"] == line.crosses_at
     assert line.crosses_at > end  # the media volume fills, slowly
+
+
+def test_a_review_limited_to_some_components(demo_warehouse: Path) -> None:
+    con = Warehouse(demo_warehouse).open_read_only()
+    try:
+        review = capacity_review(con, CONFIG, components=["redis", "media"])
+        with pytest.raises(DataError, match=r"unknown components \['mainframe'\]"):
+            capacity_review(con, CONFIG, components=["mainframe"])
+    finally:
+        con.close()
+    assert set(review.status["component"]) == {"redis", "media"}
+    assert set(review.rollup.components["component"]) == {"redis", "media"}
+    assert set(review.actions["component"]) <= {"redis", "media"} and not review.actions.empty
+    assert review.simulations == () and review.plan is None  # the app tier is not in the review
