@@ -3,7 +3,7 @@
 -- Conventions
 --   * All timestamps are TIMESTAMPTZ, stored in UTC. Reports convert to platform.timezone.
 --   * `server` names a monitored server as the collector saw it (for PostgreSQL: the configured
---     target name, never a DSN; for Redis: host:port).
+--     target name, never a DSN; for Redis: [sources.redis].server).
 --   * Snapshot tables hold one row per object per snapshot, with counters *as collected* (cumulative,
 --     never differenced at write time). Analyses compute deltas between snapshots and handle resets.
 --   * Each table's natural key is given in its comment. A collection run replaces rows with the same key,
