@@ -22,8 +22,10 @@ test: $(BIN)/sre system-deps  ## install, then lint and run the whole test suite
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 
-benchmarks: $(BIN)/sre  ## run every benchmark script; each prints its figures
-	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+benchmarks: $(BIN)/sre system-deps  ## run every benchmark script; each prints its figures; exits 1 if any target is missed
+	@missed=""; for script in benchmarks/bench_*.py; do \
+	  echo "== $$script"; $(BIN)/python $$script || missed="$$missed $$script"; \
+	done; if [ -n "$$missed" ]; then echo "targets missed by:$$missed"; exit 1; fi
 
 lab: $(BIN)/sre  ## open the notebooks in JupyterLab
 	$(BIN)/jupyter lab notebooks/
