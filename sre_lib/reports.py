@@ -30,7 +30,7 @@ import yaml
 from sre_lib.config import PROJECT_ROOT, load_config, resolve_config_path
 from sre_lib.errors import SreError
 from sre_lib.secrets import redact
-from sre_lib.warehouse import resolve_warehouse_path
+from sre_lib.warehouse import Warehouse, resolve_warehouse_path
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 DEFAULT_OUT_DIR = PROJECT_ROOT / "reports"
@@ -123,6 +123,7 @@ def run_report(
         **(parameters or {}),
     }
     check_parameters(params)
+    Warehouse(params["warehouse"]).current_snapshot()  # a missing warehouse is a user error, not a failed run
     source = Path(notebook) if notebook else NOTEBOOK_DIR / REPORTS[report]
     if not source.exists():
         raise ReportError(f"report notebook {source} is missing")

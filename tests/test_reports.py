@@ -10,6 +10,7 @@ import nbformat
 import pytest
 
 from sre_lib.reports import ReportError, check_parameters, latest, parse_parameter, render_html, run_report
+from sre_lib.warehouse import Warehouse
 
 FAKE_SECRET = "Report-Fake-Secret-9911"
 
@@ -35,6 +36,15 @@ from sre_lib.charts import show
 display(Markdown(f"window is **{window_days} days**; password set: {'PGPASSWORD' in os.environ}"))
 show(alt.Chart(pd.DataFrame({"x": [1, 2, 3], "y": [3, 1, 2]})).mark_line().encode(x="x", y="y"))
 """
+
+
+@pytest.fixture(autouse=True)
+def empty_warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """These notebooks read nothing, but a report needs a warehouse to exist: an empty one, via SRE_WAREHOUSE."""
+    warehouse = Warehouse(tmp_path / "empty.duckdb")
+    warehouse.ensure_created()
+    monkeypatch.setenv("SRE_WAREHOUSE", str(warehouse.path))
+    return warehouse.path
 
 
 @pytest.fixture
@@ -112,3 +122,11 @@ def test_html_escapes_statement_text_shown_through_dataframes(tmp_path: Path) ->
     html = render_html(path, tmp_path / "n.html").read_text()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<script>alert(1)" not in html
+
+
+def test_a_missing_warehouse_is_refused_before_any_run(tmp_path: Path) -> None:
+    from sre_lib.errors import WarehouseError
+
+    with pytest.raises(WarehouseError, match=r"does not exist: build the demo"):
+        run_report("capacity", warehouse=tmp_path / "none.duckdb", out_dir=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
