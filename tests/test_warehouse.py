@@ -203,3 +203,8 @@ def test_old_snapshots_are_pruned(warehouse: Warehouse) -> None:
     for _ in range(5):
         _load(warehouse, 1)
     assert len(list(warehouse.snapshot_dir.glob("*.duckdb"))) == 2
+
+
+def test_published_snapshots_are_exact_copies(warehouse: Warehouse) -> None:
+    _load(warehouse, 1)
+    assert warehouse.current_snapshot().read_bytes() == warehouse.path.read_bytes()
