@@ -26,6 +26,7 @@ from sre_lib import forecast, health, queueing, scaling
 from sre_lib.config import PlatformConfig
 from sre_lib.errors import DataError
 from sre_lib.predict_linear import linear_time_to_threshold
+from sre_lib.report_blocks import money
 from sre_lib.series import read_samples
 
 URGENT_DAYS = 14
@@ -198,14 +199,12 @@ def capacity_review(
     )
     crossings = _crossings(forecasts, config)
 
-    with_tier = tier in view.components
-    demand_forecast, simulations, plan = (
-        _tier_scaling(con, config, tier, start, end, horizon_days) if with_tier else (None, (), None)
-    )
+    demand = _tier_demand(con, tier, end) if tier in view.components else None
+    demand_forecast, simulations, plan = _tier_scaling(config, tier, demand, start, horizon_days)
     window_samples = chosen(read_samples(con, metrics=["cpu", "memory", "db_connections"], start=start, end=end))
     vertical = chosen(scaling.vertical_triggers(window_samples, config)) if not window_samples.empty else pd.DataFrame()
 
-    latency = _latency_plan(con, config, tier, start, end, horizon_days) if with_tier else None
+    latency = _latency_plan(con, config, tier, demand, start, end, horizon_days)
     alert_view = disk_alert_view(con, config, end, crossings)
     actions = _actions(config, tier, end, crossings, demand_forecast, plan, vertical, status)
     verdict, headline = _verdict(rollup, actions, crossings, end)
@@ -257,14 +256,17 @@ def tier_daily_peak(demand: pd.Series, config: PlatformConfig) -> pd.DataFrame:
     return forecast.capacity_signal(frame, config, stat="max")
 
 
-def _tier_scaling(
-    con: duckdb.DuckDBPyConnection, config: PlatformConfig, tier: str, start: pd.Timestamp, end: pd.Timestamp,
-    horizon_days: int,
-) -> tuple[forecast.Forecast | None, tuple[scaling.SimulationResult, ...], scaling.CapacityPlan | None]:  # fmt: skip
+def _tier_demand(con: duckdb.DuckDBPyConnection, tier: str, end: pd.Timestamp) -> pd.Series | None:
+    """The tier's load (sum of its servers' CPU %) over all history up to ``end``; None without samples."""
     samples = read_samples(con, metrics=["cpu"], components=[tier], end=end)
-    if samples.empty:
+    return scaling.tier_demand(samples, component=tier) if not samples.empty else None
+
+
+def _tier_scaling(
+    config: PlatformConfig, tier: str, demand: pd.Series | None, start: pd.Timestamp, horizon_days: int
+) -> tuple[forecast.Forecast | None, tuple[scaling.SimulationResult, ...], scaling.CapacityPlan | None]:
+    if demand is None:
         return None, (), None
-    demand = scaling.tier_demand(samples, component=tier)
     window = demand[demand.index > start]
     simulations: tuple[scaling.SimulationResult, ...] = ()
     if len(window) > 1:
@@ -281,18 +283,18 @@ def _tier_scaling(
 
 
 def _latency_plan(
-    con: duckdb.DuckDBPyConnection, config: PlatformConfig, tier: str, start: pd.Timestamp, end: pd.Timestamp,
-    horizon_days: int,
+    con: duckdb.DuckDBPyConnection, config: PlatformConfig, tier: str, demand: pd.Series | None,
+    start: pd.Timestamp, end: pd.Timestamp, horizon_days: int,
 ) -> LatencyPlan | None:  # fmt: skip
     """The M/M/c answer for the tier, when request rates and CPU are both collected for it."""
     size = config.component_size(tier)
+    if demand is None or size is None or "latency_p95" not in config.indicators:
+        return None
     rates = read_samples(con, metrics=["request_rate"], components=[tier], end=end)
-    cpu = read_samples(con, metrics=["cpu"], components=[tier], start=start, end=end)
-    if size is None or rates.empty or cpu.empty or "latency_p95" not in config.indicators:
+    if rates.empty:
         return None
     rate = rates.groupby("ts")["value"].sum()
-    demand = scaling.tier_demand(cpu, component=tier)
-    service_time = scaling.estimate_service_time(demand, rate[rate.index > start], size.vcpu)
+    service_time = scaling.estimate_service_time(demand[demand.index >= start], rate[rate.index > start], size.vcpu)
     peaks = forecast.capacity_signal(rates.groupby("ts", as_index=False)["value"].sum(), config, stat="max")
     if len(peaks) < 3 or service_time <= 0:
         return None
@@ -313,14 +315,12 @@ def actions_table(review: CapacityReview) -> pd.DataFrame:
     currency = review.config.platform.currency
     frame = review.actions.copy()
     frame["by"] = frame["by"].map(lambda day: f"{day:%a %d %b %Y}" if pd.notna(day) else "")
-    frame["monthly_cost_change"] = frame["monthly_cost_change"].map(
-        lambda value: "" if value is None or pd.isna(value) else f"{value:+,.2f} {currency}"
-    )
+    frame["monthly_cost_change"] = frame["monthly_cost_change"].map(lambda value: money(value, currency))
     frame["trustworthy"] = frame["trustworthy"].map(lambda ok: "" if ok else "forecast not trustworthy")
-    return frame.rename(
-        columns={"by": "by", "component": "component", "action": "what to do", "monthly_cost_change": "cost / month",
-                 "why": "why", "trustworthy": "caveat"}
-    )[["by", "component", "what to do", "cost / month", "why", "caveat"]]  # fmt: skip
+    renamed = frame.rename(
+        columns={"action": "what to do", "monthly_cost_change": "cost / month", "trustworthy": "caveat"}
+    )
+    return renamed[["by", "component", "what to do", "cost / month", "why", "caveat"]]
 
 
 def servers_needed(demand: float, per_server_limit: float) -> int:

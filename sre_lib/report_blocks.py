@@ -66,9 +66,10 @@ def money(value: float | None, currency: str) -> str:
     return f"{value:+,.2f} {currency}"
 
 
-def table(frame: pd.DataFrame, columns: Mapping[str, str], max_rows: int = 50) -> Html:
-    """The chosen columns, renamed for readers, capped at ``max_rows`` rows: an escaped HTML table, full text,
-    no index, blanks for missing values, numbers rounded for reading."""
+def table(frame: pd.DataFrame, columns: Mapping[str, str] | None = None, max_rows: int = 50) -> Html:
+    """The chosen columns (default: all), renamed for readers, capped at ``max_rows`` rows: an escaped HTML
+    table, full text, no index, blanks for missing values, numbers rounded for reading."""
+    columns = columns if columns is not None else {name: name for name in frame.columns}
     present = {source: label for source, label in columns.items() if source in frame}
     out = frame.loc[:, list(present)].rename(columns=present).head(max_rows)
     if out.empty:

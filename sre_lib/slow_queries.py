@@ -8,6 +8,7 @@ finding; **healthy** when nothing is found.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -103,7 +104,7 @@ def slow_query_review(
         long_sessions=maintenance.long_sessions(con, server, start, end),
     )  # fmt: skip
     findings, verdict = _judge(review)
-    return SlowQueryReview(**{**review.__dict__, "findings": tuple(findings), "verdict": verdict})
+    return dataclasses.replace(review, findings=tuple(findings), verdict=verdict)
 
 
 def _only_server(con: duckdb.DuckDBPyConnection, config: PlatformConfig) -> str:
