@@ -10,6 +10,9 @@ the same responses, measured in the same run. Steps:
 4. (c) for reference, the same requests through prometheus-api-client's ``custom_query_range``, which
    parses each body with json (why the collector decodes the bytes itself).
 
+The last line bounds the ratio from below: when Prometheus and the collector share the cores, (b) cannot end
+before all the CPU time it used, spread evenly over every core, has passed.
+
 Each of (a) and (b) runs ROUNDS times, alternating; the best round of each is reported (this is a shared
 2-core machine: the best is the least disturbed). Peak memory (ru_maxrss) is read right after (b), before
 (c) builds its Python objects.
@@ -186,6 +189,10 @@ def main() -> int:
     print(f"peak resident memory:                     {peak_rss:6.0f} MB (before the rounds: {baseline_rss:.0f} MB)")
     print(f"CPU seconds, best rounds (Prometheus + this process, on {os.cpu_count()} cores): "
           f"(a) {download[1]:.2f} + {download[2]:.2f}, (b) {collect[1]:.2f} + {collect[2]:.2f}")  # fmt: skip
+    cores = os.cpu_count() or 1
+    floor = (collect[1] + collect[2]) / cores
+    print(f"(b)'s CPU spread evenly over {cores} cores:   {floor:6.2f} s   (so ratio >= {floor / download[0]:.2f} here "
+          f"however well the work overlaps; {collect[2] / samples * 1e9:.0f} ns of our CPU per sample)")  # fmt: skip
     ok = samples == SERIES * POINTS
     if not ok:
         print(f"ERROR: expected {SERIES * POINTS:,} samples")

@@ -311,7 +311,7 @@ class _Cancelled(Exception):
 
 
 class _Fetcher:
-    """Fetches chunks on a bounded thread pool, with retries; hands each decoded result to ``on_result``.
+    """Fetches chunks on a bounded thread pool, with retries; ``results()`` yields each decoded chunk in turn.
 
     The connection (URL, headers, session) is prometheus-api-client's ``PrometheusConnect``. The request
     itself is a plain GET on its session because ``custom_query_range`` returns ``response.json()``: that
@@ -336,39 +336,40 @@ class _Fetcher:
         adapter = HTTPAdapter(pool_maxsize=target.concurrency, max_retries=Retry(total=0, read=False))
         self.session.mount(target.url, adapter)  # a pool as large as the worker count
         self.cancelled = threading.Event()
+        self.pool = ThreadPoolExecutor(max_workers=target.concurrency, thread_name_prefix="sre-prometheus")
+        self.pending: dict[Future[Matrix], Chunk] = {}
+        self.waiting: Iterator[Chunk] = iter(())
+
+    def start(self, chunks: list[Chunk]) -> None:
+        """Put the first chunks in flight (at most ``concurrency * IN_FLIGHT_PER_WORKER``) and return."""
+        self.waiting = iter(chunks)
+        for chunk in self.waiting:
+            self.pending[self.pool.submit(self._fetch, chunk)] = chunk
+            if len(self.pending) >= self.target.concurrency * IN_FLIGHT_PER_WORKER:
+                break
+
+    def results(self) -> Iterator[tuple[Chunk, Matrix]]:
+        """Each chunk with its decoded result, on the calling thread, as they arrive. Raises on the first failure."""
+        while self.pending:
+            done, _ = wait(self.pending, return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=lambda f: self.pending[f].index):
+                chunk = self.pending.pop(future)
+                try:
+                    matrix = future.result()
+                except _ChunkFailed as failure:
+                    raise self._error(chunk, failure) from None
+                next_chunk = next(self.waiting, None)
+                if next_chunk is not None:
+                    self.pending[self.pool.submit(self._fetch, next_chunk)] = next_chunk
+                yield chunk, matrix
 
     def close(self) -> None:
+        """Stop: cancel what has not started, let running attempts end, release the connections."""
         self.cancelled.set()
+        for future in self.pending:
+            future.cancel()
+        self.pool.shutdown(wait=True)
         self.client.close()
-
-    def run(self, chunks: list[Chunk], on_result: Callable[[Chunk, Matrix], None]) -> None:
-        """Fetch every chunk; call ``on_result`` on this thread as each arrives. Raises on the first failure."""
-        limit = self.target.concurrency * IN_FLIGHT_PER_WORKER
-        waiting: Iterator[Chunk] = iter(chunks)
-        pending: dict[Future[Matrix], Chunk] = {}
-        pool = ThreadPoolExecutor(max_workers=self.target.concurrency, thread_name_prefix="sre-prometheus")
-        try:
-            for chunk in waiting:
-                pending[pool.submit(self._fetch, chunk)] = chunk
-                if len(pending) >= limit:
-                    break
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in sorted(done, key=lambda f: pending[f].index):
-                    chunk = pending.pop(future)
-                    try:
-                        matrix = future.result()
-                    except _ChunkFailed as failure:
-                        raise self._error(chunk, failure) from None
-                    on_result(chunk, matrix)
-                    next_chunk = next(waiting, None)
-                    if next_chunk is not None:
-                        pending[pool.submit(self._fetch, next_chunk)] = next_chunk
-        finally:
-            self.cancelled.set()
-            for future in pending:
-                future.cancel()
-            pool.shutdown(wait=True)
 
     def _fetch(self, chunk: Chunk) -> Matrix:
         """One chunk, retried with backoff while the failure is transient (runs on a worker thread)."""
@@ -623,22 +624,17 @@ def collect_prometheus(
         for w, (first, last) in enumerate(windows)
     ]
     report = progress or (lambda _done, _total: None)
-    done = 0
     fetcher = _Fetcher(target)
     try:
+        fetcher.start(chunks)  # the first requests are in flight while the warehouse opens
         with warehouse.write_run(
             SOURCE, target=target.describe(), window_start=_from_ms(start_ms), window_end=_from_ms(end_ms)
         ) as run:
             writer = _Writer(run, config, entries)
             report(0, len(chunks))
-
-            def on_result(chunk: Chunk, matrix: Matrix) -> None:
-                nonlocal done
+            for done, (chunk, matrix) in enumerate(fetcher.results(), start=1):
                 writer.write(chunk, matrix)
-                done += 1
                 report(done, len(chunks))
-
-            fetcher.run(chunks, on_result)
     finally:
         fetcher.close()
     return PrometheusSummary(

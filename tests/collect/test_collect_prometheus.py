@@ -17,6 +17,7 @@ import contextlib
 import json
 import math
 import shutil
+import threading
 import time
 import tomllib
 from collections.abc import Iterator
@@ -51,7 +52,7 @@ from sre_lib.collect.prometheus import (
     split_window,
 )
 from sre_lib.config import DEFAULT_CONFIG_PATH, PlatformConfig, config_to_toml, load_config, parse_config
-from sre_lib.errors import CollectionError
+from sre_lib.errors import CollectionError, WarehouseBusyError
 from sre_lib.warehouse import Warehouse
 
 pytestmark = pytest.mark.servers
@@ -303,6 +304,20 @@ def test_the_fast_decoder_agrees_with_json(prom: PrometheusServer) -> None:
     np.testing.assert_array_equal(same.values, matrix.values)
     with pytest.raises(ResponseError, match="status 'error'"):
         decode_matrix(b'{"status":"error","errorType":"bad_data","error":"parse error"}')
+
+
+def test_a_busy_warehouse_stops_the_requests_already_in_flight(prom: PrometheusServer, tmp_path: Path) -> None:
+    """Requests start before the warehouse opens; if it cannot be opened they are abandoned, nothing written."""
+    holder = Warehouse(tmp_path / "w.duckdb")
+    holder.ensure_created()
+    busy = Warehouse(holder.path, lock_timeout=0.3)
+    config = with_settings(max_points_per_request=1_000)  # 24 requests: most still waiting when the lock fails
+    threads_before = {thread.name for thread in threading.enumerate()}
+    with holder.write_run("test"), pytest.raises(WarehouseBusyError, match=r"w\.duckdb is busy"):
+        collect_prometheus(busy, config, START, END, STEP, env={"SRE_PROMETHEUS_URL": prom.url})
+    assert not any(t.name.startswith("sre-prometheus") for t in threading.enumerate() if t.name not in threads_before)
+    assert table_state(holder)[0][0] == 0
+    assert holder.runs().status.tolist() == ["ok"]  # the holder's own empty run; the busy one never began
 
 
 def test_a_bad_query_fails_at_once_and_never_shows_the_token(prom: PrometheusServer, tmp_path: Path) -> None:
