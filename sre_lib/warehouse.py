@@ -5,11 +5,15 @@ DuckDB lets one process write a file, or many processes read it, never both at o
 * Writers serialise on an ``fcntl`` lock file (``<warehouse>.lock``), waiting up to ``lock_timeout`` seconds.
   A collection run is one DuckDB transaction: it lands whole or not at all. Rows are replaced by their
   natural key (see ``warehouse_schema.sql``), so loading the same window twice leaves the same rows.
-* After each run the writer checkpoints, closes the file and publishes a copy of it as a numbered read
-  snapshot in ``<warehouse>.snapshots/``, switching the ``CURRENT`` pointer atomically (rename).
-* Readers (reports, notebooks) open the current snapshot read-only. They never touch the writer's file, so a
-  long notebook cannot block a collection, and a collection cannot break a reader mid-query: the snapshot
-  a reader opened stays intact (old snapshots are unlinked, and POSIX keeps an open file alive).
+* Readers (reports, notebooks) open a read snapshot, a copy of the file in ``<warehouse>.snapshots/``
+  named by the ``CURRENT`` pointer. They never touch the writer's file, so a long notebook cannot block a
+  collection, and a collection cannot break a reader mid-query: the snapshot a reader opened stays intact
+  (old snapshots are unlinked, and POSIX keeps an open file alive).
+* Snapshots are published when read, not when written: each run (ok or failed) bumps a generation number
+  (``<warehouse>.snapshots/GENERATION``); a reader that finds the current snapshot older takes the write
+  lock, if free, and publishes a new copy (checkpointed, closed, switched in by an atomic rename). If a
+  writer holds the lock, the reader opens the last snapshot (consistent, one run older) instead of waiting.
+  A collector running every few minutes thus costs no copy at all until someone reads.
 
 The price is disk: the warehouse plus up to ``KEEP_SNAPSHOTS`` copies.
 """
@@ -20,6 +24,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -45,6 +50,8 @@ WAREHOUSE_ENV_VAR = "SRE_WAREHOUSE"
 KEEP_SNAPSHOTS = 2
 DEFAULT_LOCK_TIMEOUT_SECONDS = 120.0
 _LOCK_POLL_SECONDS = 0.05
+
+log = logging.getLogger(__name__)
 
 
 def resolve_warehouse_path(path: str | os.PathLike[str] | None = None) -> Path:
@@ -249,20 +256,21 @@ class Warehouse:
                 con.execute("CHECKPOINT")
             finally:
                 con.close()
-                self._publish_snapshot()
+                self._bump_generation()
 
     def ensure_created(self) -> None:
         """Create the file and its schema if missing, and publish a first read snapshot."""
         with self._write_lock():
             self._open_for_write().close()
-            if not (self.snapshot_dir / "CURRENT").exists():
+            if self._pointer() is None:
                 self._publish_snapshot()
 
     @contextlib.contextmanager
-    def _write_lock(self) -> Iterator[None]:
+    def _write_lock(self, timeout: float | None = None) -> Iterator[None]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.lock_path, "a+") as handle:
-            deadline = time.monotonic() + self.lock_timeout
+            wait = self.lock_timeout if timeout is None else timeout
+            deadline = time.monotonic() + wait
             while True:
                 try:
                     fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -270,8 +278,7 @@ class Warehouse:
                 except BlockingIOError:
                     if time.monotonic() >= deadline:
                         raise WarehouseBusyError(
-                            f"warehouse {self.path} is busy: another run has held its write lock for over "
-                            f"{self.lock_timeout:.0f} s"
+                            f"warehouse {self.path} is busy: another run has held its write lock for over {wait:.0f} s"
                         ) from None
                     time.sleep(_LOCK_POLL_SECONDS)
             try:
@@ -303,17 +310,16 @@ class Warehouse:
         return con
 
     def _publish_snapshot(self) -> None:
-        """Copy the (closed, checkpointed) warehouse to a new numbered snapshot and point CURRENT at it."""
+        """Copy the closed warehouse to a new numbered snapshot and point CURRENT at it (under the write lock)."""
         self.snapshot_dir.mkdir(parents=True, exist_ok=True)
+        generation = self._generation()
         existing = sorted(self._snapshot_numbers())
         number = (existing[-1] + 1) if existing else 1
         name = f"{number:08d}.duckdb"
         partial = self.snapshot_dir / (name + ".partial")
         _copy_file(self.path, partial)
         os.replace(partial, self.snapshot_dir / name)
-        pointer = self.snapshot_dir / "CURRENT.partial"
-        pointer.write_text(name + "\n", encoding="utf-8")
-        os.replace(pointer, self.snapshot_dir / "CURRENT")
+        _write_atomically(self.snapshot_dir / "CURRENT", f"{name} {generation}\n")
         for old in existing[: max(0, len(existing) + 1 - KEEP_SNAPSHOTS)]:
             with contextlib.suppress(FileNotFoundError):
                 (self.snapshot_dir / f"{old:08d}.duckdb").unlink()
@@ -321,23 +327,58 @@ class Warehouse:
     def _snapshot_numbers(self) -> list[int]:
         return [int(p.stem) for p in self.snapshot_dir.glob("*.duckdb") if p.stem.isdigit()]
 
+    def _bump_generation(self) -> None:
+        """Mark the file as changed since every published snapshot (under the write lock, after a run)."""
+        self.snapshot_dir.mkdir(parents=True, exist_ok=True)
+        _write_atomically(self.snapshot_dir / "GENERATION", f"{self._generation() + 1}\n")
+
+    def _generation(self) -> int:
+        try:
+            return int((self.snapshot_dir / "GENERATION").read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return 0
+
+    def _pointer(self) -> tuple[str, int] | None:
+        """CURRENT: the snapshot's file name and the generation it copies (-1: unknown); None before the first."""
+        try:
+            name, *generation = (self.snapshot_dir / "CURRENT").read_text(encoding="utf-8").split()
+        except (FileNotFoundError, ValueError):
+            return None
+        return name, int(generation[0]) if generation and generation[0].isdigit() else -1
+
     # ------------------------------------------------------------------ reading
 
     def current_snapshot(self) -> Path:
-        """The read snapshot readers should open now."""
-        pointer = self.snapshot_dir / "CURRENT"
-        try:
-            name = pointer.read_text(encoding="utf-8").strip()
-        except FileNotFoundError:
-            if self.path.exists():
-                raise WarehouseError(
-                    f"warehouse {self.path} has no read snapshot yet: it is being written for the first "
-                    "time, or was written by another tool"
-                ) from None
+        """The read snapshot to open now; published first if the warehouse changed since the last one."""
+        if not self.path.exists():
             raise WarehouseError(
                 f"warehouse {self.path} does not exist: build the demo (sre demo) or collect (sre collect)"
-            ) from None
-        return self.snapshot_dir / name
+            )
+        pointer = self._pointer()
+        if pointer is None or pointer[1] != self._generation():
+            pointer = self._refresh_snapshot(pointer)
+        return self.snapshot_dir / pointer[0]
+
+    def _refresh_snapshot(self, pointer: tuple[str, int] | None) -> tuple[str, int]:
+        """Publish a snapshot of the current state, unless a writer holds the lock and there is an older
+        snapshot to read meanwhile (a reader never waits for a collection, as before)."""
+        try:
+            with self._write_lock(timeout=0 if pointer else None):
+                latest = self._pointer()
+                if latest is None or latest[1] != self._generation():
+                    self._publish_snapshot()
+                    latest = self._pointer()
+                if latest is None:
+                    raise WarehouseError(f"warehouse {self.path}: the snapshot just published is missing")
+                return latest
+        except WarehouseBusyError:
+            if pointer is None:
+                raise
+        except OSError as exc:  # e.g. a reader without write access to the snapshot directory
+            if pointer is None:
+                raise WarehouseError(f"cannot publish a read snapshot of {self.path}: {_one_line(exc)}") from None
+            log.warning("reading the previous snapshot of %s: cannot publish a new one: %s", self.path, exc)
+        return pointer
 
     def open_read_only(self) -> duckdb.DuckDBPyConnection:
         """A read-only connection to the latest published snapshot. Never blocks or breaks a writer."""
@@ -387,6 +428,12 @@ def _copy_file(source: Path, target: Path) -> None:
             return
         if remaining > 0:
             raise WarehouseError(f"copying {source} to {target} stopped {remaining} bytes short")
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -6,6 +6,8 @@ import re
 import subprocess
 import sys
 import textwrap
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -202,9 +204,42 @@ def test_a_warehouse_of_another_schema_version_is_refused(warehouse: Warehouse) 
 def test_old_snapshots_are_pruned(warehouse: Warehouse) -> None:
     for _ in range(5):
         _load(warehouse, 1)
+        warehouse.open_read_only().close()
     assert len(list(warehouse.snapshot_dir.glob("*.duckdb"))) == 2
 
 
 def test_published_snapshots_are_exact_copies(warehouse: Warehouse) -> None:
     _load(warehouse, 1)
     assert warehouse.current_snapshot().read_bytes() == warehouse.path.read_bytes()
+
+
+def test_writes_copy_nothing_until_someone_reads(warehouse: Warehouse) -> None:
+    for _ in range(3):
+        _load(warehouse, 1)
+    assert not list(warehouse.snapshot_dir.glob("*.duckdb")), "a run alone publishes no copy"
+    first = warehouse.current_snapshot()
+    assert warehouse.current_snapshot() == first, "no write since: the same snapshot, no new copy"
+    assert len(list(warehouse.snapshot_dir.glob("*.duckdb"))) == 1
+    with pytest.raises(WarehouseError), warehouse.write_run("test"):
+        raise WarehouseError("a failed run changes the file too (its failure is logged)")
+    assert warehouse.current_snapshot() != first
+    assert warehouse.runs().status.tolist() == ["failed", "ok", "ok", "ok"]
+
+
+def test_a_reader_reads_the_last_snapshot_while_a_writer_holds_the_lock(warehouse: Warehouse) -> None:
+    def add_hour(offset: int) -> Iterator[None]:
+        start = END + timedelta(hours=offset)
+        with warehouse.write_run("test") as run:
+            run.replace_samples(_samples(1, start, 60), start, start + timedelta(hours=1))
+            yield
+
+    _load(warehouse, 1)
+    assert _table(warehouse, "SELECT count(*) AS n FROM metric_samples").n[0] == 120  # published
+    for _ in add_hour(1):
+        pass  # 180 rows now, not yet published
+    slow = Warehouse(warehouse.path, lock_timeout=30)  # a reader that would wait 30 s if it waited
+    for _ in add_hour(2):  # a writer holds the lock
+        started = time.monotonic()
+        assert _table(slow, "SELECT count(*) AS n FROM metric_samples").n[0] == 120
+        assert time.monotonic() - started < 5
+    assert _table(slow, "SELECT count(*) AS n FROM metric_samples").n[0] == 240
