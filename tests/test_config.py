@@ -134,3 +134,13 @@ def test_bad_config_gets_one_error_naming_file_key_and_expectation(
 def test_missing_config_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"nowhere\.toml: config file not found"):
         load_config(tmp_path / "nowhere.toml")
+
+
+def test_catalogue_percentages_divide_before_scaling() -> None:
+    """100 * (a / b) is exactly 100 when a equals b; (100 * a) / b can come out at 100.00000000000001."""
+    x = 2.897816145904856  # a rate, say
+    assert 100 * x / x > 100 and 100 * (x / x) == 100  # the float behaviour PromQL shares
+    percents = {name: entry.query for name, entry in load_config().catalogue.items() if entry.unit == "percent"}
+    assert len(percents) >= 8
+    for name, query in percents.items():
+        assert query.startswith("100 * (") and query.endswith(")"), (name, query)
