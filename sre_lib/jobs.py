@@ -27,7 +27,7 @@ from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sre_lib.config import PROJECT_ROOT, PlatformConfig, describe_validation_error, load_config
-from sre_lib.errors import ConfigError, SreError
+from sre_lib.errors import ConfigError, SreError, WarehouseBusyError
 from sre_lib.reports import DEFAULT_OUT_DIR, run_report
 from sre_lib.warehouse import Warehouse
 
@@ -93,11 +93,13 @@ def load_jobs(directory: str | os.PathLike[str] | None = None) -> dict[str, Job]
 
 
 def last_runs(warehouse: Warehouse) -> dict[str, datetime]:
-    """When each job last started, from the warehouse's job log (empty if there is no warehouse yet)."""
-    try:
-        con = warehouse.open_read_only()
-    except SreError:
+    """When each job last started, from the warehouse's job log (empty if there is no warehouse yet).
+
+    Reads every finished run, waiting for a writer if need be: a log one run old would run a job twice.
+    """
+    if not warehouse.path.exists():
         return {}
+    con = warehouse.open_read_only(latest=True)
     try:
         rows = con.execute("SELECT job, max(started_at) FROM job_runs GROUP BY job").fetchall()
     except duckdb.CatalogException:  # a snapshot published before job_runs existed
@@ -156,8 +158,13 @@ def run_job(
         if not acquired:
             return JobOutcome(job.name, "skipped", "already running in another process")
         current = now or datetime.now(UTC)
-        if only_if_due and not is_due(job, last_runs(warehouse).get(job.name), current, config.tz):
-            return JobOutcome(job.name, "skipped", "not due")
+        if only_if_due:
+            try:
+                last = last_runs(warehouse).get(job.name)
+            except WarehouseBusyError as exc:  # safer to skip this turn than to risk a second run
+                return JobOutcome(job.name, "skipped", f"cannot read the job log: {exc}")
+            if not is_due(job, last, current, config.tz):
+                return JobOutcome(job.name, "skipped", "not due")
         slot = job.previous_slot(current, config.tz) if only_if_due else None
         started = datetime.now(UTC)
         status, output, error = "ok", "", None

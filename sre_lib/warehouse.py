@@ -348,22 +348,27 @@ class Warehouse:
 
     # ------------------------------------------------------------------ reading
 
-    def current_snapshot(self) -> Path:
-        """The read snapshot to open now; published first if the warehouse changed since the last one."""
+    def current_snapshot(self, latest: bool = False) -> Path:
+        """The read snapshot to open now; published first if the warehouse changed since the last one.
+
+        While a writer holds the lock a reader takes the previous snapshot at once, unless ``latest``: then it
+        waits for the lock (up to ``lock_timeout``) and sees every finished run.
+        """
         if not self.path.exists():
             raise WarehouseError(
                 f"warehouse {self.path} does not exist: build the demo (sre demo) or collect (sre collect)"
             )
         pointer = self._pointer()
         if pointer is None or pointer[1] != self._generation():
-            pointer = self._refresh_snapshot(pointer)
+            pointer = self._refresh_snapshot(pointer, latest)
         return self.snapshot_dir / pointer[0]
 
-    def _refresh_snapshot(self, pointer: tuple[str, int] | None) -> tuple[str, int]:
+    def _refresh_snapshot(self, pointer: tuple[str, int] | None, latest: bool) -> tuple[str, int]:
         """Publish a snapshot of the current state, unless a writer holds the lock and there is an older
-        snapshot to read meanwhile (a reader never waits for a collection, as before)."""
+        snapshot to read meanwhile (and ``latest`` was not asked for)."""
+        fallback = None if latest else pointer
         try:
-            with self._write_lock(timeout=0 if pointer else None):
+            with self._write_lock(timeout=0 if fallback else None):
                 latest = self._pointer()
                 if latest is None or latest[1] != self._generation():
                     self._publish_snapshot()
@@ -372,18 +377,18 @@ class Warehouse:
                     raise WarehouseError(f"warehouse {self.path}: the snapshot just published is missing")
                 return latest
         except WarehouseBusyError:
-            if pointer is None:
+            if fallback is None:
                 raise
         except OSError as exc:  # e.g. a reader without write access to the snapshot directory
-            if pointer is None:
+            if fallback is None:
                 raise WarehouseError(f"cannot publish a read snapshot of {self.path}: {_one_line(exc)}") from None
             log.warning("reading the previous snapshot of %s: cannot publish a new one: %s", self.path, exc)
-        return pointer
+        return fallback
 
-    def open_read_only(self) -> duckdb.DuckDBPyConnection:
-        """A read-only connection to the latest published snapshot. Never blocks or breaks a writer."""
+    def open_read_only(self, latest: bool = False) -> duckdb.DuckDBPyConnection:
+        """A read-only connection to a snapshot (see ``current_snapshot``). Never breaks a writer."""
         for _attempt in range(5):
-            snapshot = self.current_snapshot()
+            snapshot = self.current_snapshot(latest)
             try:
                 return _connect(snapshot, read_only=True)
             except duckdb.IOException:

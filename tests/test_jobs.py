@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -13,7 +14,7 @@ import pytest
 
 from sre_lib.config import DEFAULT_CONFIG_PATH
 from sre_lib.errors import ConfigError
-from sre_lib.jobs import DEFAULT_JOBS_DIR, Job, is_due, load_jobs, prune_runs
+from sre_lib.jobs import DEFAULT_JOBS_DIR, Job, is_due, load_jobs, prune_runs, run_job
 from sre_lib.reports import REPORTS
 from sre_lib.warehouse import Warehouse
 
@@ -113,6 +114,28 @@ def test_overlapping_due_runs_never_run_the_same_job_twice(tmp_path: Path) -> No
 
     again = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     assert again.stdout.strip() == "slow: skipped: not due"
+
+
+def test_a_due_check_waits_for_a_writer_rather_than_read_an_old_job_log(tmp_path: Path) -> None:
+    job = load_jobs(_slow_job(tmp_path))["slow"]
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    warehouse.ensure_created()
+    assert run_job(job, DEFAULT_CONFIG_PATH, warehouse.path, only_if_due=True).status == "ok"
+    # Its log row is written, not yet in any read snapshot; now a collection holds the write lock for a second.
+    holding, release = threading.Event(), threading.Event()
+
+    def collection() -> None:
+        with warehouse.write_run("test"):
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=collection)
+    holder.start()
+    holding.wait(10)
+    threading.Timer(1.0, release.set).start()
+    outcome = run_job(job, DEFAULT_CONFIG_PATH, warehouse.path, only_if_due=True)
+    holder.join()
+    assert (outcome.status, outcome.detail) == ("skipped", "not due")
 
 
 def test_jobs_list_shows_next_runs(tmp_path: Path) -> None:
