@@ -11,9 +11,10 @@ DuckDB lets one process write a file, or many processes read it, never both at o
   (old snapshots are unlinked, and POSIX keeps an open file alive).
 * Snapshots are published when read, not when written: each run (ok or failed) bumps a generation number
   (``<warehouse>.snapshots/GENERATION``); a reader that finds the current snapshot older takes the write
-  lock, if free, and publishes a new copy (checkpointed, closed, switched in by an atomic rename). If a
-  writer holds the lock, the reader opens the last snapshot (consistent, one run older) instead of waiting.
-  A collector running every few minutes thus costs no copy at all until someone reads.
+  lock and publishes a new copy (closed and checkpointed by the last writer, switched in by an atomic
+  rename). If a writer keeps the lock longer than ``read_wait`` (10 s), the reader opens the last snapshot
+  instead (consistent, older; a warning says when it was made). A collector running every few minutes thus
+  costs no copy at all until someone reads.
 
 The price is disk: the warehouse plus up to ``KEEP_SNAPSHOTS`` copies.
 """
@@ -49,6 +50,7 @@ DEFAULT_WAREHOUSE_PATH = PROJECT_ROOT / "data" / "warehouse.duckdb"
 WAREHOUSE_ENV_VAR = "SRE_WAREHOUSE"
 KEEP_SNAPSHOTS = 2
 DEFAULT_LOCK_TIMEOUT_SECONDS = 120.0
+DEFAULT_READ_WAIT_SECONDS = 10.0  # a reader waits this long for a running collection, then reads the last copy
 _LOCK_POLL_SECONDS = 0.05
 
 log = logging.getLogger(__name__)
@@ -196,10 +198,14 @@ class Warehouse:
     """A warehouse file: ``write_run()`` for collectors, ``open_read_only()`` for everyone else."""
 
     def __init__(
-        self, path: str | os.PathLike[str] | None = None, lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS
+        self,
+        path: str | os.PathLike[str] | None = None,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
+        read_wait: float = DEFAULT_READ_WAIT_SECONDS,
     ) -> None:
         self.path = resolve_warehouse_path(path)
         self.lock_timeout = lock_timeout
+        self.read_wait = read_wait
 
     def __repr__(self) -> str:
         return f"Warehouse({str(self.path)!r})"
@@ -351,8 +357,9 @@ class Warehouse:
     def current_snapshot(self, latest: bool = False) -> Path:
         """The read snapshot to open now; published first if the warehouse changed since the last one.
 
-        While a writer holds the lock a reader takes the previous snapshot at once, unless ``latest``: then it
-        waits for the lock (up to ``lock_timeout``) and sees every finished run.
+        While a writer holds the lock a reader waits up to ``read_wait`` seconds for it, then reads the last
+        snapshot published (with a warning that says when it was made). With ``latest`` it waits up to
+        ``lock_timeout`` and fails rather than read an older snapshot.
         """
         if not self.path.exists():
             raise WarehouseError(
@@ -364,21 +371,25 @@ class Warehouse:
         return self.snapshot_dir / pointer[0]
 
     def _refresh_snapshot(self, pointer: tuple[str, int] | None, latest: bool) -> tuple[str, int]:
-        """Publish a snapshot of the current state, unless a writer holds the lock and there is an older
-        snapshot to read meanwhile (and ``latest`` was not asked for)."""
+        """Publish a snapshot of the current state; or, if a writer keeps the lock, fall back to the last one."""
         fallback = None if latest else pointer
         try:
-            with self._write_lock(timeout=0 if fallback else None):
-                latest = self._pointer()
-                if latest is None or latest[1] != self._generation():
+            with self._write_lock(timeout=self.read_wait if fallback else None):
+                published = self._pointer()
+                if published is None or published[1] != self._generation():
                     self._publish_snapshot()
-                    latest = self._pointer()
-                if latest is None:
+                    published = self._pointer()
+                if published is None:
                     raise WarehouseError(f"warehouse {self.path}: the snapshot just published is missing")
-                return latest
+                return published
         except WarehouseBusyError:
             if fallback is None:
                 raise
+            made = datetime.fromtimestamp((self.snapshot_dir / fallback[0]).stat().st_mtime, UTC)
+            log.warning(
+                "warehouse %s: a writer has held the lock for over %g s; reading the snapshot made %s UTC",
+                self.path, self.read_wait, f"{made:%Y-%m-%d %H:%M}",
+            )  # fmt: skip
         except OSError as exc:  # e.g. a reader without write access to the snapshot directory
             if fallback is None:
                 raise WarehouseError(f"cannot publish a read snapshot of {self.path}: {_one_line(exc)}") from None

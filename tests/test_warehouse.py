@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import subprocess
 import sys
@@ -226,7 +227,9 @@ def test_writes_copy_nothing_until_someone_reads(warehouse: Warehouse) -> None:
     assert warehouse.runs().status.tolist() == ["failed", "ok", "ok", "ok"]
 
 
-def test_a_reader_reads_the_last_snapshot_while_a_writer_holds_the_lock(warehouse: Warehouse) -> None:
+def test_a_reader_waits_briefly_for_a_writer_then_reads_the_last_snapshot(
+    warehouse: Warehouse, caplog: pytest.LogCaptureFixture
+) -> None:
     def add_hour(offset: int) -> Iterator[None]:
         start = END + timedelta(hours=offset)
         with warehouse.write_run("test") as run:
@@ -237,9 +240,13 @@ def test_a_reader_reads_the_last_snapshot_while_a_writer_holds_the_lock(warehous
     assert _table(warehouse, "SELECT count(*) AS n FROM metric_samples").n[0] == 120  # published
     for _ in add_hour(1):
         pass  # 180 rows now, not yet published
-    slow = Warehouse(warehouse.path, lock_timeout=30)  # a reader that would wait 30 s if it waited
+    reader = Warehouse(warehouse.path, lock_timeout=30, read_wait=0.5)
     for _ in add_hour(2):  # a writer holds the lock
         started = time.monotonic()
-        assert _table(slow, "SELECT count(*) AS n FROM metric_samples").n[0] == 120
-        assert time.monotonic() - started < 5
-    assert _table(slow, "SELECT count(*) AS n FROM metric_samples").n[0] == 240
+        with caplog.at_level(logging.WARNING, logger="sre_lib.warehouse"):
+            assert _table(reader, "SELECT count(*) AS n FROM metric_samples").n[0] == 120
+        assert 0.5 <= time.monotonic() - started < 5
+        assert "held the lock for over 0.5 s; reading the snapshot made 20" in caplog.text
+        with pytest.raises(WarehouseBusyError):  # a reader that must see every finished run does not fall back
+            Warehouse(warehouse.path, lock_timeout=0.5).open_read_only(latest=True)
+    assert _table(reader, "SELECT count(*) AS n FROM metric_samples").n[0] == 240
