@@ -8,8 +8,10 @@ This is what the capacity report shows a manager first. Every number in it comes
   or a critical crossing is likely within the forecast horizon; **healthy** otherwise.
 * actions, earliest first: add app servers before the forecast load needs them (with the monthly cost),
   resize a server before its CPU or memory is likely to cross critical (next catalogue size and its price),
-  grow a disk before it is likely to fill, answer a fired vertical trigger, and say when even the maximum
-  number of app servers will not carry the load.
+  grow a disk before it is likely to fill, answer a vertical trigger that fired within the last
+  ``TRIGGER_RECENT_DAYS`` (one that fired earlier in the window and not since is listed, ``recent`` False, but
+  is not an action: a breach weeks ago on a server healthy now is not "consistent"), and say when even the
+  maximum number of app servers will not carry the load.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from sre_lib.report_blocks import money
 from sre_lib.series import read_samples
 
 URGENT_DAYS = 14
+TRIGGER_RECENT_DAYS = 7
 ALERT_WINDOW = timedelta(days=7)  # the range a predict_linear disk alert would typically look back over
 FORECAST_METRICS = ("cpu", "memory", "disk", "db_connections", "redis_memory")
 _RESOURCE_OF_METRIC = {"cpu": "vcpu", "memory": "ram_gb", "redis_memory": "ram_gb", "db_connections": "vcpu"}
@@ -203,6 +206,10 @@ def capacity_review(
     demand_forecast, simulations, plan = _tier_scaling(config, tier, demand, start, horizon_days)
     window_samples = chosen(read_samples(con, metrics=["cpu", "memory", "db_connections"], start=start, end=end))
     vertical = chosen(scaling.vertical_triggers(window_samples, config)) if not window_samples.empty else pd.DataFrame()
+    if not vertical.empty:
+        recent_since = end - pd.Timedelta(days=TRIGGER_RECENT_DAYS)
+        vertical["recent"] = [bool(fires) and last >= recent_since for fires, last in
+                              zip(vertical["fires"], vertical["last_fired"], strict=True)]  # fmt: skip
 
     latency = _latency_plan(con, config, tier, demand, start, end, horizon_days)
     alert_view = disk_alert_view(con, config, end, crossings)
@@ -351,7 +358,7 @@ def _actions(
     if not crossings.empty:
         rows += _crossing_actions(config, tier, crossings, today)
     if not vertical.empty:
-        for row in vertical[vertical["fires"]].itertuples():
+        for row in vertical[vertical["recent"]].itertuples():
             rows.append({
                 "by": today, "component": row.component, "instance": row.instance, "metric": row.indicator,
                 "action": f"{row.trigger} on {row.component}: {row.action} ({row.recommended_size})"

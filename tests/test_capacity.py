@@ -67,8 +67,9 @@ def test_demo_review_tables_for_the_report(demo_review) -> None:
     assert demo_review.latency.servers_needed >= 1
 
 
-def _flat_warehouse(path: Path) -> Warehouse:
-    """Four weeks of app servers idling at 20 % CPU, and nothing else collected."""
+def _flat_warehouse(path: Path, saturated_days_before_end: float | None = None) -> Warehouse:
+    """Four weeks of app servers idling at 20 % CPU, and nothing else collected; optionally app-1 saturated
+    (97 %) for three hours that many days before the end."""
     warehouse = Warehouse(path)
     end = datetime(2026, 11, 1, tzinfo=UTC)
     times = pd.date_range(end - timedelta(days=28), end, freq="5min", inclusive="left")
@@ -79,7 +80,11 @@ def _flat_warehouse(path: Path) -> Warehouse:
         sid = series_id("cpu", labels)
         series.append({"series_id": sid, "source": "test", "metric": "cpu", "component": "app",
                        "instance": instance, "labels": canonical_labels(labels)})  # fmt: skip
-        samples.append(pd.DataFrame({"series_id": sid, "ts": times, "value": 20 + rng.normal(0, 0.5, len(times))}))
+        values = 20 + rng.normal(0, 0.5, len(times))
+        if saturated_days_before_end is not None and instance == "app-1":
+            since = end - timedelta(days=saturated_days_before_end)
+            values[(times >= since) & (times < since + timedelta(hours=3))] = 97.0
+        samples.append(pd.DataFrame({"series_id": sid, "ts": times, "value": values}))
     with warehouse.write_run("test") as run:
         run.upsert_series(pd.DataFrame(series))
         run.replace_samples(pd.concat(samples, ignore_index=True), times[0], times[-1])
@@ -98,6 +103,25 @@ def test_a_quiet_platform_is_healthy_with_nothing_to_do(tmp_path: Path) -> None:
     # every other configured component has no series: that is not called healthy
     assert review.rollup.status == "no data" and review.verdict == "warning"
     assert "no data" in review.headline
+
+
+@pytest.mark.parametrize(("days_before_end", "acted_on"), [(20, False), (2, True)])
+def test_a_resize_trigger_is_an_action_only_while_it_keeps_firing(
+    tmp_path: Path, days_before_end: float, acted_on: bool
+) -> None:
+    con = _flat_warehouse(tmp_path / "w.duckdb", saturated_days_before_end=days_before_end).open_read_only()
+    try:
+        review = capacity_review(con, CONFIG, window_days=28)
+    finally:
+        con.close()
+    fired = review.vertical.set_index(["trigger", "component"]).loc[("consistent high CPU", "app")]
+    assert fired["fires"] and fired["episodes"] == 1 and fired["instance"] == "app-1"
+    assert fired["recent"] == acted_on
+    resize = review.actions[review.actions["action"].str.startswith("consistent high CPU on app")]
+    assert len(resize) == int(acted_on)
+    if acted_on:
+        assert resize["by"].iloc[0] == pd.Timestamp(review.as_of.astimezone(CONFIG.tz).date())
+        assert "above 80 % for 60 min (peak 97 %)" in resize["why"].iloc[0]
 
 
 def test_an_empty_warehouse_is_a_clear_error(tmp_path: Path) -> None:
