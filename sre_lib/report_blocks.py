@@ -7,8 +7,9 @@ pg_stat_statements entry containing ``<script>`` shows as text and never runs.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -66,17 +67,40 @@ def money(value: float | None, currency: str) -> str:
     return f"{value:+,.2f} {currency}"
 
 
-def table(frame: pd.DataFrame, columns: Mapping[str, str] | None = None, max_rows: int = 50) -> Html:
+def table(
+    frame: pd.DataFrame, columns: Mapping[str, str] | None = None, max_rows: int = 50, percent: Iterable[str] = ()
+) -> Html:
     """The chosen columns (default: all), renamed for readers, capped at ``max_rows`` rows: an escaped HTML
-    table, full text, no index, blanks for missing values, numbers rounded for reading."""
+    table, full text, no index, blanks for missing values, numbers for reading: counts with thousands
+    separators, other numbers rounded, true/false as yes/no, and the ``percent`` columns (fractions 0-1)
+    as percentages."""
     columns = columns if columns is not None else {name: name for name in frame.columns}
     present = {source: label for source, label in columns.items() if source in frame}
     out = frame.loc[:, list(present)].rename(columns=present).head(max_rows)
     if out.empty:
         return Html("<p><em>none</em></p>")
+    as_percent = set(percent)
+    formatters: dict[str, Callable[[Any], str]] = {}
+    for source, label in present.items():
+        kind = frame[source].dtype
+        if source in as_percent:
+            formatters[label] = _blank_or(lambda value: f"{100 * value:.1f} %")
+        elif pd.api.types.is_bool_dtype(kind):
+            formatters[label] = _blank_or(lambda value: "yes" if value else "no")
+        elif pd.api.types.is_integer_dtype(kind):
+            formatters[label] = _blank_or(lambda value: f"{value:,}")
+    out = out.assign(**{label: out[label].map(show) for label, show in formatters.items()})
     markup = out.to_html(
         index=False, escape=True, na_rep="", justify="left", border=0, classes="dataframe sre-table",
-        float_format=lambda value: f"{value:,.4g}" if abs(value) < 1 else f"{value:,.2f}",
+        float_format=_reading_number,
     )  # fmt: skip
     suffix = f"<p><small>first {max_rows} of {len(frame)} rows</small></p>" if len(frame) > max_rows else ""
     return Html(markup + suffix)
+
+
+def _reading_number(value: float) -> str:
+    return f"{value:,.4g}" if abs(value) < 1 else f"{value:,.2f}"
+
+
+def _blank_or(show: Callable[[Any], str]) -> Callable[[Any], str]:
+    return lambda value: "" if pd.isna(value) else show(value)

@@ -88,6 +88,8 @@ def test_slow_queries_report_states_the_library_findings(reports, demo_warehouse
     for finding in review.findings:
         assert _squash(finding) in text, finding
     assert demo.XSS_QUERY in text  # shown, as text
+    top = review.top_by_total_time.iloc[0]
+    assert f"{top['calls']:,}" in text and f"{100 * top['share_total_time']:.1f} %" in text  # read as people read
 
 
 def test_dr_report_states_the_library_checks(reports, demo_warehouse: Path) -> None:

@@ -1,0 +1,60 @@
+"""Report blocks: what a manager reads is escaped, readable and in local time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from sre_lib.report_blocks import bullet_list, local_times, money, table, verdict_banner
+
+SYDNEY = ZoneInfo("Australia/Sydney")
+
+
+def _cells(markup: str) -> list[str]:
+    """The text of every <td>, in order."""
+    return [part.split("</td>")[0] for part in markup.split("<td>")[1:]]
+
+
+def test_a_table_shows_numbers_for_reading() -> None:
+    frame = pd.DataFrame(
+        {
+            "query": ["SELECT 1", "SELECT <b>2</b>"],
+            "calls": [541173, 7],
+            "share_total_time": [0.6266, 0.004877],
+            "mean_ms": [55.04, 0.1234567],
+            "spans_reset": [False, True],
+            "blocks": pd.array([228327435, None], dtype="Int64"),
+            "hidden": [1, 2],
+        }
+    )
+    columns = {"query": "statement", "calls": "calls", "share_total_time": "share", "mean_ms": "mean ms",
+               "spans_reset": "spans a reset", "blocks": "blocks read"}  # fmt: skip
+    markup = table(frame, columns, percent=["share_total_time"]).markup
+    assert _cells(markup) == [
+        "SELECT 1", "541,173", "62.7 %", "55.04", "no", "228,327,435",
+        "SELECT &lt;b&gt;2&lt;/b&gt;", "7", "0.5 %", "0.1235", "yes", "",
+    ]  # fmt: skip
+    assert "hidden" not in markup and "<th>spans a reset</th>" in markup
+
+
+def test_a_long_table_says_how_much_is_shown_and_an_empty_one_says_none() -> None:
+    frame = pd.DataFrame({"n": range(60)})
+    markup = table(frame, max_rows=50).markup
+    assert len(_cells(markup)) == 50 and "first 50 of 60 rows" in markup
+    assert table(frame.head(0)).markup == "<p><em>none</em></p>"
+
+
+def test_verdict_banner_names_the_colour_and_the_local_time() -> None:
+    banner = verdict_banner("warn", "Disaster recovery <db>", "restore test overdue", datetime(2026, 11, 1, tzinfo=UTC),
+                            SYDNEY).markup  # fmt: skip
+    assert "<strong>AMBER</strong>" in banner and 'class="sre-verdict warning"' in banner
+    assert "Disaster recovery &lt;db&gt;" in banner and "as of 2026-11-01 11:00 AEDT" in banner
+
+
+def test_bullets_money_and_local_times() -> None:
+    assert bullet_list(["a < b"]).markup == "<ul><li>a &lt; b</li></ul>" and bullet_list([]).markup == ""
+    assert money(24.0, "USD") == "+24.00 USD" and money(-12.5, "USD") == "-12.50 USD" and money(None, "USD") == ""
+    frame = pd.DataFrame({"since": [pd.Timestamp("2026-10-31 23:59", tz="UTC"), pd.NaT]})
+    assert local_times(frame, SYDNEY, ["since"])["since"].tolist() == ["2026-11-01 10:59", ""]
