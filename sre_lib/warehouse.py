@@ -323,8 +323,12 @@ class Warehouse:
         number = (existing[-1] + 1) if existing else 1
         name = f"{number:08d}.duckdb"
         partial = self.snapshot_dir / (name + ".partial")
-        _copy_file(self.path, partial)
-        os.replace(partial, self.snapshot_dir / name)
+        try:
+            _copy_file(self.path, partial)
+            os.replace(partial, self.snapshot_dir / name)
+        except BaseException:
+            partial.unlink(missing_ok=True)  # a full disk leaves no half copy behind
+            raise
         _write_atomically(self.snapshot_dir / "CURRENT", f"{name} {generation}\n")
         for old in existing[: max(0, len(existing) + 1 - KEEP_SNAPSHOTS)]:
             with contextlib.suppress(FileNotFoundError):

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sre_lib import warehouse as warehouse_module
 from sre_lib.errors import WarehouseBusyError, WarehouseError
 from sre_lib.warehouse import Warehouse, schema_sql, series_id, table_keys
 
@@ -250,3 +251,24 @@ def test_a_reader_waits_briefly_for_a_writer_then_reads_the_last_snapshot(
         with pytest.raises(WarehouseBusyError):  # a reader that must see every finished run does not fall back
             Warehouse(warehouse.path, lock_timeout=0.5).open_read_only(latest=True)
     assert _table(reader, "SELECT count(*) AS n FROM metric_samples").n[0] == 240
+
+
+def test_a_snapshot_that_cannot_be_written_leaves_no_half_copy(
+    warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def disk_full(source: Path, target: Path) -> None:
+        target.write_bytes(source.read_bytes()[:4096])
+        raise OSError(28, "No space left on device")
+
+    _load(warehouse, 1)
+    with monkeypatch.context() as patch:
+        patch.setattr(warehouse_module, "_copy_file", disk_full)
+        with pytest.raises(WarehouseError, match=r"cannot publish a read snapshot of .*No space left on device"):
+            warehouse.open_read_only()
+    assert not list(warehouse.snapshot_dir.glob("*.partial"))
+    assert _table(warehouse, "SELECT count(*) AS n FROM metric_samples").n[0] == 120  # published now
+    _load(warehouse, 2)
+    with monkeypatch.context() as patch, caplog.at_level(logging.WARNING, logger="sre_lib.warehouse"):
+        patch.setattr(warehouse_module, "_copy_file", disk_full)
+        assert _table(warehouse, "SELECT count(*) AS n FROM metric_samples").n[0] == 120  # the last copy
+    assert "cannot publish a new one" in caplog.text and not list(warehouse.snapshot_dir.glob("*.partial"))
