@@ -30,6 +30,8 @@ from sre_lib.errors import DataError
 from sre_lib.predict_linear import linear_time_to_threshold
 from sre_lib.report_blocks import money
 from sre_lib.series import read_samples
+from sre_lib.signals import capacity_signal, daily_signal
+from sre_lib.thresholds import thresholds_for, time_to_threshold_many
 
 URGENT_DAYS = 14
 TRIGGER_RECENT_DAYS = 7
@@ -149,7 +151,7 @@ class CapacityReview:
     def thresholds(self, metric: str) -> dict[str, float]:
         """The warning / critical levels of a metric (and 100 % for disks), as the charts draw them."""
         band = health.indicator_bands(self.config).get(metric)
-        return forecast.thresholds_for(band, full=100.0 if metric == "disk" else None) if band else {}
+        return thresholds_for(band, full=100.0 if metric == "disk" else None) if band else {}
 
 
 def capacity_review(
@@ -193,7 +195,7 @@ def capacity_review(
     bands = chosen(health.time_in_bands(con, config, start, end))
     episodes = chosen(health.episodes(con, config, start, end))
 
-    signals = chosen(forecast.daily_signal(con, config, metrics=list(FORECAST_METRICS), end=end))
+    signals = chosen(daily_signal(con, config, metrics=list(FORECAST_METRICS), end=end))
     keys = ["series_id", "component", "instance", "metric"]
     forecasts = (
         forecast.forecast_many(signals, horizon=horizon_days, keys=keys, bounds=(0.0, 100.0), workers=1)
@@ -228,7 +230,7 @@ def _crossings(forecasts: pd.DataFrame, config: PlatformConfig) -> pd.DataFrame:
     if forecasts.empty:
         return pd.DataFrame()
     banded = config.model_copy(update={"indicators": health.indicator_bands(config)})
-    return forecast.time_to_threshold_many(forecasts, banded, keys=["component", "instance", "metric"])
+    return time_to_threshold_many(forecasts, banded, keys=["component", "instance", "metric"])
 
 
 def disk_alert_view(
@@ -260,7 +262,7 @@ def disk_alert_view(
 def tier_daily_peak(demand: pd.Series, config: PlatformConfig) -> pd.DataFrame:
     """The tier's daily peak demand (server-CPU-%) per local day, partial days dropped: date, value."""
     frame = pd.DataFrame({"ts": demand.index, "value": demand.to_numpy()})
-    return forecast.capacity_signal(frame, config, stat="max")
+    return capacity_signal(frame, config, stat="max")
 
 
 def _tier_demand(con: duckdb.DuckDBPyConnection, tier: str, end: pd.Timestamp) -> pd.Series | None:
@@ -302,7 +304,7 @@ def _latency_plan(
         return None
     rate = rates.groupby("ts")["value"].sum()
     service_time = scaling.estimate_service_time(demand[demand.index >= start], rate[rate.index > start], size.vcpu)
-    peaks = forecast.capacity_signal(rates.groupby("ts", as_index=False)["value"].sum(), config, stat="max")
+    peaks = capacity_signal(rates.groupby("ts", as_index=False)["value"].sum(), config, stat="max")
     if len(peaks) < 3 or service_time <= 0:
         return None
     predicted = forecast.forecast(peaks, horizon=horizon_days)

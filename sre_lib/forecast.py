@@ -1,17 +1,16 @@
-"""Growth forecasts and time to threshold: capacity signals, ETS forecasts with intervals, honest backtests.
+"""Growth forecasts: ETS forecasts with intervals and honest backtests, for one signal or a thousand.
 
 The pipeline, one step per function, each returning a data frame or a frozen dataclass:
 
-1. ``capacity_signal`` (pandas) or ``daily_signal`` (inside DuckDB) turns raw samples into one value per local
+1. ``sre_lib.signals`` (``capacity_signal``, ``daily_signal``) turns raw samples into one value per local
    calendar day (or hour) of the platform's time zone: the p95 by default, or the max. Days follow the time zone,
    so a daylight-saving day has 23 or 25 hours of samples.
 2. ``forecast`` fits exponential smoothing (statsmodels ETS) to one signal and returns a ``Forecast``: the
    history, the forecast with 80 % and 95 % prediction intervals, the model and its parameters, and a rolling-
    origin backtest (MASE against the seasonal-naive forecast, empirical interval coverage) that decides whether
    the forecast is ``trustworthy``. ``forecast_many`` does the same for a thousand series in parallel.
-3. ``time_to_threshold`` reads, from a forecast, when each band (warning, critical, 100 % for disk) is crossed:
-   earliest (upper 95 % band), likely (mean), latest (lower band). ``sre_lib.predict_linear`` asks the same
-   question exactly as Prometheus's ``predict_linear`` does, so the result can be compared with an alert rule.
+3. ``sre_lib.thresholds.time_to_threshold`` reads, from a forecast, when each band (warning, critical, 100 %
+   for disk) is crossed: earliest (upper 95 % band), likely (mean), latest (lower band).
 
 Model selection (``forecast``), on the cleaned signal of ``n`` points with season length ``m`` (7 for daily,
 24 for hourly signals):
@@ -40,7 +39,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
-import itertools
 import math
 import multiprocessing
 import os
@@ -49,11 +47,8 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
-from datetime import datetime
-from typing import Any, Literal
-from zoneinfo import ZoneInfo
+from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -61,28 +56,12 @@ from statsmodels.tools.eval_measures import aicc
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
-from sre_lib.config import Indicator, PlatformConfig
+from sre_lib.config import Indicator
 from sre_lib.errors import DataError
-from sre_lib.series import sample_query
+from sre_lib.signals import Freq, seasonal_strength, signal_frequency
 
-__all__ = [
-    "Backtest",
-    "Crossing",
-    "Forecast",
-    "bounds_for",
-    "capacity_signal",
-    "daily_signal",
-    "forecast",
-    "forecast_many",
-    "forecast_summary",
-    "seasonal_strength",
-    "thresholds_for",
-    "time_to_threshold",
-    "time_to_threshold_many",
-]
+__all__ = ["Backtest", "Forecast", "bounds_for", "date_text", "forecast", "forecast_many", "forecast_summary"]
 
-Freq = Literal["D", "h"]
-Direction = Literal["above", "below"]
 Bounds = tuple[float | None, float | None]
 
 SEASON = {"D": 7, "h": 24}  # default season length per signal frequency: a week of days, a day of hours
@@ -99,165 +78,6 @@ MAX_MISSING_FRACTION = 0.5  # more missing (after dropping history before a long
 MAX_INTERPOLATED_TRUSTED = 0.2  # more interpolated: not trustworthy
 MIN_COVERAGE = {80: 0.60, 95: 0.80}  # backtest coverage below this: intervals too narrow, not trustworthy
 Z = {80: float(stats.norm.ppf(0.90)), 95: float(stats.norm.ppf(0.975))}
-DISK_FULL_PERCENT = 100.0
-FULL_AT = {"disk": DISK_FULL_PERCENT}  # metrics with a hard ceiling worth a "full" threshold
-
-
-# ----------------------------------------------------------------------------------------------- capacity signal
-
-
-def _zone(tz: str | ZoneInfo | PlatformConfig) -> str:
-    if isinstance(tz, PlatformConfig):
-        return tz.platform.timezone
-    return tz.key if isinstance(tz, ZoneInfo) else str(tz)
-
-
-def _freq(freq: str) -> Freq:
-    normal = {"d": "D", "day": "D", "daily": "D", "h": "h", "hour": "h", "hourly": "h"}.get(str(freq).lower())
-    if normal is None:
-        raise DataError(f"signal frequency: expected 'D' (daily) or 'h' (hourly), got {freq!r}")
-    return normal  # type: ignore[return-value]
-
-
-def _quantile_of(stat: str) -> float | None:
-    """0.95 for 'p95', None for 'max' / 'mean'; DataError for anything else."""
-    if stat in ("max", "mean"):
-        return None
-    match = re.fullmatch(r"p(\d{1,2}(?:\.\d+)?)", stat)
-    if not match or not 0 < float(match.group(1)) < 100:
-        raise DataError(f"signal statistic: expected 'p95' (any 'pNN'), 'max' or 'mean', got {stat!r}")
-    return float(match.group(1)) / 100.0
-
-
-def capacity_signal(
-    samples: pd.DataFrame,
-    tz: str | ZoneInfo | PlatformConfig = "UTC",
-    *,
-    freq: str = "D",
-    stat: str = "p95",
-    by: Sequence[str] = (),
-    min_samples_fraction: float = 0.75,
-    ts: str = "ts",
-    value: str = "value",
-) -> pd.DataFrame:
-    """One value per local day (``freq='D'``) or hour (``'h'``) of raw samples: columns ``*by, date, value, samples``.
-
-    Why: capacity is about peaks, so a day is summarised by its p95 (``stat='p95'``, linear interpolation like
-    DuckDB's ``quantile_cont``) or its ``'max'``. Days are calendar days of ``tz`` (a zone name or the platform
-    config): timestamps are converted to the zone first, so a daylight-saving day holds 23 or 25 hours. Naive
-    timestamps are taken as UTC, like the warehouse stores them. ``date`` is the local midnight (naive) for daily
-    signals and the local hour start (zone-aware) for hourly ones. Periods with fewer samples than
-    ``min_samples_fraction`` of the series' median count (a partial first or last day) are dropped: a half day
-    would look like a sudden drop. NaN values are ignored.
-    """
-    frequency = _freq(freq)
-    quantile = _quantile_of(stat)
-    missing = [c for c in (*by, ts, value) if c not in samples.columns]
-    if missing:
-        raise DataError(f"capacity signal: samples lack columns {missing}; expected {[*by, ts, value]}")
-    columns = [*by, "date", "value", "samples"]
-    frame = samples.loc[samples[value].notna(), [*by, ts, value]]
-    if frame.empty:
-        return pd.DataFrame({c: pd.Series(dtype="float64" if c == "value" else "object") for c in columns})
-    try:
-        instants = pd.to_datetime(frame[ts], utc=True)
-        zone = ZoneInfo(_zone(tz))
-    except (ValueError, TypeError, KeyError) as exc:
-        raise DataError(f"capacity signal: cannot read timestamps or time zone: {exc}") from None
-    local = instants.dt.tz_convert(zone)
-    if frequency == "D":
-        period = local.dt.tz_localize(None).dt.normalize()
-    else:
-        offset = local.dt.tz_localize(None) - instants.dt.tz_localize(None)  # UTC offset of each sample
-        period = ((instants + offset).dt.floor("h") - offset).dt.tz_convert(zone)
-    work = pd.DataFrame({**{c: frame[c] for c in by}, "date": period, "value": frame[value].astype(float)})
-    grouped = work.groupby([*by, "date"], sort=True, observed=True)["value"]
-    if stat == "max":
-        values = grouped.max()
-    elif stat == "mean":
-        values = grouped.mean()
-    else:
-        values = grouped.quantile(quantile)
-    out = pd.DataFrame({"value": values, "samples": grouped.size()}).reset_index()
-    return _drop_partial(out, list(by), min_samples_fraction)[columns]
-
-
-def _drop_partial(frame: pd.DataFrame, by: list[str], fraction: float) -> pd.DataFrame:
-    if fraction <= 0 or frame.empty:
-        return frame.reset_index(drop=True)
-    if by:
-        typical = frame.groupby(by, observed=True)["samples"].transform("median")
-    else:
-        typical = pd.Series(frame["samples"].median(), index=frame.index)
-    return frame.loc[frame["samples"] >= fraction * typical].reset_index(drop=True)
-
-
-def daily_signal(
-    con: duckdb.DuckDBPyConnection,
-    config: PlatformConfig | str,
-    metrics: Sequence[str] | None = None,
-    components: Sequence[str] | None = None,
-    stat: str = "p95",
-    start: datetime | None = None,
-    end: datetime | None = None,
-    min_samples_fraction: float = 0.75,
-) -> pd.DataFrame:
-    """The daily capacity signal of many warehouse series at once, aggregated inside DuckDB.
-
-    Same result as ``capacity_signal(read_samples(...), config, by=[series_id, component, instance, metric])``
-    without pulling every sample into pandas: days are local calendar days of the platform zone (DuckDB
-    ``timezone(zone, ts)``), ``p95`` is ``quantile_cont(value, 0.95)``. Columns: series_id, component, instance,
-    metric, date (local midnight, naive), value, samples.
-    """
-    zone = _zone(config)
-    try:
-        ZoneInfo(zone)
-    except (ValueError, KeyError) as exc:
-        raise DataError(f"daily signal: unknown time zone {zone!r}") from exc
-    quantile = _quantile_of(stat)
-    if quantile is not None:
-        aggregate = f"quantile_cont(value, {quantile!r})"
-    else:
-        aggregate = "max(value)" if stat == "max" else "avg(value)"
-    sql, params = sample_query(metrics, components, start, end)
-    query = f"""
-        WITH samples AS ({sql}),
-        days AS (
-            SELECT series_id, component, instance, metric, CAST(timezone(?, ts) AS DATE) AS date,
-                   {aggregate} AS value, count(*) AS samples
-            FROM samples WHERE value IS NOT NULL AND NOT isnan(value)
-            GROUP BY ALL
-        )
-        SELECT * FROM days
-        QUALIFY samples >= ? * median(samples) OVER (PARTITION BY series_id)
-        ORDER BY component, instance, metric, series_id, date
-    """
-    frame = con.execute(query, [*params, zone, float(max(min_samples_fraction, 0.0))]).df()
-    frame["date"] = pd.to_datetime(frame["date"])
-    frame["samples"] = frame["samples"].astype("int64")
-    return frame
-
-
-def seasonal_strength(values: np.ndarray | Sequence[float], season: int) -> float:
-    """Strength of a seasonal pattern of length ``season``, 0 (none) to 1 (pure season).
-
-    Classical decomposition: trend by a centred moving average, seasonal indices by phase means of the
-    detrended values; strength = max(0, 1 - var(remainder) / var(seasonal + remainder)) (Wang, Smith & Hyndman).
-    """
-    y = np.asarray(values, dtype=float)
-    if season < 2 or len(y) < 2 * season + 1 or not np.isfinite(y).all():
-        return 0.0
-    weights = np.r_[0.5, np.ones(season - 1), 0.5] / season if season % 2 == 0 else np.ones(season) / season
-    trend = np.convolve(y, weights, mode="valid")
-    offset = (len(weights) - 1) // 2
-    detrended = y[offset : offset + len(trend)] - trend
-    phase = (np.arange(len(detrended)) + offset) % season
-    means = np.bincount(phase, detrended, minlength=season) / np.bincount(phase, minlength=season)
-    seasonal = (means - means.mean())[phase]
-    total = np.var(detrended)
-    if total <= 0:
-        return 0.0
-    return float(max(0.0, 1.0 - np.var(detrended - seasonal) / total))
 
 
 # ----------------------------------------------------------------------------------------------- models
@@ -924,7 +744,7 @@ class Forecast:
     def __repr__(self) -> str:
         unit = UNIT_NAME.get(self.freq, self.freq)
         last = self.frame.iloc[-1]
-        first_date, last_date = _fmt(self.frame["date"].iloc[0]), _fmt(last["date"])
+        first_date, last_date = date_text(self.frame["date"].iloc[0]), date_text(last["date"])
         lines = [
             f"Forecast {self.model}: {len(self.history)} {unit}s of history -> {self.horizon} {unit}s "
             f"({first_date} .. {last_date})",
@@ -937,7 +757,8 @@ class Forecast:
         return "\n".join(lines)
 
 
-def _fmt(stamp: pd.Timestamp) -> str:
+def date_text(stamp: pd.Timestamp) -> str:
+    """A forecast date as text: the day alone for a daily signal, else day and time."""
     stamp = pd.Timestamp(stamp)
     if stamp == stamp.normalize() and stamp.tz is None:
         return stamp.strftime("%Y-%m-%d")
@@ -987,7 +808,7 @@ def forecast(
     the parameters at every backtest origin (honest, about 4x slower) instead of holding them at the
     full-history estimates. See the module docstring for the model-selection rules.
     """
-    frequency = _freq(freq)
+    frequency = signal_frequency(freq)
     steps = _check_horizon(horizon)
     limits = _check_bounds(bounds)
     m = SEASON[frequency] if season is None else int(season)
@@ -1033,7 +854,7 @@ def _date_notes(notes: Iterable[str], first: pd.Timestamp, step: pd.Timedelta) -
     """Replace grid positions ('day 12') in notes by dates."""
 
     def to_date(match: re.Match[str]) -> str:
-        return _fmt(first + step * int(match.group(2)))
+        return date_text(first + step * int(match.group(2)))
 
     return [re.sub(r"\b(day|hour) (\d+)\b(?! ?s\b)", to_date, note) for note in notes]
 
@@ -1102,7 +923,7 @@ def forecast_many(
     ``DataError``) gets one row with no date, model ``'none'`` and the error as its reason, so one bad series
     never sinks the batch. ``forecast_summary`` reduces it to one row per series.
     """
-    frequency = _freq(freq)
+    frequency = signal_frequency(freq)
     steps = _check_horizon(horizon)
     m = SEASON[frequency] if season is None else int(season)
     missing = [c for c in (date, value) if c not in signals.columns]
@@ -1241,198 +1062,3 @@ def forecast_summary(forecasts: pd.DataFrame, keys: Sequence[str] | None = None)
     key_columns = list(keys) if keys is not None else list(forecasts.columns[: forecasts.columns.get_loc("date")])
     last = forecasts.groupby(key_columns, sort=False, dropna=False, observed=True).tail(1)
     return last.rename(columns={"date": "horizon_end", "mean": "mean_at_end"}).reset_index(drop=True)
-
-
-# ----------------------------------------------------------------------------------------------- time to threshold
-
-
-@dataclass(frozen=True)
-class Crossing:
-    """When a forecast crosses one threshold: earliest (outer band), likely (mean), latest (inner band).
-
-    A date is None when that line does not cross within the horizon (up to ``horizon_end``).
-    """
-
-    name: str
-    threshold: float
-    direction: Direction
-    earliest: pd.Timestamp | None
-    likely: pd.Timestamp | None
-    latest: pd.Timestamp | None
-    horizon_end: pd.Timestamp
-    already: bool
-    trustworthy: bool
-    reason: str
-
-    @property
-    def summary(self) -> str:
-        """One line for a report, with '[NOT TRUSTWORTHY: reason]' appended when the forecast is not trusted.
-
-        For example 'critical 85: likely 2027-01-14 (earliest 2026-12-20, latest not within horizon)'.
-        """
-
-        def say(stamp: pd.Timestamp | None) -> str:
-            return "not within horizon" if stamp is None else _fmt(stamp)
-
-        head = f"{self.name} {self.threshold:g}: "
-        if self.already:
-            head += f"already {self.direction}; "
-        if self.earliest is None:
-            text = head + f"not within horizon (to {_fmt(self.horizon_end)})"
-        else:
-            text = head + f"likely {say(self.likely)} (earliest {say(self.earliest)}, latest {say(self.latest)})"
-        return text if self.trustworthy else f"{text} [NOT TRUSTWORTHY: {self.reason}]"
-
-    def __str__(self) -> str:
-        return self.summary
-
-
-def thresholds_for(indicator: Indicator, *, full: float | None = None) -> dict[str, float]:
-    """Warning and critical levels of a configured indicator, plus ``full`` (e.g. 100 for a disk) if given."""
-    levels = {"warning": indicator.warning, "critical": indicator.critical}
-    if full is not None:
-        levels["full"] = float(full)
-    return levels
-
-
-def _check_thresholds(thresholds: Mapping[str, float], direction: Direction) -> dict[str, float]:
-    if direction not in ("above", "below"):
-        raise DataError(f"direction: expected 'above' or 'below', got {direction!r}")
-    levels = {str(name): float(level) for name, level in thresholds.items()}
-    if not levels:
-        raise DataError("no thresholds given")
-    for name, level in levels.items():
-        if not math.isfinite(level):
-            raise DataError(f"threshold {name!r} is {level}: expected a finite number")
-    items = list(levels.items())
-    for (name_a, a), (name_b, b) in itertools.pairwise(items):
-        if (direction == "above" and not a < b) or (direction == "below" and not a > b):
-            relation = "below" if direction == "above" else "above"
-            raise DataError(
-                f"thresholds out of order: {name_a} ({a:g}) must be {relation} {name_b} ({b:g}) "
-                f"when {'higher' if direction == 'above' else 'lower'} is worse"
-            )
-    return levels
-
-
-def _first(dates: np.ndarray, values: np.ndarray, level: float, above: bool) -> pd.Timestamp | None:
-    hits = values >= level if above else values <= level
-    return pd.Timestamp(dates[int(np.argmax(hits))]) if hits.any() else None
-
-
-def _crossings(
-    frame: pd.DataFrame,
-    last_value: float,
-    levels: Mapping[str, float],
-    direction: Direction,
-    band: int,
-    trustworthy: bool,
-    reason: str,
-) -> list[Crossing]:
-    if band not in (80, 95):
-        raise DataError(f"band: expected 80 or 95, got {band!r}")
-    above = direction == "above"
-    dates = frame["date"].to_numpy()
-    lo, hi, mean = (frame[c].to_numpy(dtype=float) for c in (f"lo{band}", f"hi{band}", "mean"))
-    outer, inner = (hi, lo) if above else (lo, hi)
-    out = []
-    for name, level in levels.items():
-        out.append(
-            Crossing(
-                name=name,
-                threshold=level,
-                direction=direction,
-                earliest=_first(dates, outer, level, above),
-                likely=_first(dates, mean, level, above),
-                latest=_first(dates, inner, level, above),
-                horizon_end=pd.Timestamp(dates[-1]),
-                already=bool(last_value >= level if above else last_value <= level),
-                trustworthy=trustworthy,
-                reason=reason,
-            )
-        )
-    return out
-
-
-def _crossing_frame(crossings: list[Crossing]) -> pd.DataFrame:
-    rows = [
-        {
-            "threshold": c.name,
-            "level": c.threshold,
-            "direction": c.direction,
-            "earliest": c.earliest,
-            "likely": c.likely,
-            "latest": c.latest,
-            "already": c.already,
-            "summary": c.summary,
-            "trustworthy": c.trustworthy,
-            "reason": c.reason,
-        }
-        for c in crossings
-    ]
-    frame = pd.DataFrame(rows)
-    for column in ("earliest", "likely", "latest"):  # NaT, not None, where a line does not cross
-        frame[column] = pd.to_datetime(frame[column].astype(object).where(frame[column].notna(), pd.NaT))
-    return frame
-
-
-def time_to_threshold(
-    fc: Forecast,
-    thresholds: Mapping[str, float] | Indicator,
-    *,
-    direction: Direction | None = None,
-    band: int = 95,
-) -> pd.DataFrame:
-    """When a forecast crosses each threshold: one row per threshold with earliest / likely / latest dates.
-
-    ``thresholds``: ordered levels such as ``{"warning": 70, "critical": 85, "full": 100}`` (see
-    ``thresholds_for``) or a configured ``Indicator`` (its warning and critical, and its direction).
-    ``direction``: 'above' (higher is worse, default) or 'below'. The crossing date of a line is the first
-    forecast date at or beyond the threshold: earliest from the upper ``band`` % bound (lower for 'below'),
-    likely from the mean, latest from the lower bound; NaT (and 'not within horizon' in ``summary``) when the
-    line does not cross within the horizon. ``already``: the last observed value is already beyond it.
-    Columns: threshold, level, direction, earliest, likely, latest, already, summary, trustworthy, reason.
-    """
-    if isinstance(thresholds, Indicator):
-        direction = direction or thresholds.direction
-        thresholds = thresholds_for(thresholds)
-    way: Direction = direction or "above"
-    levels = _check_thresholds(thresholds, way)
-    last_value = float(fc.history["value"].iloc[-1])
-    return _crossing_frame(_crossings(fc.frame, last_value, levels, way, band, fc.trustworthy, fc.reason))
-
-
-def time_to_threshold_many(
-    forecasts: pd.DataFrame,
-    config: PlatformConfig,
-    *,
-    keys: Sequence[str] | None = None,
-    metric: str = "metric",
-    band: int = 95,
-) -> pd.DataFrame:
-    """Crossing dates for every series of a ``forecast_many`` result, with the bands configured per metric.
-
-    Series whose metric has no configured indicator are skipped; disks also get ``full`` at 100 %. The last
-    observed value is not known here, so ``already`` reports whether the first forecast step is beyond it.
-    """
-    key_columns = list(keys) if keys is not None else list(forecasts.columns[: forecasts.columns.get_loc("date")])
-    if metric not in key_columns:
-        raise DataError(f"time to threshold: {metric!r} is not one of the key columns {key_columns}")
-    parts = []
-    valid = forecasts[forecasts["date"].notna()]
-    for key, group in valid.groupby(key_columns, sort=True, dropna=False, observed=True):
-        key_tuple = key if isinstance(key, tuple) else (key,)
-        name = key_tuple[key_columns.index(metric)]
-        indicator = config.indicators.get(str(name))
-        if indicator is None:
-            continue
-        levels = _check_thresholds(thresholds_for(indicator, full=FULL_AT.get(str(name))), indicator.direction)
-        trusted, reason = bool(group["trustworthy"].iloc[0]), str(group["reason"].iloc[0])
-        first_mean = float(group["mean"].iloc[0])
-        frame = _crossing_frame(_crossings(group, first_mean, levels, indicator.direction, band, trusted, reason))
-        for column, item in zip(key_columns, key_tuple, strict=True):
-            frame.insert(key_columns.index(column), column, item)
-        parts.append(frame)
-    if not parts:
-        return pd.DataFrame(columns=[*key_columns, "threshold", "level", "likely"])
-    return pd.concat(parts, ignore_index=True)

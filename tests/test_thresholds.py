@@ -1,0 +1,61 @@
+"""Time to threshold: analytic crossing dates of synthetic trends, both directions, bad thresholds refused."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+from forecast_inputs import daily, trend_series
+
+from sre_lib.config import load_config
+from sre_lib.errors import DataError
+from sre_lib.forecast import forecast
+from sre_lib.thresholds import thresholds_for, time_to_threshold
+
+CONFIG = load_config()
+
+
+def test_crossing_dates_of_a_known_trend_match_the_analytic_answer() -> None:
+    # 30 + 0.25 t crosses 60 at t=120, 70 at t=160, 100 at t=280; history is t = 0..119 (2026-03-01 ..).
+    result = forecast(daily(trend_series(120, 0.25, noise=0.5, seed=8)), 90, bounds=(0, 100))
+    table = time_to_threshold(result, {"warning": 60, "critical": 70, "full": 100}).set_index("threshold")
+    start = pd.Timestamp("2026-03-01")
+    expected = start + pd.Timedelta(days=160)  # 40 days after the last observation
+    critical = table.loc["critical"]
+    assert abs((critical["likely"] - expected).days) <= 5
+    assert critical["earliest"] <= expected <= (critical["latest"] if pd.notna(critical["latest"]) else expected)
+    assert abs((table.loc["warning", "likely"] - (start + pd.Timedelta(days=120))).days) <= 3
+    assert pd.isna(table.loc["full", "likely"]) and "not within horizon" in table.loc["full", "summary"]
+    assert table["trustworthy"].all()
+
+
+def test_crossings_below_and_from_an_indicator() -> None:
+    # 95 - 0.2 t: below 80 from t=75 (inside the history of 100 days), below 70 from t=125.
+    result = forecast(daily(trend_series(100, -0.2, level=95, noise=0.3, seed=9)), 60)
+    table = time_to_threshold(result, {"warning": 80, "critical": 70}, direction="below").set_index("threshold")
+    assert table.loc["warning", "already"] and not table.loc["critical", "already"]
+    expected = pd.Timestamp("2026-03-01") + pd.Timedelta(days=125)
+    critical = table.loc["critical"]
+    assert abs((critical["likely"] - expected).days) <= 4
+    assert critical["earliest"] <= expected <= critical["latest"]
+    disk = forecast(daily(trend_series(60, 0.3, level=60, noise=0.3, seed=10)), 90, bounds=(0, 100))
+    from_config = time_to_threshold(disk, CONFIG.indicators["disk"])
+    assert list(from_config["threshold"]) == ["warning", "critical"]
+    with_full = time_to_threshold(disk, thresholds_for(CONFIG.indicators["disk"], full=100))
+    assert list(with_full["level"]) == [70, 85, 100]
+    assert with_full["already"].tolist() == [True, False, False]
+
+
+@pytest.mark.parametrize(
+    ("levels", "direction"),
+    [
+        ({"warning": 90, "critical": 80}, "above"),
+        ({"warning": 70, "critical": 80}, "below"),
+        ({"w": math.nan}, "above"),
+    ],
+)
+def test_thresholds_out_of_order_are_refused(levels: dict[str, float], direction: str) -> None:
+    result = forecast(daily(trend_series(40, 0.1, seed=11)), 10)
+    with pytest.raises(DataError, match="threshold"):
+        time_to_threshold(result, levels, direction=direction)  # type: ignore[arg-type]
