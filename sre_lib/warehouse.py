@@ -284,7 +284,7 @@ class Warehouse:
                 except BlockingIOError:
                     if time.monotonic() >= deadline:
                         raise WarehouseBusyError(
-                            f"warehouse {self.path} is busy: another run has held its write lock for over {wait:.0f} s"
+                            f"warehouse {self.path} is busy: another run has held its write lock for over {wait:g} s"
                         ) from None
                     time.sleep(_LOCK_POLL_SECONDS)
             try:
@@ -389,16 +389,21 @@ class Warehouse:
         except WarehouseBusyError:
             if fallback is None:
                 raise
-            made = datetime.fromtimestamp((self.snapshot_dir / fallback[0]).stat().st_mtime, UTC)
             log.warning(
-                "warehouse %s: a writer has held the lock for over %g s; reading the snapshot made %s UTC",
-                self.path, self.read_wait, f"{made:%Y-%m-%d %H:%M}",
+                "warehouse %s: a writer has held the lock for over %g s; reading the snapshot made %s",
+                self.path, self.read_wait, self._made(fallback[0]),
             )  # fmt: skip
         except OSError as exc:  # e.g. a reader without write access to the snapshot directory
             if fallback is None:
                 raise WarehouseError(f"cannot publish a read snapshot of {self.path}: {_one_line(exc)}") from None
             log.warning("reading the previous snapshot of %s: cannot publish a new one: %s", self.path, exc)
         return fallback
+
+    def _made(self, name: str) -> str:
+        try:
+            return f"{datetime.fromtimestamp((self.snapshot_dir / name).stat().st_mtime, UTC):%Y-%m-%d %H:%M} UTC"
+        except OSError:
+            return "earlier"
 
     def open_read_only(self, latest: bool = False) -> duckdb.DuckDBPyConnection:
         """A read-only connection to a snapshot (see ``current_snapshot``). Never breaks a writer."""
