@@ -20,6 +20,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -443,9 +444,22 @@ def _crossing_actions(
             continue
         rows.append({
             "by": by, "component": row.component, "instance": row.instance, "metric": row.metric, "action": what,
-            "monthly_cost_change": cost, "why": f"{row.metric} {row.summary}", "trustworthy": bool(row.trustworthy),
+            "monthly_cost_change": cost, "why": _crossing_reason(row), "trustworthy": bool(row.trustworthy),
         })  # fmt: skip
     return rows
+
+
+def _crossing_reason(row: Any) -> str:
+    """'forecast: redis_memory of redis-1 at 90 % (critical) around 2026-12-02 (earliest 2026-11-29, latest
+    2026-12-05)': the likely date first, the range after, in words a manager reads."""
+
+    def day(stamp: Any) -> str:
+        return f"{pd.Timestamp(stamp):%Y-%m-%d}" if pd.notna(stamp) else "beyond the forecast"
+
+    return (
+        f"forecast: {row.metric} of {row.instance} at {row.level:g} % ({row.threshold}) around {day(row.likely)} "
+        f"(earliest {day(row.earliest)}, latest {day(row.latest)})"
+    )
 
 
 def _verdict(

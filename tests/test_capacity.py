@@ -54,6 +54,10 @@ def test_demo_review_forecasts_redis_memory_past_its_band_and_recommends_a_size(
     assert redis["action"].str.contains("resize redis to s-2vcpu-4gb").any()
     crossing = demo_review.crossings.query("metric == 'redis_memory' and threshold == 'critical'")
     assert redis["by"].iloc[0] == crossing["earliest"].iloc[0]
+    likely, earliest, latest = (f"{crossing[c].iloc[0]:%Y-%m-%d}" for c in ("likely", "earliest", "latest"))
+    assert redis["why"].iloc[0] == (
+        f"forecast: redis_memory of redis-1 at 90 % (critical) around {likely} (earliest {earliest}, latest {latest})"
+    )
 
 
 def test_demo_review_tables_for_the_report(demo_review) -> None:
