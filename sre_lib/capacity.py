@@ -333,6 +333,27 @@ def actions_table(review: CapacityReview) -> pd.DataFrame:
     return renamed[["by", "component", "what to do", "cost / month", "why", "caveat"]]
 
 
+def policy_table(review: CapacityReview) -> pd.DataFrame:
+    """The scaling-policy replay as a manager reads it: one row per policy, whole minutes, money with currency."""
+    if not review.simulations:
+        return pd.DataFrame()
+    currency = review.config.platform.currency
+    frame = scaling.compare(list(review.simulations)).reset_index()
+    minutes = ["warning_minutes", "critical_minutes", "saturation_minutes"]
+    shown = frame.assign(
+        average_servers=frame["average_servers"].round(2),
+        monthly_cost=frame["monthly_cost"].map(lambda value: money(value, currency).lstrip("+")),
+        **{column: frame[column].round().astype("int64") for column in minutes},
+    )
+    labels = {
+        "policy": "policy", "scale_outs": "servers added", "scale_ins": "servers removed",
+        "average_servers": "average servers", "peak_servers": "peak servers", "warning_minutes": "minutes warning",
+        "critical_minutes": "minutes critical", "saturation_minutes": "minutes saturated",
+        "monthly_cost": "cost / month",
+    }  # fmt: skip
+    return shown[list(labels)].rename(columns=labels)
+
+
 def servers_needed(demand: float, per_server_limit: float) -> int:
     """Servers that keep each one at or under ``per_server_limit`` % for a tier demand in server-CPU-%."""
     return max(1, math.ceil(demand / per_server_limit - 1e-9))

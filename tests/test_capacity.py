@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sre_lib.capacity import actions_table, capacity_review, server_steps, servers_needed
+from sre_lib.capacity import actions_table, capacity_review, policy_table, server_steps, servers_needed
 from sre_lib.config import DEFAULT_CONFIG_PATH, load_config
 from sre_lib.errors import DataError
 from sre_lib.warehouse import Warehouse, canonical_labels, series_id
@@ -64,6 +64,12 @@ def test_demo_review_tables_for_the_report(demo_review) -> None:
     table = actions_table(demo_review)
     assert list(table.columns) == ["by", "component", "what to do", "cost / month", "why", "caveat"]
     assert table["cost / month"].str.endswith(" USD").all()
+    policies = policy_table(demo_review)
+    threshold = demo_review.simulations[0]
+    assert policies["policy"].tolist() == [result.policy.name for result in demo_review.simulations]
+    assert policies["servers added"].iloc[0] == threshold.scale_outs
+    assert policies["minutes warning"].iloc[0] == round(threshold.band_minutes["warning"])
+    assert policies["cost / month"].iloc[0] == f"{threshold.monthly_cost:,.2f} USD"
     frame = demo_review.series_forecast("app", "app-1", "cpu")
     assert set(frame["kind"]) == {"history", "forecast"}
     assert demo_review.thresholds("disk") == {"warning": 70.0, "critical": 85.0, "full": 100.0}
