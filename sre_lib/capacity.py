@@ -145,7 +145,7 @@ class CapacityReview:
         """Load each server count carries at the scale-out threshold, for the tier's load chart."""
         policy = self.config.scaling.horizontal
         return {
-            f"{n} servers at {policy.cpu_threshold_percent:g} %": n * policy.cpu_threshold_percent
+            f"{n} server{'s' if n > 1 else ''} at {policy.cpu_threshold_percent:g} %": n * policy.cpu_threshold_percent
             for n in range(1, policy.max_servers + 1)
         }
 

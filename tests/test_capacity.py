@@ -64,6 +64,9 @@ def test_demo_review_tables_for_the_report(demo_review) -> None:
     table = actions_table(demo_review)
     assert list(table.columns) == ["by", "component", "what to do", "cost / month", "why", "caveat"]
     assert table["cost / month"].str.endswith(" USD").all()
+    assert demo_review.tier_capacity_lines() == {
+        "1 server at 70 %": 70.0, "2 servers at 70 %": 140.0, "3 servers at 70 %": 210.0, "4 servers at 70 %": 280.0,
+    }  # fmt: skip
     policies = policy_table(demo_review)
     threshold = demo_review.simulations[0]
     assert policies["policy"].tolist() == [result.policy.name for result in demo_review.simulations]
