@@ -68,22 +68,29 @@ def money(value: float | None, currency: str) -> str:
 
 
 def table(
-    frame: pd.DataFrame, columns: Mapping[str, str] | None = None, max_rows: int = 50, percent: Iterable[str] = ()
+    frame: pd.DataFrame,
+    columns: Mapping[str, str] | None = None,
+    max_rows: int = 50,
+    percent: Iterable[str] = (),
+    money_in: str | None = None,
+    amounts: Iterable[str] = (),
 ) -> Html:
     """The chosen columns (default: all), renamed for readers, capped at ``max_rows`` rows: an escaped HTML
     table, full text, no index, blanks for missing values, numbers for reading: counts with thousands
-    separators, other numbers rounded, true/false as yes/no, and the ``percent`` columns (fractions 0-1)
-    as percentages."""
+    separators, other numbers rounded, true/false as yes/no, the ``percent`` columns (fractions 0-1) as
+    percentages and the ``amounts`` columns as money in the currency ``money_in``."""
     columns = columns if columns is not None else {name: name for name in frame.columns}
     present = {source: label for source, label in columns.items() if source in frame}
     out = frame.loc[:, list(present)].rename(columns=present).head(max_rows)
     if out.empty:
         return Html("<p><em>none</em></p>")
-    as_percent = set(percent)
+    as_percent, as_money = set(percent), set(amounts)
     formatters: dict[str, Callable[[Any], str]] = {}
     for source, label in present.items():
         kind = frame[source].dtype
-        if source in as_percent:
+        if source in as_money:
+            formatters[label] = _blank_or(lambda value: f"{value:,.2f} {money_in or ''}".rstrip())
+        elif source in as_percent:
             formatters[label] = _blank_or(lambda value: f"{100 * value:.1f} %")
         elif pd.api.types.is_bool_dtype(kind):
             formatters[label] = _blank_or(lambda value: "yes" if value else "no")

@@ -58,3 +58,9 @@ def test_bullets_money_and_local_times() -> None:
     assert money(24.0, "USD") == "+24.00 USD" and money(-12.5, "USD") == "-12.50 USD" and money(None, "USD") == ""
     frame = pd.DataFrame({"since": [pd.Timestamp("2026-10-31 23:59", tz="UTC"), pd.NaT]})
     assert local_times(frame, SYDNEY, ["since"])["since"].tolist() == ["2026-11-01 10:59", ""]
+
+
+def test_amounts_show_as_money_in_the_currency() -> None:
+    frame = pd.DataFrame({"size": ["s-2vcpu-4gb", "g-4vcpu-16gb"], "monthly_cost": [72.0, 1252.5]})
+    markup = table(frame, money_in="USD", amounts=["monthly_cost"]).markup
+    assert _cells(markup) == ["s-2vcpu-4gb", "72.00 USD", "g-4vcpu-16gb", "1,252.50 USD"]
