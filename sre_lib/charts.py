@@ -175,7 +175,9 @@ def servers_chart(timeline: pd.DataFrame, title: str = "App servers over time, b
         .encode(
             x=alt.X("ts:T", title=None),
             y=alt.Y("servers_mean:Q", title="servers"),
-            color=alt.Color("policy:N", title=None, legend=alt.Legend(orient="bottom")),
+            color=alt.Color(
+                "policy:N", title=None, legend=alt.Legend(orient="bottom", direction="vertical", labelLimit=0)
+            ),
         )
         .properties(title=title, width=WIDTH, height=200)
     )
