@@ -55,6 +55,7 @@ __all__ = [
     "episodes",
     "evictions_trend",
     "indicator_bands",
+    "reading",
     "rollup",
     "time_in_bands",
 ]
@@ -1085,9 +1086,20 @@ def _level_status(
     return pd.DataFrame(rows, columns=_STATUS_COLUMNS)
 
 
+def reading(value: float, level: float) -> str:
+    """``value`` rounded for a reader (one decimal, or as many more as it takes to stay on the same side of
+    ``level``): 33.2063 next to 70 reads "33.2"; 69.96 next to 70 reads "69.96", never "70"."""
+    for decimals in range(1, 7):
+        text = f"{value:.{decimals}f}"
+        if (float(text) > level) == (value > level) and (float(text) < level) == (value < level):
+            return text.rstrip("0").rstrip(".") if "." in text else text
+    return f"{value:g}"
+
+
 def _level_detail(value: float, indicator: Indicator, band: int, status: int, hot: float, sustained: float) -> str:
     above = indicator.direction == "above"
-    shown = f"{value:g} {indicator.unit}"
+    nearest = indicator.warning if band != CRITICAL else indicator.critical
+    shown = f"{reading(value, nearest)} {indicator.unit}"
     if band == CRITICAL:
         side = "above" if above else "below"
         if status == CRITICAL:
