@@ -51,6 +51,7 @@ import duckdb
 import pandas as pd
 
 from sre_lib.config import PlatformConfig
+from sre_lib.durations import human_duration
 from sre_lib.errors import DataError
 
 Status = Literal["pass", "warn", "fail"]
@@ -154,25 +155,6 @@ class DrReport:
 
 
 # ---------------------------------------------------------------------------------------------- formatting
-
-
-def human_duration(delta: timedelta | float) -> str:
-    """``2 h 05 min``, ``4 min 58 s``, ``26 h``, ``32 d 20 h``: hours up to 3 days, days beyond."""
-    seconds = delta.total_seconds() if isinstance(delta, timedelta) else float(delta)
-    sign = "-" if seconds < 0 else ""
-    whole = round(abs(seconds))
-    if whole >= 3 * 86_400:
-        days, hours = divmod(round(whole / 3600), 24)
-        text = f"{days} d {hours} h" if hours else f"{days} d"
-    elif whole >= 3600:
-        hours, minutes = divmod(round(whole / 60), 60)
-        text = f"{hours} h {minutes:02d} min" if minutes else f"{hours} h"
-    elif whole >= 60:
-        minutes, secs = divmod(whole, 60)
-        text = f"{minutes} min {secs:02d} s" if secs else f"{minutes} min"
-    else:
-        text = f"{whole} s"
-    return sign + text
 
 
 def _local(ts: datetime, tz: ZoneInfo) -> str:

@@ -1,4 +1,5 @@
-"""Durations and instants as users type them: ``90s``, ``15m``, ``6h``, ``30d``, ``2w``; ISO 8601 times."""
+"""Durations and instants as users type them (``90s``, ``15m``, ``6h``, ``30d``, ``2w``; ISO 8601 times), and
+durations as reports print them (``2 h 05 min``)."""
 
 from __future__ import annotations
 
@@ -49,3 +50,22 @@ def to_utc(instant: Instant | None, name: str = "time") -> datetime | None:
         raise DataError(f"{name}: expected a date-time, got {instant!r}")
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     return stamp.to_pydatetime()
+
+
+def human_duration(delta: timedelta | float) -> str:
+    """``2 h 05 min``, ``4 min 58 s``, ``26 h``, ``32 d 20 h``: hours up to 3 days, days beyond."""
+    seconds = delta.total_seconds() if isinstance(delta, timedelta) else float(delta)
+    sign = "-" if seconds < 0 else ""
+    whole = round(abs(seconds))
+    if whole >= 3 * 86_400:
+        days, hours = divmod(round(whole / 3600), 24)
+        text = f"{days} d {hours} h" if hours else f"{days} d"
+    elif whole >= 3600:
+        hours, minutes = divmod(round(whole / 60), 60)
+        text = f"{hours} h {minutes:02d} min" if minutes else f"{hours} h"
+    elif whole >= 60:
+        minutes, secs = divmod(whole, 60)
+        text = f"{minutes} min {secs:02d} s" if secs else f"{minutes} min"
+    else:
+        text = f"{whole} s"
+    return sign + text

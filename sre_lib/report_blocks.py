@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from sre_lib.durations import human_duration
+
 _LABELS = {
     "healthy": "GREEN", "pass": "GREEN", "warning": "AMBER", "warn": "AMBER", "critical": "RED", "fail": "RED",
     "no data": "GREY",
@@ -71,27 +73,30 @@ def table(
     frame: pd.DataFrame,
     columns: Mapping[str, str] | None = None,
     max_rows: int = 50,
-    percent: Iterable[str] = (),
-    money_in: str | None = None,
-    amounts: Iterable[str] = (),
+    formats: Mapping[str, str] | None = None,
+    currency: str = "",
 ) -> Html:
     """The chosen columns (default: all), renamed for readers, capped at ``max_rows`` rows: an escaped HTML
     table, full text, no index, blanks for missing values, numbers for reading: counts with thousands
-    separators, other numbers rounded, true/false as yes/no, the ``percent`` columns (fractions 0-1) as
-    percentages and the ``amounts`` columns as money in the currency ``money_in``."""
+    separators, other numbers rounded, true/false as yes/no.
+
+    ``formats`` names how some columns read: ``"percent"`` (a fraction 0-1 shown as 62.7 %), ``"money"``
+    (72.00 USD, in ``currency``) or ``"ms"`` (a duration in milliseconds shown as 8 h 16 min, or 850 ms).
+    """
     columns = columns if columns is not None else {name: name for name in frame.columns}
     present = {source: label for source, label in columns.items() if source in frame}
     out = frame.loc[:, list(present)].rename(columns=present).head(max_rows)
     if out.empty:
         return Html("<p><em>none</em></p>")
-    as_percent, as_money = set(percent), set(amounts)
+    named = {"percent": _percent, "money": lambda value: f"{value:,.2f} {currency}".rstrip(), "ms": _duration_ms}
+    unknown = sorted({kind for kind in (formats or {}).values() if kind not in named})
+    if unknown:
+        raise ValueError(f"table formats: unknown {unknown}; expected {sorted(named)}")
     formatters: dict[str, Callable[[Any], str]] = {}
     for source, label in present.items():
         kind = frame[source].dtype
-        if source in as_money:
-            formatters[label] = _blank_or(lambda value: f"{value:,.2f} {money_in or ''}".rstrip())
-        elif source in as_percent:
-            formatters[label] = _blank_or(lambda value: f"{100 * value:.1f} %")
+        if formats and source in formats:
+            formatters[label] = _blank_or(named[formats[source]])
         elif pd.api.types.is_bool_dtype(kind):
             formatters[label] = _blank_or(lambda value: "yes" if value else "no")
         elif pd.api.types.is_integer_dtype(kind):
@@ -103,6 +108,14 @@ def table(
     )  # fmt: skip
     suffix = f"<p><small>first {max_rows} of {len(frame)} rows</small></p>" if len(frame) > max_rows else ""
     return Html(markup + suffix)
+
+
+def _percent(fraction: float) -> str:
+    return f"{100 * fraction:.1f} %"
+
+
+def _duration_ms(milliseconds: float) -> str:
+    return f"{milliseconds:,.0f} ms" if abs(milliseconds) < 1000 else human_duration(milliseconds / 1000)
 
 
 def _reading_number(value: float) -> str:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pandas as pd
+import pytest
 
 from sre_lib.report_blocks import bullet_list, local_times, money, table, verdict_banner
 
@@ -22,6 +23,7 @@ def test_a_table_shows_numbers_for_reading() -> None:
         {
             "query": ["SELECT 1", "SELECT <b>2</b>"],
             "calls": [541173, 7],
+            "total_ms": [29_786_528.38, 850.4],
             "share_total_time": [0.6266, 0.004877],
             "mean_ms": [55.04, 0.1234567],
             "spans_reset": [False, True],
@@ -29,12 +31,12 @@ def test_a_table_shows_numbers_for_reading() -> None:
             "hidden": [1, 2],
         }
     )
-    columns = {"query": "statement", "calls": "calls", "share_total_time": "share", "mean_ms": "mean ms",
-               "spans_reset": "spans a reset", "blocks": "blocks read"}  # fmt: skip
-    markup = table(frame, columns, percent=["share_total_time"]).markup
+    columns = {"query": "statement", "calls": "calls", "total_ms": "total time", "share_total_time": "share",
+               "mean_ms": "mean ms", "spans_reset": "spans a reset", "blocks": "blocks read"}  # fmt: skip
+    markup = table(frame, columns, formats={"share_total_time": "percent", "total_ms": "ms"}).markup
     assert _cells(markup) == [
-        "SELECT 1", "541,173", "62.7 %", "55.04", "no", "228,327,435",
-        "SELECT &lt;b&gt;2&lt;/b&gt;", "7", "0.5 %", "0.1235", "yes", "",
+        "SELECT 1", "541,173", "8 h 16 min", "62.7 %", "55.04", "no", "228,327,435",
+        "SELECT &lt;b&gt;2&lt;/b&gt;", "7", "850 ms", "0.5 %", "0.1235", "yes", "",
     ]  # fmt: skip
     assert "hidden" not in markup and "<th>spans a reset</th>" in markup
 
@@ -62,5 +64,7 @@ def test_bullets_money_and_local_times() -> None:
 
 def test_amounts_show_as_money_in_the_currency() -> None:
     frame = pd.DataFrame({"size": ["s-2vcpu-4gb", "g-4vcpu-16gb"], "monthly_cost": [72.0, 1252.5]})
-    markup = table(frame, money_in="USD", amounts=["monthly_cost"]).markup
+    markup = table(frame, formats={"monthly_cost": "money"}, currency="USD").markup
     assert _cells(markup) == ["s-2vcpu-4gb", "72.00 USD", "g-4vcpu-16gb", "1,252.50 USD"]
+    with pytest.raises(ValueError, match=r"table formats: unknown \['euros'\]; expected \['money', 'ms', 'percent'\]"):
+        table(frame, formats={"monthly_cost": "euros"})
