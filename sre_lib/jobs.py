@@ -172,7 +172,8 @@ def run_job(
             output = _perform(job, config, config_path, warehouse, out_dir)
         except SreError as exc:
             status, error = "failed", str(exc)
-        _record(warehouse, job, slot, started, status, output, error)
+        if warehouse.path.exists():  # a report that failed for want of a warehouse does not create an empty one
+            _record(warehouse, job, slot, started, status, output, error)
         if job.report:
             prune_runs(out_dir / job.report, job.keep)
     return JobOutcome(job.name, status, output if status == "ok" else str(error))

@@ -145,3 +145,11 @@ def test_jobs_list_shows_next_runs(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     capacity = next(line for line in result.stdout.splitlines() if line.startswith("capacity-daily"))
     assert "last never" in capacity and "next " in capacity and "DUE" in capacity
+
+
+def test_a_report_job_without_a_warehouse_fails_clearly_and_creates_none(tmp_path: Path) -> None:
+    job = load_jobs(_slow_job(tmp_path))["slow"]
+    missing = tmp_path / "none.duckdb"
+    outcome = run_job(job, DEFAULT_CONFIG_PATH, missing, only_if_due=True)
+    assert outcome.status == "failed" and "does not exist: build the demo (sre demo) or collect" in outcome.detail
+    assert not missing.exists() and not list(tmp_path.glob("none.duckdb*"))
