@@ -123,6 +123,12 @@ class DrReport:
             return f"Disaster recovery for {self.server} is at risk as of {when}: {'; '.join(failing)}{also}."
         return f"Disaster recovery for {self.server} works but needs attention as of {when}: {'; '.join(warning)}."
 
+    @property
+    def score(self) -> str:
+        """'3 of 7 checks pass, 4 warn, 0 fail': the readiness score in one line."""
+        counts = {status: sum(c.status == status for c in self.checks) for status in (PASS, WARN, FAIL)}
+        return f"{counts[PASS]} of {len(self.checks)} checks pass, {counts[WARN]} warn, {counts[FAIL]} fail"
+
     def check(self, name: str) -> DrCheck:
         for item in self.checks:
             if item.name == name:

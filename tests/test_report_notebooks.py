@@ -101,6 +101,7 @@ def test_dr_report_states_the_library_checks(reports, demo_warehouse: Path) -> N
     text = _squash(_text(reports["dr"]))
     assert f"{BANNER[report.verdict]} · Disaster recovery of postgresql" in text
     assert _squash(report.summary) in text
+    assert report.score in text
     for check in report.checks:
         assert _squash(check.finding) in text
 
