@@ -141,8 +141,8 @@ def main() -> int:
     source = config.sources.prometheus
     start = datetime.fromtimestamp(T0, UTC)
     end = start + timedelta(seconds=(POINTS - 1) * STEP_SECONDS)
-    chunks = split_window(T0 * 1000, T0 * 1000 + (POINTS - 1) * STEP_SECONDS * 1000, STEP_SECONDS * 1000,
-                          source.max_points_per_request)  # fmt: skip
+    points = min(source.max_points_per_request, source.max_samples_per_request // SERIES)  # as the collector plans
+    chunks = split_window(T0 * 1000, T0 * 1000 + (POINTS - 1) * STEP_SECONDS * 1000, STEP_SECONDS * 1000, points)
 
     with tempfile.TemporaryDirectory(prefix="sre-bench-prom-") as directory:
         work = Path(directory)

@@ -195,6 +195,8 @@ class PrometheusSource(_Frozen):
 
     url: str = "http://127.0.0.1:9090"
     max_points_per_request: Annotated[int, Field(gt=0, le=11000)] = 11000
+    # samples (points x series) per response: bounds memory when a query returns many series
+    max_samples_per_request: Annotated[int, Field(gt=0)] = 1_000_000
     concurrency: Annotated[int, Field(gt=0, le=32)] = 4
     timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
     retries: Annotated[int, Field(ge=0)] = 3

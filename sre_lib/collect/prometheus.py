@@ -6,7 +6,8 @@ Each metric of the config's catalogue is a PromQL query, evaluated over [start, 
 * Chunking: Prometheus refuses more than 11,000 points per series in one request, so the evaluation points
   start, start + step, ... are cut into chunks of at most ``max_points_per_request`` points. A range result
   includes both of its ends, so chunks are [s0, s0 + (n-1)·step], [s0 + n·step, ...]: no point is fetched
-  twice and none is skipped.
+  twice and none is skipped. A query that returns many series gets shorter chunks, so that a response holds
+  about ``max_samples_per_request`` samples at most (memory is bounded by the sample count, not the points).
 * Concurrency: chunks are fetched by a bounded thread pool (``concurrency`` workers, at most
   ``IN_FLIGHT_PER_WORKER`` chunks each held in memory) and decoded there straight from the response bytes
   into numpy arrays (no per-sample Python objects, see ``decode_matrix``). The calling thread writes each
@@ -83,6 +84,7 @@ class PrometheusTarget:
     url: str = field(repr=False)
     token: str | None = field(default=None, repr=False)
     max_points_per_request: int = 11000
+    max_samples_per_request: int = 1_000_000
     concurrency: int = 4
     timeout_seconds: float = 30.0
     retries: int = 3
@@ -106,6 +108,7 @@ def prometheus_target(config: PlatformConfig, env: Mapping[str, str] | None = No
         url=(env.get(URL_ENV_VAR) or source.url).rstrip("/"),
         token=env.get(TOKEN_ENV_VAR) or None,
         max_points_per_request=source.max_points_per_request,
+        max_samples_per_request=source.max_samples_per_request,
         concurrency=source.concurrency,
         timeout_seconds=source.timeout_seconds,
         retries=source.retries,
@@ -336,9 +339,33 @@ class _Fetcher:
         adapter = HTTPAdapter(pool_maxsize=target.concurrency, max_retries=Retry(total=0, read=False))
         self.session.mount(target.url, adapter)  # a pool as large as the worker count
         self.cancelled = threading.Event()
+        self.unreachable = threading.Event()
         self.pool = ThreadPoolExecutor(max_workers=target.concurrency, thread_name_prefix="sre-prometheus")
         self.pending: dict[Future[Matrix], Chunk] = {}
         self.waiting: Iterator[Chunk] = iter(())
+
+    def series_counts(self, probes: list[tuple[str, int]]) -> list[int]:
+        """How many series each (query, time in ms) returns, by an instant ``count()``; 0 when it cannot say
+        (no series then, or a failure: the range requests that follow report failures properly)."""
+        return list(self.pool.map(lambda probe: self._count(*probe), probes))
+
+    def _count(self, query: str, at_ms: int) -> int:
+        if self.unreachable.is_set():  # a down or hanging server is not asked again: the range requests say why
+            return 0
+        try:
+            response = self.session.get(
+                f"{self.client.url}/api/v1/query",
+                params={"query": f"count({query})", "time": _seconds_text(at_ms)},
+                headers=self.client.headers,
+                timeout=self.target.timeout_seconds,
+            )
+            result = response.json()["data"]["result"] if response.status_code == 200 else []
+            return int(float(result[0]["value"][1])) if result else 0
+        except requests.RequestException:
+            self.unreachable.set()
+            return 0
+        except (ValueError, KeyError, IndexError, TypeError):
+            return 0
 
     def start(self, chunks: list[Chunk]) -> None:
         """Put the first chunks in flight (at most ``concurrency * IN_FLIGHT_PER_WORKER``) and return."""
@@ -617,15 +644,10 @@ def collect_prometheus(
         raise CollectionError(
             f"Prometheus window: end {end:%Y-%m-%d %H:%M:%S} is before start {start:%Y-%m-%d %H:%M:%S}"
         )
-    windows = split_window(start_ms, end_ms, step_ms, target.max_points_per_request)
-    chunks = [
-        Chunk(len(windows) * m + w, metric, entry.query, first, last, step_ms)
-        for m, (metric, entry) in enumerate(entries.items())
-        for w, (first, last) in enumerate(windows)
-    ]
     report = progress or (lambda _done, _total: None)
     fetcher = _Fetcher(target)
     try:
+        chunks = _plan_chunks(fetcher, entries, start_ms, end_ms, step_ms)
         fetcher.start(chunks)  # the first requests are in flight while the warehouse opens
         with warehouse.write_run(
             SOURCE, target=target.describe(), window_start=_from_ms(start_ms), window_end=_from_ms(end_ms)
@@ -651,6 +673,24 @@ def collect_prometheus(
         unmapped_components=tuple(sorted(writer.unmapped)),
         empty_metrics=tuple(metric for metric in entries if metric not in writer.metrics_with_data),
     )
+
+
+def _plan_chunks(
+    fetcher: _Fetcher, entries: Mapping[str, CatalogueEntry], start_ms: int, end_ms: int, step_ms: int
+) -> list[Chunk]:
+    """Every metric's window cut into requests of at most ``max_points_per_request`` points per series and
+    about ``max_samples_per_request`` samples in all, the series counted by an instant ``count()`` at the
+    start, middle and end of the window (a query over a thousand hosts gets shorter requests)."""
+    target = fetcher.target
+    probes = [start_ms, start_ms + (end_ms - start_ms) // 2, end_ms]
+    counts = fetcher.series_counts([(entry.query, at) for entry in entries.values() for at in probes])
+    chunks: list[Chunk] = []
+    for number, (metric, entry) in enumerate(entries.items()):
+        series = max(counts[number * len(probes) : (number + 1) * len(probes)])
+        points = min(target.max_points_per_request, max(1, target.max_samples_per_request // max(series, 1)))
+        for first, last in split_window(start_ms, end_ms, step_ms, points):
+            chunks.append(Chunk(len(chunks), metric, entry.query, first, last, step_ms))
+    return chunks
 
 
 def _entries(config: PlatformConfig, metrics: Iterable[str] | None) -> dict[str, CatalogueEntry]:

@@ -270,6 +270,18 @@ def test_counter_reset_never_gives_a_negative_rate(collected: tuple[Warehouse, P
     assert np.allclose(values[RATE_WARMUP:], 1.0)  # one request a second, through the reset too
 
 
+def test_a_sample_budget_shortens_the_requests_and_changes_no_row(
+    prom: PrometheusServer, collected: tuple[Warehouse, PrometheusSummary], tmp_path: Path
+) -> None:
+    warehouse, default = collected  # three series at most per query: 3 x 11,000 points fit the default budget
+    catalogue = CONFIG.model_dump(mode="json", exclude_none=True)["catalogue"]
+    budget = with_settings(catalogue, max_samples_per_request=20_000)  # 3 series: 6,666 points per request
+    small = Warehouse(tmp_path / "small.duckdb")
+    summary = collect_prometheus(small, budget, START, END, STEP, env={"SRE_PROMETHEUS_URL": prom.url})
+    assert default.chunks == 9 and summary.chunks == 3 * math.ceil(POINTS / (20_000 // 3))
+    assert table_state(small) == table_state(warehouse)
+
+
 def test_the_same_window_twice_adds_no_rows(
     prom: PrometheusServer, collected: tuple[Warehouse, PrometheusSummary]
 ) -> None:
