@@ -8,7 +8,9 @@ the same responses, measured in the same run. Steps:
    session settings), each body read to the last byte and NOT parsed -- the floor for any collector;
 3. (b) end to end: ``collect_prometheus`` into a new temporary DuckDB warehouse;
 4. (c) for reference, the same requests through prometheus-api-client's ``custom_query_range``, which
-   parses each body with json (why the collector decodes the bytes itself).
+   parses each body with json (why the collector decodes the bytes itself);
+5. (d) where the collector's own CPU goes: the same bodies decoded, then written into a new warehouse, one
+   step at a time.
 
 The last line bounds the ratio from below: when Prometheus and the collector share the cores, (b) cannot end
 before all the CPU time it used, spread evenly over every core, has passed.
@@ -34,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import requests
 import tomli_w
 
@@ -43,7 +46,13 @@ from prom_servers import prometheus_server
 from prometheus_api_client import PrometheusConnect
 from servers import require
 
-from sre_lib.collect.prometheus import ACCEPT_ENCODING, READ_CHUNK_BYTES, collect_prometheus, split_window
+from sre_lib.collect.prometheus import (
+    ACCEPT_ENCODING,
+    READ_CHUNK_BYTES,
+    collect_prometheus,
+    decode_matrix,
+    split_window,
+)
 from sre_lib.config import config_to_toml, load_config, parse_config
 from sre_lib.warehouse import Warehouse
 
@@ -113,6 +122,30 @@ def download_only(url: str, chunks: list[tuple[int, int]], concurrency: int) -> 
     return seconds, size
 
 
+def cpu_breakdown(url: str, chunks: list[tuple[int, int]], work: Path) -> tuple[float, float]:
+    """CPU seconds of this process to decode the bodies, then to write what they hold into a new warehouse."""
+    session = requests.Session()
+    bodies = [
+        session.get(f"{url}/api/v1/query_range", headers={"Accept-Encoding": ACCEPT_ENCODING}, timeout=60,
+                    params={"query": "bench_cpu", "start": f"{first / 1000:.3f}", "end": f"{last / 1000:.3f}",
+                            "step": f"{STEP_SECONDS}.000", "nocache": "1"}).content
+        for first, last in chunks
+    ]  # fmt: skip
+    session.close()
+    started = _own_cpu()
+    matrices = [decode_matrix(body) for body in bodies]
+    decoding = _own_cpu() - started
+    del bodies
+    started = _own_cpu()
+    window = (datetime.fromtimestamp(T0, UTC), datetime.fromtimestamp(T0 + POINTS * STEP_SECONDS, UTC))
+    with Warehouse(work / "breakdown.duckdb").write_run("bench", window_start=window[0], window_end=window[1]) as run:
+        for matrix in matrices:
+            ids = np.repeat(np.arange(len(matrix.labels), dtype=np.int64), matrix.counts)
+            stamps = pa.array(matrix.ts_ms * 1000, type=pa.timestamp("us", tz="UTC"))
+            run.replace_samples(pa.table({"series_id": ids, "ts": stamps, "value": matrix.values}), *window)
+    return decoding, _own_cpu() - started
+
+
 def through_api_client(url: str, chunks: list[tuple[int, int]], concurrency: int) -> tuple[float, int]:
     """Seconds for the same requests through custom_query_range (json-parsed), and the samples seen."""
     client = PrometheusConnect(url, headers={"Accept-Encoding": ACCEPT_ENCODING})
@@ -170,6 +203,7 @@ def main() -> int:
                 samples = summary.rows_written
             peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             client_seconds, client_samples = through_api_client(prom.url, chunks, source.concurrency)
+            decoding, writing = cpu_breakdown(prom.url, chunks, work)
 
     download, collect = min(downloads), min(collects)
     rate = samples / collect[0]
@@ -193,6 +227,8 @@ def main() -> int:
     floor = (collect[1] + collect[2]) / cores
     print(f"(b)'s CPU spread evenly over {cores} cores:   {floor:6.2f} s   (so ratio >= {floor / download[0]:.2f} here "
           f"however well the work overlaps; {collect[2] / samples * 1e9:.0f} ns of our CPU per sample)")  # fmt: skip
+    print(f"our CPU, one step at a time (d): decoding {decoding:.2f} s ({decoding / samples * 1e9:.0f} ns/sample), "
+          f"writing into DuckDB {writing:.2f} s ({writing / samples * 1e9:.0f} ns/sample)")  # fmt: skip
     ok = samples == SERIES * POINTS
     if not ok:
         print(f"ERROR: expected {SERIES * POINTS:,} samples")
