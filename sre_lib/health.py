@@ -873,17 +873,20 @@ def evictions_trend(
     """Are Redis evictions increasing over the last ``config.redis.evictions_trend_hours``? Rising means warning.
 
     ``redis_evictions`` is a rate (evictions per minute, as the metric catalogue computes it). The window ending
-    at ``as_of`` (default: the newest eviction sample) is cut into 24 equal buckets and each bucket averaged,
-    which damps minute-scale noise and its autocorrelation. The series is rising when both hold:
+    at ``as_of`` (default: the newest eviction sample) and the window of the same length before it are each cut
+    into 24 equal buckets (hours, for the default 24 h) and each bucket averaged, which damps minute-scale
+    noise and its autocorrelation. Evictions follow the daily traffic cycle, and within one day the cycle alone
+    looks like a trend, up or down depending on the hour the window starts. So each bucket is compared with
+    the same bucket of the window before (the same hour of the previous day): the seasonal Mann-Kendall test
+    (Hirsch, Slack & Smith 1982) with the 24 buckets as seasons, which for two windows is a sign test of the
+    24 pairs, one-sided, p < ``alpha``. The series is rising when that holds and this window averages at least
+    ``min_rise`` (10 %) above the one before (any rise from zero counts), so a tiny steady drift is no alarm.
 
-    * the Mann-Kendall trend test is significant: Kendall's tau of bucket mean against time, one-sided
-      (``scipy.stats.kendalltau(alternative="greater")``), p < ``alpha``;
-    * the later half of the window averages at least ``min_rise`` (10 %) above the earlier half (any rise from
-      an earlier mean of zero counts), so a tiny but steady drift is not an alarm.
-
-    ``slope_per_hour`` is the Theil-Sen slope of the bucket means (``scipy.stats.theilslopes``), for scale.
-    Fewer than 8 non-empty buckets give "no data"; a constant series is healthy. A strong daily cycle can look
-    like a trend within a 24 h window, as it does for Prometheus's ``deriv()``.
+    Without 8 buckets of the earlier window (less than two windows of history), the same is asked within the
+    last window alone: Kendall's tau of bucket mean against time, its later half against its earlier half.
+    ``slope_per_hour`` is, for scale, the median change between paired buckets per hour apart (Theil-Sen slope
+    of the bucket means within one window). Fewer than 8 non-empty buckets give "no data"; a flat series is
+    healthy.
     """
     hours = config.redis.evictions_trend_hours
     span = hours * 3_600_000_000
@@ -894,12 +897,15 @@ def evictions_trend(
     if as_of_us is None:
         return _empty_trend()
     lo = as_of_us - span
-    samples = _load(source, metrics, lo, as_of_us)
+    samples = _load(source, metrics, lo - span, as_of_us)
     rows = []
     for code, series in samples.series.iterrows():
         a, b = samples.bounds[code], samples.bounds[code + 1]
         t, v = samples.t[a:b], samples.v[a:b]
-        rows.append({**series.to_dict(), **_trend_row(t, v, lo, span, hours, alpha, min_rise)})
+        before = t < lo
+        previous = _bucket_means(t[before], v[before], lo - span, span)
+        row = _seasonal_trend_row(t[~before], v[~before], previous, lo, span, hours, alpha, min_rise)
+        rows.append({**series.to_dict(), **row})
     if not rows:
         return _empty_trend()
     table = pd.DataFrame(rows)
@@ -915,6 +921,52 @@ def _empty_trend() -> pd.DataFrame:
     table = pd.DataFrame({column: [] for column in _TREND_COLUMNS})
     table["status"] = pd.Categorical([], dtype=STATUS_DTYPE)
     return table
+
+
+def _bucket_means(t: np.ndarray, v: np.ndarray, lo: int, span: int) -> np.ndarray:
+    """Mean of each of the ``_TREND_BUCKETS`` equal buckets of [lo, lo + span]; NaN where a bucket is empty."""
+    bucket = np.clip((t - lo) * _TREND_BUCKETS // span, 0, _TREND_BUCKETS - 1)
+    counts = np.bincount(bucket, minlength=_TREND_BUCKETS)
+    sums = np.bincount(bucket, weights=v, minlength=_TREND_BUCKETS)
+    return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+def _seasonal_trend_row(
+    t: np.ndarray, v: np.ndarray, previous: np.ndarray, lo: int, span: int, hours: int, alpha: float,
+    min_rise: float,
+) -> dict[str, Any]:  # fmt: skip
+    """This window's buckets against the same buckets of the window before; within-window when that is empty."""
+    current = _bucket_means(t, v, lo, span)
+    paired = np.isfinite(previous) & np.isfinite(current)
+    if paired.sum() < _TREND_MIN_BUCKETS or len(t) == 0:
+        row = _trend_row(t, v, lo, span, hours, alpha, min_rise)
+        if row["status"] in ("healthy", "warning"):
+            row["detail"] += f" (within the last {hours} h only: no earlier {hours} h to compare)"
+        return row
+    earlier, later = float(previous[paired].mean()), float(current[paired].mean())
+    differences = current[paired] - previous[paired]
+    signs = np.sign(differences)
+    score, variance = float(signs.sum()), float(np.count_nonzero(signs))
+    row: dict[str, Any] = {
+        "earlier_mean": earlier, "later_mean": later, "buckets": int(paired.sum()), "samples": len(t),
+        "last_value": float(v[-1]), "last_ts": int(t[-1]),
+        "slope_per_hour": float(np.median(differences)) / hours, "tau": score / paired.sum(),
+    }  # fmt: skip
+    if variance == 0:
+        return row | {"rising": False, "p_value": 1.0, "status": "healthy",
+                      "detail": f"evictions unchanged from the {hours} h before: {later:.3g}/min"}  # fmt: skip
+    z = (score - np.sign(score)) / math.sqrt(variance)  # with the continuity correction
+    p_value = float(stats.norm.sf(z))
+    grew = later >= earlier * (1 + min_rise) if earlier > 0 else later > 0
+    rising = bool(p_value < alpha and grew)
+    change = f" ({later / earlier - 1:+.0%})" if earlier > 0 else ""
+    detail = (
+        f"evictions {'rising' if rising else 'not rising'}: {earlier:.3g}/min the {hours} h before -> "
+        f"{later:.3g}/min the last {hours} h{change}, higher in {int((signs > 0).sum())} of {int(paired.sum())} "
+        f"buckets, seasonal Mann-Kendall p={p_value:.2g}"
+    )
+    return row | {"rising": rising, "p_value": p_value, "status": "warning" if rising else "healthy",
+                  "detail": detail}  # fmt: skip
 
 
 def _trend_row(

@@ -458,9 +458,34 @@ def test_evictions_rising_flat_and_noisy_flat(config: PlatformConfig) -> None:
             noise = lfilter([1.0], [1.0, -0.9], noise * np.sqrt(1 - 0.81))
         alarms += bool(health.evictions_trend(_evictions(np.clip(5 + noise, 0, None)), config).loc[0, "rising"])
     assert alarms <= 4
-    # Only the last evictions_trend_hours count: an old rise followed by a flat day is not rising.
+    # A rise over the day before, then a flat day at twice that day's average: higher, hour for hour.
     old_rise = np.concatenate([np.linspace(1, 50, minutes), np.full(minutes, 50.0) + rng.normal(0, 1, minutes)])
-    assert health.evictions_trend(_evictions(old_rise), config).loc[0, "status"] == "healthy"
+    after_rise = health.evictions_trend(_evictions(old_rise), config).loc[0]
+    assert after_rise["status"] == "warning" and "higher in 24 of 24 buckets" in after_rise["detail"]
+    # The same flat level two days running is not rising.
+    steady = health.evictions_trend(_evictions(np.full(2 * minutes, 50.0) + rng.normal(0, 1, 2 * minutes)), config)
+    assert steady.loc[0, "status"] == "healthy" and "seasonal Mann-Kendall" in steady.loc[0, "detail"]
+
+
+def _daily_cycle(days: int, growth_per_day: float, seed: int) -> np.ndarray:
+    """Evictions per minute that follow the day (busy afternoons, quiet nights), growing by a factor a day."""
+    minute = np.arange(days * 1440)
+    cycle = 10 + 8 * np.sin(2 * np.pi * (minute % 1440) / 1440)
+    noise = np.random.default_rng(seed).normal(0, 1, len(minute))
+    return np.clip(cycle * (1 + growth_per_day) ** (minute / 1440) + noise, 0, None)
+
+
+@pytest.mark.parametrize("hour", [0, 6, 12, 18])
+def test_a_daily_cycle_is_not_a_trend_but_growth_from_one_day_to_the_next_is(config: PlatformConfig, hour: int) -> None:
+    as_of = T0 + timedelta(days=2, hours=hour)
+    cycle = health.evictions_trend(_evictions(_daily_cycle(3, 0.0, seed=hour)), config, as_of=as_of).loc[0]
+    assert (cycle["status"], bool(cycle["rising"])) == ("healthy", False), cycle["detail"]
+    growing = health.evictions_trend(_evictions(_daily_cycle(3, 0.3, seed=hour)), config, as_of=as_of).loc[0]
+    assert (growing["status"], bool(growing["rising"])) == ("warning", True), growing["detail"]
+    assert growing["p_value"] < 0.01 and growing["later_mean"] == pytest.approx(1.3 * growing["earlier_mean"], rel=0.05)
+    # Within one day alone (no day before), the cycle is all that can be seen: flagged as such.
+    one_day = _evictions(_daily_cycle(1, 0.0, seed=hour))
+    assert "within the last 24 h only" in health.evictions_trend(one_day, config).loc[0, "detail"]
 
 
 def test_a_small_steady_drift_in_evictions_is_significant_but_not_an_alarm(config: PlatformConfig) -> None:
