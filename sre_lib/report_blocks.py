@@ -81,7 +81,7 @@ def table(
     separators, other numbers rounded, true/false as yes/no.
 
     ``formats`` names how some columns read: ``"percent"`` (a fraction 0-1 shown as 62.7 %), ``"money"``
-    (72.00 USD, in ``currency``) or ``"ms"`` (a duration in milliseconds shown as 8 h 16 min, or 850 ms).
+    (72.00 USD, in ``currency``) or ``"ms"`` (milliseconds shown as 8 h 16 min, 4 min 00 s, 305 ms or 6.11 ms).
     """
     columns = columns if columns is not None else {name: name for name in frame.columns}
     present = {source: label for source, label in columns.items() if source in frame}
@@ -115,7 +115,7 @@ def _percent(fraction: float) -> str:
 
 
 def _duration_ms(milliseconds: float) -> str:
-    return f"{milliseconds:,.0f} ms" if abs(milliseconds) < 1000 else human_duration(milliseconds / 1000)
+    return f"{milliseconds:.3g} ms" if abs(milliseconds) < 1000 else human_duration(milliseconds / 1000)
 
 
 def _reading_number(value: float) -> str:

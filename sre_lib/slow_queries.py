@@ -20,6 +20,7 @@ import pandas as pd
 from sre_lib import pg_maintenance as maintenance
 from sre_lib import pg_queries as queries
 from sre_lib.config import PlatformConfig
+from sre_lib.durations import human_duration
 from sre_lib.errors import DataError
 
 
@@ -168,7 +169,8 @@ def _judge(review: SlowQueryReview) -> tuple[list[str], str]:
     for row in review.low_cache_hit.itertuples():
         warning.append(f"{row.relname}: heap cache hit ratio {row.heap_hit_ratio:.1%} (under 99 %)")
     for row in _rows_where(review.long_sessions, "idle_in_transaction", bool):
-        warning.append(f"session {row.pid} ({row.username}) idle in transaction for {row.duration_seconds:,.0f} s")
+        idle = human_duration(row.duration_seconds)
+        warning.append(f"session {row.pid} ({row.username}) idle in transaction for {idle}")
     verdict = "critical" if critical else "warning" if warning else "healthy"
     return critical + warning, verdict
 

@@ -38,6 +38,8 @@ def test_a_table_shows_numbers_for_reading() -> None:
         "SELECT 1", "541,173", "8 h 16 min", "62.7 %", "55.04", "no", "228,327,435",
         "SELECT &lt;b&gt;2&lt;/b&gt;", "7", "850 ms", "0.5 %", "0.1235", "yes", "",
     ]  # fmt: skip
+    means = table(frame, {"mean_ms": "mean time"}, formats={"mean_ms": "ms"}).markup
+    assert _cells(means) == ["55 ms", "0.123 ms"]
     assert "hidden" not in markup and "<th>spans a reset</th>" in markup
 
 
