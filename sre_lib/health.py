@@ -1114,7 +1114,8 @@ def _level_status(
                     "status": "no data",
                     "since": _stamp(stopped),
                     "since_clipped": False,
-                    "detail": f"no sample since {row['ts']:%Y-%m-%d %H:%M} UTC (last {value:g} {indicator.unit})",
+                    "detail": f"no sample since {row['ts']:%Y-%m-%d %H:%M} UTC "
+                    f"(last {reading(value, indicator.warning)} {indicator.unit})",
                 }
             )
             continue
