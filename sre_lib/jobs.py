@@ -95,17 +95,16 @@ def load_jobs(directory: str | os.PathLike[str] | None = None) -> dict[str, Job]
 def last_runs(warehouse: Warehouse) -> dict[str, datetime]:
     """When each job last started, from the warehouse's job log (empty if there is no warehouse yet).
 
-    Reads every finished run, waiting for a writer if need be: a log one run old would run a job twice.
+    Read from the warehouse file under its write lock, not from a read snapshot: a log one run old would run
+    a job twice, and a snapshot copy per due check would cost a copy of the warehouse every few minutes.
     """
     if not warehouse.path.exists():
         return {}
-    con = warehouse.open_read_only(latest=True)
-    try:
-        rows = con.execute("SELECT job, max(started_at) FROM job_runs GROUP BY job").fetchall()
-    except duckdb.CatalogException:  # a snapshot published before job_runs existed
-        rows = []
-    finally:
-        con.close()
+    with warehouse.read_latest() as con:
+        try:
+            rows = con.execute("SELECT job, max(started_at) FROM job_runs GROUP BY job").fetchall()
+        except duckdb.CatalogException:  # a warehouse made before job_runs existed
+            rows = []
     return {job: started for job, started in rows}
 
 

@@ -14,7 +14,8 @@ DuckDB lets one process write a file, or many processes read it, never both at o
   lock and publishes a new copy (closed and checkpointed by the last writer, switched in by an atomic
   rename). If a writer keeps the lock longer than ``read_wait`` (10 s), the reader opens the last snapshot
   instead (consistent, older; a warning says when it was made). A collector running every few minutes thus
-  costs no copy at all until someone reads.
+  costs no copy at all until someone reads. Short reads that must see every finished run (the scheduler's
+  job log) use ``read_latest()``: the file itself, read-only, under the lock, without a copy.
 
 The price is disk: the warehouse plus up to ``KEEP_SNAPSHOTS`` copies.
 """
@@ -358,12 +359,11 @@ class Warehouse:
 
     # ------------------------------------------------------------------ reading
 
-    def current_snapshot(self, latest: bool = False) -> Path:
+    def current_snapshot(self) -> Path:
         """The read snapshot to open now; published first if the warehouse changed since the last one.
 
         While a writer holds the lock a reader waits up to ``read_wait`` seconds for it, then reads the last
-        snapshot published (with a warning that says when it was made). With ``latest`` it waits up to
-        ``lock_timeout`` and fails rather than read an older snapshot.
+        snapshot published (with a warning that says when it was made).
         """
         if not self.path.exists():
             raise WarehouseError(
@@ -371,12 +371,12 @@ class Warehouse:
             )
         pointer = self._pointer()
         if pointer is None or pointer[1] != self._generation():
-            pointer = self._refresh_snapshot(pointer, latest)
+            pointer = self._refresh_snapshot(pointer)
         return self.snapshot_dir / pointer[0]
 
-    def _refresh_snapshot(self, pointer: tuple[str, int] | None, latest: bool) -> tuple[str, int]:
+    def _refresh_snapshot(self, pointer: tuple[str, int] | None) -> tuple[str, int]:
         """Publish a snapshot of the current state; or, if a writer keeps the lock, fall back to the last one."""
-        fallback = None if latest else pointer
+        fallback = pointer
         try:
             with self._write_lock(timeout=self.read_wait if fallback else None):
                 published = self._pointer()
@@ -405,10 +405,27 @@ class Warehouse:
         except OSError:
             return "earlier"
 
-    def open_read_only(self, latest: bool = False) -> duckdb.DuckDBPyConnection:
+    @contextlib.contextmanager
+    def read_latest(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The warehouse file itself, read-only, under the write lock: every finished run, and no copy made.
+
+        For short reads that must not see an older state (the scheduler's job log). It waits for a running
+        writer (up to ``lock_timeout``) and holds the next one off while open.
+        """
+        with self._write_lock():
+            try:
+                con = _connect(self.path, read_only=True)
+            except duckdb.Error as exc:
+                raise WarehouseError(f"cannot read warehouse {self.path}: {_one_line(exc)}") from None
+            try:
+                yield con
+            finally:
+                con.close()
+
+    def open_read_only(self) -> duckdb.DuckDBPyConnection:
         """A read-only connection to a snapshot (see ``current_snapshot``). Never breaks a writer."""
         for _attempt in range(5):
-            snapshot = self.current_snapshot(latest)
+            snapshot = self.current_snapshot()
             try:
                 return _connect(snapshot, read_only=True)
             except duckdb.IOException:

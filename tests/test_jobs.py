@@ -133,9 +133,11 @@ def test_a_due_check_waits_for_a_writer_rather_than_read_an_old_job_log(tmp_path
     holder.start()
     holding.wait(10)
     threading.Timer(1.0, release.set).start()
+    copies = sorted(warehouse.snapshot_dir.glob("*.duckdb"))
     outcome = run_job(job, DEFAULT_CONFIG_PATH, warehouse.path, only_if_due=True)
     holder.join()
     assert (outcome.status, outcome.detail) == ("skipped", "not due")
+    assert sorted(warehouse.snapshot_dir.glob("*.duckdb")) == copies  # read in place: no snapshot copy
 
 
 def test_jobs_list_shows_next_runs(tmp_path: Path) -> None:
