@@ -342,7 +342,7 @@ def policy_table(review: CapacityReview) -> pd.DataFrame:
     minutes = ["warning_minutes", "critical_minutes", "saturation_minutes"]
     shown = frame.assign(
         average_servers=frame["average_servers"].round(2),
-        monthly_cost=frame["monthly_cost"].map(lambda value: money(value, currency).lstrip("+")),
+        monthly_cost=frame["monthly_cost"].map(lambda value: money(value, currency, signed=False)),
         **{column: frame[column].round().astype("int64") for column in minutes},
     )
     labels = {

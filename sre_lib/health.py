@@ -923,11 +923,15 @@ def _empty_trend() -> pd.DataFrame:
     return table
 
 
-def _bucket_means(t: np.ndarray, v: np.ndarray, lo: int, span: int) -> np.ndarray:
-    """Mean of each of the ``_TREND_BUCKETS`` equal buckets of [lo, lo + span]; NaN where a bucket is empty."""
+def _bucket_sums(t: np.ndarray, v: np.ndarray, lo: int, span: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sample count and value sum of each of the ``_TREND_BUCKETS`` equal buckets of [lo, lo + span]."""
     bucket = np.clip((t - lo) * _TREND_BUCKETS // span, 0, _TREND_BUCKETS - 1)
-    counts = np.bincount(bucket, minlength=_TREND_BUCKETS)
-    sums = np.bincount(bucket, weights=v, minlength=_TREND_BUCKETS)
+    return np.bincount(bucket, minlength=_TREND_BUCKETS), np.bincount(bucket, weights=v, minlength=_TREND_BUCKETS)
+
+
+def _bucket_means(t: np.ndarray, v: np.ndarray, lo: int, span: int) -> np.ndarray:
+    """Mean of each bucket (see ``_bucket_sums``); NaN where a bucket is empty."""
+    counts, sums = _bucket_sums(t, v, lo, span)
     return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
 
@@ -938,7 +942,7 @@ def _seasonal_trend_row(
     """This window's buckets against the same buckets of the window before; within-window when that is empty."""
     current = _bucket_means(t, v, lo, span)
     paired = np.isfinite(previous) & np.isfinite(current)
-    if paired.sum() < _TREND_MIN_BUCKETS or len(t) == 0:
+    if paired.sum() < _TREND_MIN_BUCKETS:
         row = _trend_row(t, v, lo, span, hours, alpha, min_rise)
         if row["status"] in ("healthy", "warning"):
             row["detail"] += f" (within the last {hours} h only: no earlier {hours} h to compare)"
@@ -978,9 +982,7 @@ def _trend_row(
         "p_value": np.nan, "buckets": 0, "samples": len(t),
         "last_value": float(v[-1]) if len(v) else np.nan, "last_ts": int(t[-1]) if len(t) else nat,
     }  # fmt: skip
-    bucket = np.minimum((t - lo) * _TREND_BUCKETS // span, _TREND_BUCKETS - 1)
-    counts = np.bincount(bucket, minlength=_TREND_BUCKETS)
-    sums = np.bincount(bucket, weights=v, minlength=_TREND_BUCKETS)
+    counts, sums = _bucket_sums(t, v, lo, span)
     filled = counts > 0
     row["buckets"] = int(filled.sum())
     if row["buckets"] < _TREND_MIN_BUCKETS:

@@ -62,11 +62,11 @@ def local_times(frame: pd.DataFrame, tz: ZoneInfo, columns: Iterable[str], fmt: 
     return out
 
 
-def money(value: float | None, currency: str) -> str:
-    """``+24.00 USD`` / ``-12.00 USD`` / empty for unknown."""
+def money(value: float | None, currency: str, signed: bool = True) -> str:
+    """A change, ``+24.00 USD`` / ``-12.00 USD``, or an amount, ``72.00 USD`` (``signed=False``); empty for unknown."""
     if value is None or pd.isna(value):
         return ""
-    return f"{value:+,.2f} {currency}"
+    return f"{value:{'+' if signed else ''},.2f} {currency}".rstrip()
 
 
 def table(
@@ -88,7 +88,7 @@ def table(
     out = frame.loc[:, list(present)].rename(columns=present).head(max_rows)
     if out.empty:
         return Html("<p><em>none</em></p>")
-    named = {"percent": _percent, "money": lambda value: f"{value:,.2f} {currency}".rstrip(), "ms": _duration_ms}
+    named = {"percent": _percent, "money": lambda value: money(value, currency, signed=False), "ms": _duration_ms}
     unknown = sorted({kind for kind in (formats or {}).values() if kind not in named})
     if unknown:
         raise ValueError(f"table formats: unknown {unknown}; expected {sorted(named)}")

@@ -376,9 +376,8 @@ class Warehouse:
 
     def _refresh_snapshot(self, pointer: tuple[str, int] | None) -> tuple[str, int]:
         """Publish a snapshot of the current state; or, if a writer keeps the lock, fall back to the last one."""
-        fallback = pointer
         try:
-            with self._write_lock(timeout=self.read_wait if fallback else None):
+            with self._write_lock(timeout=self.read_wait if pointer else None):
                 published = self._pointer()
                 if published is None or published[1] != self._generation():
                     self._publish_snapshot()
@@ -387,17 +386,17 @@ class Warehouse:
                     raise WarehouseError(f"warehouse {self.path}: the snapshot just published is missing")
                 return published
         except WarehouseBusyError:
-            if fallback is None:
+            if pointer is None:
                 raise
             log.warning(
                 "warehouse %s: a writer has held the lock for over %g s; reading the snapshot made %s",
-                self.path, self.read_wait, self._made(fallback[0]),
+                self.path, self.read_wait, self._made(pointer[0]),
             )  # fmt: skip
         except OSError as exc:  # e.g. a reader without write access to the snapshot directory
-            if fallback is None:
+            if pointer is None:
                 raise WarehouseError(f"cannot publish a read snapshot of {self.path}: {_one_line(exc)}") from None
             log.warning("reading the previous snapshot of %s: cannot publish a new one: %s", self.path, exc)
-        return fallback
+        return pointer
 
     def _made(self, name: str) -> str:
         try:
