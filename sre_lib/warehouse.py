@@ -118,6 +118,8 @@ class WriteRun:
     run_id: str
     rows_written: int = 0
     _columns: dict[str, list[str]] = field(default_factory=dict)
+    _sample_ranges: dict[int, list[tuple[datetime, datetime]]] = field(default_factory=dict)  # written per series
+    _committed: duckdb.DuckDBPyConnection | None = None  # sees what was committed before this run, not its rows
 
     def replace_rows(self, table: str, frame: pd.DataFrame) -> int:
         """Insert rows, first deleting any existing row with the same natural key. Returns rows inserted."""
@@ -169,11 +171,15 @@ class WriteRun:
                 raise WarehouseError(
                     f"metric_samples: {outside} samples fall outside the run's window {start} .. {end}"
                 )
-            self.con.execute(
-                "DELETE FROM metric_samples WHERE ts BETWEEN ? AND ? "
-                "AND series_id IN (SELECT DISTINCT series_id FROM _samples)",
-                [start, end],
-            )
+            series = self.con.execute("SELECT DISTINCT series_id FROM _samples").fetchnumpy()["series_id"].tolist()
+            if self._may_hold_samples(series, start, end):
+                self.con.execute(
+                    "DELETE FROM metric_samples WHERE ts BETWEEN ? AND ? "
+                    "AND series_id IN (SELECT DISTINCT series_id FROM _samples)",
+                    [start, end],
+                )
+            for sid in series:
+                self._sample_ranges.setdefault(sid, []).append((start, end))
             inserted = scalar(
                 self.con,
                 "INSERT INTO metric_samples SELECT series_id, ts, value FROM _samples WHERE isfinite(value)",
@@ -182,6 +188,27 @@ class WriteRun:
             self.con.unregister("_samples")
         self.rows_written += inserted
         return inserted
+
+    def _may_hold_samples(self, series: list[int], start: datetime, end: datetime) -> bool:
+        """Whether metric_samples may hold rows of these series in [start, end]: rows this run wrote, or any
+        committed row in that time range. Saves the DELETE when neither can exist, which matters because a
+        DELETE scans every row this run has written so far (DuckDB's zonemaps do not prune them)."""
+        for sid in series:
+            if any(first <= end and start <= last for first, last in self._sample_ranges.get(sid, ())):
+                return True
+        if self._committed is None:
+            self._committed = self.con.cursor()
+        return bool(
+            scalar(
+                self._committed, "SELECT EXISTS (SELECT 1 FROM metric_samples WHERE ts BETWEEN ? AND ?)", [start, end]
+            )
+        )
+
+    def close(self) -> None:
+        """Release what the run holds besides its transaction."""
+        if self._committed is not None:
+            self._committed.close()
+            self._committed = None
 
     def delete_all(self) -> None:
         """Empty every data table (the demo generator rebuilds from scratch)."""
@@ -253,7 +280,10 @@ class Warehouse:
                 run = WriteRun(con=con, run_id=run_id)
                 con.execute("BEGIN TRANSACTION")
                 try:
-                    yield run
+                    try:
+                        yield run
+                    finally:
+                        run.close()
                 except BaseException as exc:
                     con.execute("ROLLBACK")
                     record(con, "failed", 0, _one_line(exc))

@@ -99,6 +99,19 @@ def test_replacing_a_window_updates_values_and_keeps_other_windows(warehouse: Wa
     assert rows.value.iloc[0] == 1000.0 and rows.value.iloc[-1] == 59.0
 
 
+def test_a_run_replaces_what_it_wrote_itself_and_only_that_series(warehouse: Warehouse) -> None:
+    half = START + timedelta(minutes=59)
+    with warehouse.write_run("test") as run:
+        run.replace_samples(_samples(1, START, 60), START, half)
+        run.replace_samples(_samples(2, START, 60, offset=100.0), START, half)  # same range, another series
+        run.replace_samples(_samples(1, START + timedelta(minutes=60), 60), half + timedelta(minutes=1), END)
+        run.replace_samples(_samples(1, START, 30, offset=500.0), START, half)  # overlaps its own first write
+    rows = _table(
+        warehouse, "SELECT series_id, count(*) AS n, max(value) AS top FROM metric_samples GROUP BY 1 ORDER BY 1"
+    )
+    assert rows.values.tolist() == [[1, 90, 529.0], [2, 60, 159.0]]
+
+
 def test_series_id_is_stable_and_label_order_free() -> None:
     a = series_id("cpu", {"component": "app", "instance": "app-1"})
     assert a == series_id("cpu", {"instance": "app-1", "component": "app"})
