@@ -656,10 +656,12 @@ def sequences_near_limit(
     latest snapshot <= end.
 
     Ascending sequences (increment_by > 0) run to max_value: ``used_ratio`` = last_value / max_value.
-    Descending ones run to their min_value, which the warehouse does not keep: the type's minimum (the
-    default) is assumed. ``type_max`` is the data type's maximum. A NULL last_value means the collector's role
-    may not read the sequence (or it was never used): ``status`` "unknown" and ``action`` the GRANT it needs
-    (``monitor_role`` defaults to the role of the last PostgreSQL collection).
+    Descending ones run to min_value: ``used_ratio`` = last_value / min_value (the type's minimum where
+    min_value was not collected, before schema version 2). ``type_max`` is the data type's maximum. The
+    ``action`` says what lifts the limit: widening the type, or the sequence's own MAXVALUE / MINVALUE when it
+    is set inside the type's range. A NULL last_value means the collector's role may not read the sequence (or
+    it was never used): ``status`` "unknown" and ``action`` the GRANT it needs (``monitor_role`` defaults to
+    the role of the last PostgreSQL collection).
     """
     frame = _latest(con, "pg_sequences", server, end)
     role = monitor_role or _collector_role(con) or "<monitor role>"
@@ -667,7 +669,11 @@ def sequences_near_limit(
     type_max = data_type.map(_TYPE_MAX).astype("float64")
     last = frame["last_value"].astype("float64")
     descending = frame["increment_by"].fillna(1) < 0
-    limit = np.where(descending, -type_max - 1, frame["max_value"].astype("float64"))
+    min_value = frame["min_value"] if "min_value" in frame else pd.Series(np.nan, index=frame.index)
+    limit = np.where(
+        descending, min_value.astype("float64").fillna(-type_max - 1), frame["max_value"].astype("float64")
+    )
+    frame["min_value"] = min_value
     frame["type_max"] = type_max
     frame["limit_value"] = limit
     frame["used_ratio"] = np.clip(last / limit, 0.0, None)
@@ -676,11 +682,12 @@ def sequences_near_limit(
     near = (frame["used_ratio"] >= min_ratio).fillna(False)
     frame["status"] = np.where(unknown, "unknown", "near limit")
     names = [f"{_quoted(s)}.{_quoted(q)}" for s, q in zip(frame["schemaname"], frame["sequencename"], strict=True)]
+    type_bound = np.where(descending, -type_max - 1, type_max)
     frame["action"] = [
-        f"GRANT SELECT ON SEQUENCE {name} TO {role} (or it has never been used)"
-        if is_unknown
-        else f"ALTER SEQUENCE {name} AS bigint (and its column to bigint) before it runs out"
-        for name, is_unknown in zip(names, unknown, strict=True)
+        _sequence_action(name, role, is_unknown, kind, is_down, at_type_bound)
+        for name, is_unknown, kind, is_down, at_type_bound in zip(
+            names, unknown, data_type, descending, limit == type_bound, strict=True
+        )
     ]
     found = frame[unknown | near].rename(columns={"taken_at": "as_of"})
     columns = [
@@ -692,6 +699,7 @@ def sequences_near_limit(
         "data_type",
         "last_value",
         "increment_by",
+        "min_value",
         "max_value",
         "limit_value",
         "type_max",
@@ -702,6 +710,18 @@ def sequences_near_limit(
     ]
     found = found.sort_values(["used_ratio", "sequencename"], ascending=[False, True], na_position="last")
     return found[columns].reset_index(drop=True)
+
+
+def _sequence_action(name: str, role: str, unknown: bool, data_type: str, descending: bool, at_type_bound: bool) -> str:
+    """What to do about one flagged sequence."""
+    if unknown:
+        return f"GRANT SELECT ON SEQUENCE {name} TO {role} (or it has never been used)"
+    if not at_type_bound:
+        bound = "MINVALUE (lower it)" if descending else "MAXVALUE (raise it)"
+        return f"ALTER SEQUENCE {name} {bound}: its own limit, inside the {data_type} range, is near"
+    if data_type != "bigint":
+        return f"ALTER SEQUENCE {name} AS bigint (and its column to bigint) before it runs out"
+    return f"{name} is near the end of bigint: plan a new key (a wider type does not exist)"
 
 
 def _collector_role(con: duckdb.DuckDBPyConnection) -> str | None:

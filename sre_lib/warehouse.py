@@ -46,7 +46,12 @@ import pandas as pd
 from sre_lib.config import PROJECT_ROOT
 from sre_lib.errors import WarehouseBusyError, WarehouseError
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+# How to bring a warehouse of an older schema version to the next one; applied in order, in one transaction,
+# by the first writer that opens it. Collected history is never rebuilt: pg_stat_statements deltas need it.
+MIGRATIONS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "1": ("2", ("ALTER TABLE pg_sequences ADD COLUMN IF NOT EXISTS min_value BIGINT",)),
+}
 DEFAULT_WAREHOUSE_PATH = PROJECT_ROOT / "data" / "warehouse.duckdb"
 WAREHOUSE_ENV_VAR = "SRE_WAREHOUSE"
 KEEP_SNAPSHOTS = 2
@@ -337,14 +342,40 @@ class Warehouse:
                     [SCHEMA_VERSION, datetime.now(UTC).isoformat()],
                 )
             elif version != SCHEMA_VERSION:
-                raise WarehouseError(
-                    f"warehouse {self.path} has schema version {version}; this sre_lib writes version "
-                    f"{SCHEMA_VERSION}: rebuild it (sre demo) or collect into a new file"
-                )
+                self._migrate(con, version)
         except BaseException:
             con.close()
             raise
         return con
+
+    def _migrate(self, con: duckdb.DuckDBPyConnection, version: str) -> None:
+        """Bring the open warehouse from ``version`` to SCHEMA_VERSION in one transaction, or refuse."""
+        steps: list[str] = []
+        reached = version
+        while reached in MIGRATIONS and reached != SCHEMA_VERSION:
+            reached, statements = MIGRATIONS[reached]
+            steps += statements
+        if reached != SCHEMA_VERSION:
+            raise WarehouseError(
+                f"warehouse {self.path} has schema version {version}; this sre_lib writes version "
+                f"{SCHEMA_VERSION} and can migrate only from {', '.join(sorted(MIGRATIONS))}: "
+                "upgrade sre_lib, or collect into a new file"
+            )
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for statement in steps:
+                con.execute(statement)
+            con.execute("UPDATE schema_info SET value = ? WHERE key = 'schema_version'", [SCHEMA_VERSION])
+            con.execute("COMMIT")
+        except BaseException as exc:
+            con.execute("ROLLBACK")
+            if isinstance(exc, duckdb.Error):
+                raise WarehouseError(
+                    f"warehouse {self.path}: migrating schema version {version} to {SCHEMA_VERSION} failed "
+                    f"and was rolled back: {_one_line(exc)}"
+                ) from None
+            raise
+        log.info("warehouse %s migrated from schema version %s to %s", self.path, version, SCHEMA_VERSION)
 
     def _publish_snapshot(self) -> None:
         """Copy the closed warehouse to a new numbered snapshot and point CURRENT at it (under the write lock)."""

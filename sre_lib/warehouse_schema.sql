@@ -238,7 +238,8 @@ CREATE TABLE IF NOT EXISTS pg_sequences (
     data_type     VARCHAR,             -- smallint, integer, bigint
     last_value    BIGINT,
     max_value     BIGINT,
-    increment_by  BIGINT
+    increment_by  BIGINT,
+    min_value     BIGINT               -- the limit of a descending sequence; NULL in rows from schema 1
 );
 COMMENT ON TABLE pg_sequences IS 'pg_sequences per snapshot. Key: (server, taken_at, datname, schemaname, sequencename).';
 

@@ -478,10 +478,21 @@ def test_sequences_honour_the_increment_sign_and_the_type() -> None:
          "increment_by": 10},
         {**base, "sequencename": "hidden", "data_type": "bigint", "last_value": None, "max_value": 10**18,
          "increment_by": 1},
+        {**base, "sequencename": "down_own_floor", "data_type": "integer", "last_value": -950_000,
+         "max_value": -1, "increment_by": -1, "min_value": -1_000_000},
+        {**base, "sequencename": "down_far", "data_type": "integer", "last_value": -950_000,
+         "max_value": -1, "increment_by": -1, "min_value": -2**31},
+        {**base, "sequencename": "big", "data_type": "bigint", "last_value": 2**63 - 2**58, "max_value": 2**63 - 1,
+         "increment_by": 1},
     ])  # fmt: skip
     found = pm.sequences_near_limit(con, monitor_role="sre_monitor").set_index("sequencename")
-    assert set(found.index) == {"down", "small", "capped", "hidden"}
-    assert found.loc["down", "used_ratio"] == pytest.approx(2_000_000_000 / 2**31)
+    assert set(found.index) == {"down", "small", "capped", "hidden", "down_own_floor", "big"}
+    assert found.loc["down", "used_ratio"] == pytest.approx(2_000_000_000 / 2**31)  # min_value unknown: the type's
+    assert found.loc["down_own_floor", "used_ratio"] == pytest.approx(0.95)
+    assert "MINVALUE" in found.loc["down_own_floor", "action"]
+    assert "AS bigint" in found.loc["small", "action"]
+    assert "MAXVALUE" in found.loc["capped", "action"]
+    assert "plan a new key" in found.loc["big", "action"]
     assert found.loc["small", "type_max"] == 32_767
     assert found.loc["capped", "used_ratio"] == 0.95  # its own max_value, not the type's
     assert found.loc["hidden", "status"] == "unknown"
@@ -567,3 +578,15 @@ def test_the_demo_maintenance_findings_are_found(demo_warehouse: Path) -> None:
     assert (~long["idle_in_transaction"]).any()  # the nightly report, active for over a minute
     assert (growth["bytes_per_week"] > 0).any()
     assert set(usage["status"]) <= {"healthy", "warning", "critical"} and len(usage) > 1000
+
+
+def test_sequences_of_a_schema_1_snapshot_without_min_value_fall_back_to_the_type() -> None:
+    con = _warehouse()
+    con.execute("ALTER TABLE pg_sequences DROP COLUMN min_value")
+    _insert(con, "pg_sequences", [
+        {"server": "db", "taken_at": T0, "datname": "d", "schemaname": "public", "sequencename": "down",
+         "data_type": "integer", "last_value": -2_000_000_000, "max_value": -1, "increment_by": -1},
+    ])  # fmt: skip
+    found = pm.sequences_near_limit(con).set_index("sequencename")
+    assert found.loc["down", "used_ratio"] == pytest.approx(2_000_000_000 / 2**31)
+    assert "AS bigint" in found.loc["down", "action"]

@@ -212,8 +212,26 @@ def test_a_warehouse_of_another_schema_version_is_refused(warehouse: Warehouse) 
     con = duckdb.connect(str(warehouse.path))
     con.execute("UPDATE schema_info SET value = '99' WHERE key = 'schema_version'")
     con.close()
-    with pytest.raises(WarehouseError, match="has schema version 99"), warehouse.write_run("test"):
+    expected = r"has schema version 99; .* can migrate only from 1"
+    with pytest.raises(WarehouseError, match=expected), warehouse.write_run("test"):
         pass
+
+
+def test_a_schema_1_warehouse_is_migrated_in_place_keeping_its_rows(warehouse: Warehouse) -> None:
+    _load(warehouse, 1)
+    con = duckdb.connect(str(warehouse.path))
+    con.execute("ALTER TABLE pg_sequences DROP COLUMN min_value")  # the shape schema version 1 had
+    con.execute("UPDATE schema_info SET value = '1' WHERE key = 'schema_version'")
+    con.execute("INSERT INTO pg_sequences VALUES ('db', ?, 'd', 'public', 'old_seq', 'integer', 5, 100, 1)", [START])
+    con.close()
+    assert warehouse_module.SCHEMA_VERSION == "2"
+    with warehouse.write_run("test") as run:
+        run.replace_rows("backups", _backup("b2"))
+    sequences = _table(warehouse, "SELECT sequencename, last_value, min_value IS NULL AS unknown FROM pg_sequences")
+    assert sequences.values.tolist() == [["old_seq", 5, True]]
+    assert len(_table(warehouse, "SELECT * FROM metric_samples")) == 120
+    version = _table(warehouse, "SELECT value FROM schema_info WHERE key = 'schema_version'")
+    assert version.value.tolist() == ["2"]
 
 
 def test_old_snapshots_are_pruned(warehouse: Warehouse) -> None:

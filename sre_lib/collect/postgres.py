@@ -142,7 +142,7 @@ FROM pg_stat_user_indexes s JOIN pg_index i USING (indexrelid)
 """
 _SEQUENCES = """
 SELECT current_database() AS datname, schemaname, sequencename, data_type::text AS data_type, last_value,
-       max_value, increment_by
+       max_value, increment_by, min_value
 FROM pg_sequences
 """
 _DATABASES = """

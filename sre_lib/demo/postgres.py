@@ -853,6 +853,7 @@ def _tables(
                         "last_value": _int64(at_start + inserted),
                         "max_value": np.int64(INT4_MAX if data_type == "integer" else INT8_MAX),
                         "increment_by": np.int64(1),
+                        "min_value": np.int64(1),
                     }
                 )
             )

@@ -14,6 +14,7 @@ from sre_lib.collect.pgss_columns import DOCUMENTED_COLUMNS
 from sre_lib.collect.postgres import collect_postgres, postgres_target, take_snapshot
 from sre_lib.config import DEFAULT_CONFIG_PATH, load_config
 from sre_lib.errors import CollectionError
+from sre_lib.pg_maintenance import sequences_near_limit
 from sre_lib.pgss import statement_deltas
 from sre_lib.warehouse import Warehouse
 
@@ -33,6 +34,9 @@ def pg() -> Iterator[PostgresServer]:
         server.execute("CREATE SEQUENCE ticket_seq AS integer", dbname="bench")
         server.execute("SELECT setval('ticket_seq', 2000000000)", dbname="bench")
         server.execute("GRANT SELECT ON SEQUENCE ticket_seq TO monitor", dbname="bench")
+        server.execute("CREATE SEQUENCE refund_seq AS integer INCREMENT -1 MINVALUE -1000 MAXVALUE -1", dbname="bench")
+        server.execute("SELECT setval('refund_seq', -990)", dbname="bench")
+        server.execute("GRANT SELECT ON SEQUENCE refund_seq TO monitor", dbname="bench")
         yield server
 
 
@@ -115,12 +119,18 @@ def test_snapshot_has_every_view_and_no_password(pg: PostgresServer, tmp_path: P
     try:
         tables = set(con.execute("SELECT relname FROM pg_tables").df().relname)
         facts = con.execute("SELECT server_version_num, pgss_version, max_connections FROM pg_snapshots").fetchall()
-        sequence = con.execute("SELECT data_type, last_value, max_value FROM pg_sequences").fetchall()
+        sequence = con.execute(
+            "SELECT data_type, last_value, max_value, min_value FROM pg_sequences ORDER BY sequencename"
+        ).fetchall()
+        flagged = sequences_near_limit(con).set_index("sequencename")
     finally:
         con.close()
     assert {"pgbench_accounts", "pgbench_branches"} <= tables
     assert facts[0][0] // 10000 == 15 and facts[0][2] == 50
-    assert sequence == [("integer", 2000000000, 2147483647)]
+    assert sequence == [("integer", -990, -1, -1000), ("integer", 2000000000, 2147483647, 1)]
+    assert flagged.loc["refund_seq", "used_ratio"] == pytest.approx(0.99)  # against its own MINVALUE
+    assert "MINVALUE" in flagged.loc["refund_seq", "action"]
+    assert flagged.loc["ticket_seq", "used_ratio"] == pytest.approx(2e9 / (2**31 - 1))
     text = table_text(warehouse)
     assert MONITOR_PASSWORD not in text
     assert "monitor@127.0.0.1" in text  # the run log names the target, without its secret
