@@ -251,6 +251,11 @@ class Warehouse:
     def lock_path(self) -> Path:
         return self.path.with_name(self.path.name + ".lock")
 
+    @property
+    def wal_path(self) -> Path:
+        """DuckDB's write-ahead log: present after a run only if its writer died between COMMIT and CHECKPOINT."""
+        return self.path.with_name(self.path.name + ".wal")
+
     # ------------------------------------------------------------------ writing
 
     @contextlib.contextmanager
@@ -433,7 +438,30 @@ class Warehouse:
         pointer = self._pointer()
         if pointer is None or pointer[1] != self._generation():
             pointer = self._refresh_snapshot(pointer)
+        elif self.wal_path.exists():
+            pointer = self._recover_committed_wal(pointer)
         return self.snapshot_dir / pointer[0]
+
+    def _recover_committed_wal(self, pointer: tuple[str, int]) -> tuple[str, int]:
+        """Fold in what a writer committed before it died (its WAL), then publish: a copy of the main file alone
+        would miss that run. Only when the lock is free at once; a live writer bumps the generation itself."""
+        try:
+            with self._write_lock(timeout=0):
+                if not self.wal_path.exists():
+                    return pointer
+                con = self._open_for_write()  # replays the WAL
+                try:
+                    con.execute("CHECKPOINT")
+                finally:
+                    con.close()
+                log.warning("warehouse %s: folded in the log of a writer that stopped after committing", self.path)
+                self._bump_generation()
+        except WarehouseBusyError:
+            return pointer
+        except (OSError, WarehouseError) as exc:  # e.g. a reader without write access to the warehouse
+            log.warning("warehouse %s: cannot fold in a stopped writer's log: %s", self.path, _one_line(exc))
+            return pointer
+        return self._refresh_snapshot(pointer)
 
     def _refresh_snapshot(self, pointer: tuple[str, int] | None) -> tuple[str, int]:
         """Publish a snapshot of the current state; or, if a writer keeps the lock, fall back to the last one."""

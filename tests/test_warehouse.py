@@ -284,6 +284,39 @@ def test_a_reader_waits_briefly_for_a_writer_then_reads_the_last_snapshot(
     assert _table(reader, "SELECT count(*) AS n FROM metric_samples").n[0] == 240
 
 
+_DIES_AFTER_COMMIT = textwrap.dedent(
+    """
+    import os, sys
+    from datetime import datetime, timedelta, UTC
+    import pandas as pd
+    from sre_lib.warehouse import Warehouse
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    with Warehouse(sys.argv[1]).write_run("test") as run:
+        ts = pd.date_range(start, periods=30, freq="1min")
+        run.replace_samples(pd.DataFrame({"series_id": 9, "ts": ts, "value": 1.0}), start, ts[-1])
+        run.con.execute("COMMIT")
+        os._exit(9)  # killed after COMMIT, before CHECKPOINT: the run lives only in the WAL
+    """
+)
+
+
+def test_readers_see_a_run_whose_writer_died_after_committing(
+    warehouse: Warehouse, caplog: pytest.LogCaptureFixture
+) -> None:
+    _load(warehouse, 1)
+    assert _table(warehouse, "SELECT count(*) AS n FROM metric_samples").n[0] == 120
+    died = subprocess.run([sys.executable, "-c", _DIES_AFTER_COMMIT, str(warehouse.path)], timeout=60)
+    assert died.returncode == 9 and warehouse.wal_path.exists()
+    with warehouse._write_lock():  # a live writer: the reader does not wait, and reads the last snapshot
+        started = time.monotonic()
+        assert _table(warehouse, "SELECT count(*) AS n FROM metric_samples").n[0] == 120
+        assert time.monotonic() - started < 0.4
+    with caplog.at_level(logging.WARNING, logger="sre_lib.warehouse"):
+        assert _table(warehouse, "SELECT count(*) AS n FROM metric_samples").n[0] == 150
+    assert "a writer that stopped after committing" in caplog.text
+    assert not warehouse.wal_path.exists()
+
+
 def test_a_snapshot_that_cannot_be_written_leaves_no_half_copy(
     warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
