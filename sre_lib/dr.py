@@ -53,6 +53,7 @@ import pandas as pd
 from sre_lib.config import PlatformConfig
 from sre_lib.durations import human_duration
 from sre_lib.errors import DataError
+from sre_lib.units import human_bytes
 
 Status = Literal["pass", "warn", "fail"]
 PASS: Status = "pass"
@@ -73,7 +74,7 @@ RESTORE_DURATION_WARN_FRACTION = 0.75  # a tested restore taking over 75 % of th
 RETENTION_SHORTFALL_TOLERANCE = timedelta(days=1)  # coverage short of the window by up to a day warns, more fails
 RESTORE_HISTORY = 5  # restore-test durations shown as the trend
 
-_NO_ACTION = "None: meets the policy."
+_NO_ACTION = "No action needed: meets the policy."
 
 
 # ---------------------------------------------------------------------------------------------- results
@@ -370,7 +371,8 @@ def _check_wal_archiving(ctx: _Context) -> DrCheck:
             FAIL,
             f"WAL archiving is failing (WAL {row['last_failed_wal']})",
             f"archiving is failing {seen}: the last attempt, on WAL {row['last_failed_wal']}, failed at "
-            f"{ctx.local(row['last_failed_time'])} {since_success}; failed_count {row['failed_count']}",
+            f"{ctx.local(row['last_failed_time'])} {since_success}; {_count(row['failed_count'])} failed attempts "
+            "counted by pg_stat_archiver",
             "Read the PostgreSQL log for the archive_command error ('archive command failed with exit code ...'), "
             "fix the command or the archive storage (space, permissions, credentials), then confirm "
             "last_archived_time advances (SELECT * FROM pg_stat_archiver). Unarchived WAL piles up in pg_wal "
@@ -383,8 +385,9 @@ def _check_wal_archiving(ctx: _Context) -> DrCheck:
             title,
             FAIL,
             "no WAL has ever been archived",
-            f"archive_mode is {row['archive_mode']} but no WAL segment has been archived {seen}: archived_count "
-            f"{row['archived_count']} since {ctx.local(row['stats_reset']) if row['stats_reset'] else 'start'}",
+            f"archive_mode is {row['archive_mode']} but no WAL segment has been archived {seen}: "
+            f"{_count(row['archived_count'])} segments archived since "
+            f"{ctx.local(row['stats_reset']) if row['stats_reset'] else 'the server started'}",
             "Force a segment switch (SELECT pg_switch_wal()) and check that archive_command copies it to the "
             "archive; set archive_timeout so a quiet server still archives.",
             evidence,
@@ -430,8 +433,8 @@ def _check_wal_archiving(ctx: _Context) -> DrCheck:
         PASS,
         "WAL archiving healthy",
         f"archive_mode {row['archive_mode']}; last success {ctx.local(row['last_archived_time'])} (WAL "
-        f"{row['last_archived_wal']}); {failures}; archived_count {row['archived_count']}, failed_count "
-        f"{row['failed_count']} {seen}",
+        f"{row['last_archived_wal']}); {failures}; {_count(row['archived_count'])} WAL segments archived and "
+        f"{_count(row['failed_count'])} attempts failed in all (pg_stat_archiver) {seen}",
         _NO_ACTION,
         evidence,
     )
@@ -897,8 +900,13 @@ def _check_retention(ctx: _Context) -> DrCheck:
         status = WARN if nominal >= window - RETENTION_SHORTFALL_TOLERANCE else FAIL
     finding = (
         f"oldest successful full backup {oldest['backup_id']} finished at {ctx.local(oldest['finished_at'])}: "
-        f"restores can reach back {human_duration(nominal)} of the {days}-day window"
+        f"restores can reach back {human_duration(nominal)}; the policy asks for {days} days"
     )
+    if old_backups:
+        finding += (
+            f"; {old_backups} backup{'s are' if old_backups > 1 else ' is'} kept beyond that "
+            "(allowed, but storage the policy does not need)"
+        )
     for gap in gaps:
         length = human_duration(gap.duration) if gap.duration is not None else "an unknown time"
         finding += (
@@ -1045,15 +1053,12 @@ def _check_replicas(ctx: _Context) -> DrCheck:
     return DrCheck(name, title, status, headline, finding, action, evidence)
 
 
+def _count(value: Any) -> str:
+    return "an unknown number of" if value is None or pd.isna(value) else f"{int(value):,}"
+
+
 def _bytes(value: Any) -> str:
-    if value is None:
-        return "unknown size"
-    size = float(value)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(size) < 1024 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TB"  # pragma: no cover - loop always returns
+    return "unknown size" if value is None else human_bytes(value)
 
 
 # ---------------------------------------------------------------------------------------------- public API

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import duckdb
 import numpy as np
@@ -861,6 +862,20 @@ class ConnectionSummary:
     peak_at: datetime
     peak_status: str
     by_state: tuple[tuple[str, int], ...]
+
+    def describe(self, tz: ZoneInfo | None = None) -> list[str]:
+        """The summary as sentences for a report, times in ``tz`` (default UTC)."""
+
+        def when(moment: datetime) -> str:
+            return moment.astimezone(tz or UTC).strftime("%Y-%m-%d %H:%M %Z")
+
+        states = ", ".join(f"{state} {count:,}" for state, count in self.by_state)
+        return [
+            f"{self.sessions:,} of {self.max_connections:,} connections (max_connections) in use at "
+            f"{when(self.as_of)}: {self.percent_used:.0f} %, {self.status}.",
+            f"Busiest moment of the window: {self.peak_percent:.0f} % at {when(self.peak_at)} ({self.peak_status}).",
+            *([f"Sessions by state then: {states}."] if states else []),
+        ]
 
 
 def connection_summary(

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 
 from sre_lib.durations import human_duration
+from sre_lib.units import human_bytes
 
 _LABELS = {
     "healthy": "GREEN", "pass": "GREEN", "warning": "AMBER", "warn": "AMBER", "critical": "RED", "fail": "RED",
@@ -35,14 +36,41 @@ class Html:
         return f"Html({self.markup[:60]!r}...)"
 
 
-def verdict_banner(status: str, title: str, headline: str, as_of: datetime, tz: ZoneInfo) -> Html:
-    """The first thing a manager sees: GREEN / AMBER / RED, what it is about, and as of when."""
+#: A report of the newest data is stale when that data is older than this when the report is made: a
+#: collection that stopped would otherwise keep producing confident reports of the past.
+STALE_AFTER = timedelta(days=2)
+
+
+def verdict_banner(
+    status: str,
+    title: str,
+    headline: str,
+    as_of: datetime,
+    tz: ZoneInfo,
+    made_at: datetime | None = None,
+    as_of_chosen: bool = False,
+) -> Html:
+    """The first thing a manager sees: GREEN / AMBER / RED, what it is about, and as of when.
+
+    With ``made_at`` (when the report is made) it also says when that was, and warns in red when the data is
+    older than STALE_AFTER, unless the reader chose the as-of time (``as_of_chosen``: a report of the past).
+    """
     css = {"warn": "warning", "fail": "critical", "pass": "healthy", "no data": "nodata"}.get(status, status)
     label = _LABELS.get(status, status.upper())
     when = as_of.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+    footer = f"as of {when}"
+    stale = ""
+    if made_at is not None:
+        footer += f"; report made {made_at.astimezone(tz):%Y-%m-%d %H:%M %Z}"
+        age = made_at - as_of
+        if age > STALE_AFTER and not as_of_chosen:
+            stale = (
+                f'<span class="sre-stale">Stale: the newest data is {human_duration(age)} old. Check that '
+                "collection still runs before acting on this report.</span>"
+            )
     return Html(
         f'<div class="sre-verdict {html.escape(css)}"><strong>{label}</strong> · {html.escape(title)}'
-        f"<br/>{html.escape(headline)}<br/><small>as of {html.escape(when)}</small></div>"
+        f"<br/>{html.escape(headline)}<br/><small>{html.escape(footer)}</small>{stale}</div>"
     )
 
 
@@ -81,14 +109,26 @@ def table(
     separators, other numbers rounded, true/false as yes/no.
 
     ``formats`` names how some columns read: ``"percent"`` (a fraction 0-1 shown as 62.7 %), ``"money"``
-    (72.00 USD, in ``currency``) or ``"ms"`` (milliseconds shown as 8 h 16 min, 4 min 00 s, 305 ms or 6.11 ms).
+    (72.00 USD, in ``currency``), ``"ms"`` (milliseconds shown as 8 h 16 min, 4 min 00 s, 305 ms or 6.11 ms),
+    ``"seconds"`` (50 min), ``"days"`` (12 d 22 h, 3 h 25 min), ``"bytes"`` (54.3 MB), ``"ratio"`` (2.4x),
+    ``"p"`` (a p-value: 0.004, < 0.001) or ``"id"`` (an identifier: 36606, no thousands separator).
     """
     columns = columns if columns is not None else {name: name for name in frame.columns}
     present = {source: label for source, label in columns.items() if source in frame}
     out = frame.loc[:, list(present)].rename(columns=present).head(max_rows)
     if out.empty:
         return Html("<p><em>none</em></p>")
-    named = {"percent": _percent, "money": lambda value: money(value, currency, signed=False), "ms": _duration_ms}
+    named: dict[str, Callable[[Any], str]] = {
+        "percent": _percent,
+        "money": lambda value: money(value, currency, signed=False),
+        "ms": _duration_ms,
+        "seconds": human_duration,
+        "days": lambda days: human_duration(days * 86_400),
+        "bytes": human_bytes,
+        "ratio": lambda ratio: f"{ratio:.1f}x",
+        "p": lambda p: "< 0.001" if p < 0.001 else f"{p:.3f}",
+        "id": lambda value: str(int(value)),
+    }
     unknown = sorted({kind for kind in (formats or {}).values() if kind not in named})
     if unknown:
         raise ValueError(f"table formats: unknown {unknown}; expected {sorted(named)}")

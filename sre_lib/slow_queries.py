@@ -22,6 +22,11 @@ from sre_lib import pg_queries as queries
 from sre_lib.config import PlatformConfig
 from sre_lib.durations import human_duration
 from sre_lib.errors import DataError
+from sre_lib.units import human_bytes
+
+#: The ranking by mean time leaves out statements called fewer times than this in the window (one-off ad-hoc
+#: queries and migrations), but keeps a daily job: a 4-minute nightly report is exactly what it should show.
+TOP_BY_MEAN_MIN_CALLS = 5
 
 
 @dataclass(frozen=True)
@@ -88,7 +93,8 @@ def slow_query_review(
         server=server, start=start, end=end, baseline_start=baseline_start,
         summary=queries.window_summary(con, server, start, end),
         top_by_total_time=queries.top_statements(con, server, start, end, by="total_time", limit=top),
-        top_by_mean_time=queries.top_statements(con, server, start, end, by="mean_time", limit=top, min_calls=10),
+        top_by_mean_time=queries.top_statements(con, server, start, end, by="mean_time", limit=top,
+                                                 min_calls=TOP_BY_MEAN_MIN_CALLS),
         regressions=queries.regressions(con, server, start, end, **compare),
         new_slow=queries.new_slow_statements(con, server, start, end, **compare),
         maintenance_overdue=_overdue(maintenance.maintenance_overdue(con, server, start, end)),
@@ -161,7 +167,7 @@ def _judge(review: SlowQueryReview) -> tuple[list[str], str]:
     for row in review.invalid_indexes.itertuples():
         warning.append(f"invalid index {row.indexrelname} on {row.relname}")
     for row in review.unused_indexes.itertuples():
-        warning.append(f"unused index {row.indexrelname} on {row.relname} ({row.index_bytes / 1e6:,.0f} MB)")
+        warning.append(f"unused index {row.indexrelname} on {row.relname} ({human_bytes(row.index_bytes)})")
     for row in review.duplicate_indexes.itertuples():
         warning.append(f"index {row.indexrelname} is covered by {row.covered_by}")
     for row in review.seq_scan_tables.itertuples():

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pandas as pd
@@ -335,6 +336,11 @@ def test_connections_are_classified_with_the_configured_bands(pg: PostgresServer
     assert usage["sessions"].iloc[0] >= 38 and usage["sessions"].iloc[1] >= 45
     assert summary.status == "healthy" and summary.peak_status == "critical"
     assert summary.peak_percent >= 90 and summary.max_connections == 50
+    sentences = summary.describe(ZoneInfo("Australia/Sydney"))
+    assert sentences[0].startswith(f"{summary.sessions} of 50 connections (max_connections) in use at ")
+    assert sentences[0].endswith(f": {summary.percent_used:.0f} %, healthy.")
+    assert f"{summary.peak_percent:.0f} % at " in sentences[1] and "(critical)" in sentences[1]
+    assert "AEDT" in sentences[1] or "AEST" in sentences[1]
 
 
 # ------------------------------------------------------------------------------------------ hand-built

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -16,6 +16,25 @@ SYDNEY = ZoneInfo("Australia/Sydney")
 def _cells(markup: str) -> list[str]:
     """The text of every <td>, in order."""
     return [part.split("</td>")[0] for part in markup.split("<td>")[1:]]
+
+
+def test_table_formats_for_days_sizes_durations_ratios_p_values_and_ids() -> None:
+    frame = pd.DataFrame(
+        {
+            "age_days": [12.9, 0.1422, None],
+            "size": [56_901_632, 746_588_085.15, 2.5 * 2**40],
+            "held_s": [3000.0, 5.0, 200_000.0],
+            "ratio": [2.345, 1.5, 10.0],
+            "p": [4.1e-75, 0.004, 0.2],
+            "pid": [36606, 1, 2],
+        }
+    )
+    formats = {"age_days": "days", "size": "bytes", "held_s": "seconds", "ratio": "ratio", "p": "p", "pid": "id"}
+    assert _cells(table(frame, formats=formats).markup) == [
+        "12 d 22 h", "54.3 MB", "50 min", "2.3x", "&lt; 0.001", "36606",
+        "3 h 25 min", "712.0 MB", "5 s", "1.5x", "0.004", "1",
+        "", "2.5 TB", "55 h 33 min", "10.0x", "0.200", "2",
+    ]  # fmt: skip
 
 
 def test_a_table_shows_numbers_for_reading() -> None:
@@ -57,6 +76,17 @@ def test_verdict_banner_names_the_colour_and_the_local_time() -> None:
     assert "Disaster recovery &lt;db&gt;" in banner and "as of 2026-11-01 11:00 AEDT" in banner
 
 
+def test_verdict_banner_says_when_the_data_is_stale() -> None:
+    as_of = datetime(2026, 11, 1, tzinfo=UTC)
+    fresh = verdict_banner("pass", "DR", "ok", as_of, SYDNEY, made_at=as_of + timedelta(hours=47)).markup
+    assert "report made 2026-11-03 10:00 AEDT" in fresh and "Stale" not in fresh
+    stale = verdict_banner("pass", "DR", "ok", as_of, SYDNEY, made_at=as_of + timedelta(days=29, hours=2)).markup
+    assert "Stale: the newest data is 29 d 2 h old" in stale and 'class="sre-stale"' in stale
+    chosen = verdict_banner("pass", "DR", "ok", as_of, SYDNEY, made_at=as_of + timedelta(days=29), as_of_chosen=True)
+    assert "Stale" not in chosen.markup  # a report of a past date the reader asked for
+    assert "Stale" not in verdict_banner("pass", "DR", "ok", as_of, SYDNEY).markup
+
+
 def test_bullets_money_and_local_times() -> None:
     assert bullet_list(["a < b"]).markup == "<ul><li>a &lt; b</li></ul>" and bullet_list([]).markup == ""
     assert money(24.0, "USD") == "+24.00 USD" and money(-12.5, "USD") == "-12.50 USD" and money(None, "USD") == ""
@@ -68,5 +98,9 @@ def test_amounts_show_as_money_in_the_currency() -> None:
     frame = pd.DataFrame({"size": ["s-2vcpu-4gb", "g-4vcpu-16gb"], "monthly_cost": [72.0, 1252.5]})
     markup = table(frame, formats={"monthly_cost": "money"}, currency="USD").markup
     assert _cells(markup) == ["s-2vcpu-4gb", "72.00 USD", "g-4vcpu-16gb", "1,252.50 USD"]
-    with pytest.raises(ValueError, match=r"table formats: unknown \['euros'\]; expected \['money', 'ms', 'percent'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"table formats: unknown \['euros'\]; expected \['bytes', 'days', 'id', 'money', 'ms', 'p', "
+        r"'percent', 'ratio', 'seconds'\]",
+    ):
         table(frame, formats={"monthly_cost": "euros"})

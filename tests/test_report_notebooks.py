@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from sre_lib.capacity import capacity_review
 from sre_lib.config import DEFAULT_CONFIG_PATH, load_config
 from sre_lib.demo import postgres as demo
 from sre_lib.dr import dr_readiness
+from sre_lib.report_blocks import STALE_AFTER
 from sre_lib.reports import run_report
 from sre_lib.slow_queries import slow_query_review
 from sre_lib.warehouse import Warehouse
@@ -90,6 +92,10 @@ def test_slow_queries_report_states_the_library_findings(reports, demo_warehouse
     assert demo.XSS_QUERY in text  # shown, as text
     top = review.top_by_total_time.iloc[0]
     assert f"{top['calls']:,}" in text and f"{100 * top['share_total_time']:.1f} %" in text  # read as people read
+    for sentence in review.connections.describe(CONFIG.tz):
+        assert _squash(sentence) in text, sentence
+    assert "ConnectionSummary(" not in text and "datetime.datetime(" not in text  # no Python repr leaks
+    assert review.findings[0] not in text.split("·", 1)[1].split(review.findings[0], 1)[1]  # headline said once
 
 
 def test_dr_report_states_the_library_checks(reports, demo_warehouse: Path) -> None:
@@ -102,6 +108,8 @@ def test_dr_report_states_the_library_checks(reports, demo_warehouse: Path) -> N
     assert f"{BANNER[report.verdict]} · Disaster recovery of postgresql" in text
     assert _squash(report.summary) in text
     assert report.score in text
+    stale = datetime.now(UTC) - report.as_of > STALE_AFTER  # the demo's data ends on a fixed day
+    assert ("Stale: the newest data is" in text) == stale and "report made " in text
     for check in report.checks:
         assert _squash(check.finding) in text
 
