@@ -35,6 +35,7 @@ from sre_lib.signals import capacity_signal, daily_signal
 from sre_lib.thresholds import thresholds_for, time_to_threshold_many
 
 URGENT_DAYS = 14
+CHARTED_SERIES = 8  # forecast charts a capacity report draws at most
 TRIGGER_RECENT_DAYS = 7
 ALERT_WINDOW = timedelta(days=7)  # the range a predict_linear disk alert would typically look back over
 FORECAST_METRICS = ("cpu", "memory", "disk", "db_connections", "redis_memory")
@@ -121,6 +122,26 @@ class CapacityReview:
         history = pick(self.signals)[["date", "value"]].assign(kind="history")
         future = pick(self.forecasts)[["date", "mean", "lo80", "hi80", "lo95", "hi95"]].assign(kind="forecast")
         return pd.concat([history, future], ignore_index=True)
+
+    def series_to_chart(self, limit: int = CHARTED_SERIES) -> list[tuple[str, str, str]]:
+        """The (component, instance, metric) series a report draws: those already in a band or reaching one
+        within the horizon, critical before warning, soonest first; at most ``limit``. Derived from the data,
+        so a platform with other servers than the demo's gets its own charts."""
+        if self.crossings.empty:
+            return []
+        severity = {"full": 0, "critical": 1, "warning": 2}
+        found = self.crossings[self.crossings["already"] | self.crossings["earliest"].notna()]
+        found = found.assign(
+            _rank=found["threshold"].map(severity).fillna(3),
+            _when=found["earliest"].where(~found["already"], pd.Timestamp.min).fillna(pd.Timestamp.max),
+        ).sort_values(["_rank", "_when", "component", "instance", "metric"], kind="stable")
+        keys = found[["component", "instance", "metric"]].drop_duplicates().head(limit)
+        return [tuple(row) for row in keys.itertuples(index=False, name=None)]
+
+    def unit_of(self, metric: str) -> str:
+        """The configured unit of a metric, for axis titles."""
+        indicator = self.config.indicators.get(metric)
+        return indicator.unit if indicator is not None else ""
 
     @property
     def planning(self) -> str:
@@ -239,7 +260,8 @@ def disk_alert_view(
     window: timedelta = ALERT_WINDOW,
 ) -> pd.DataFrame:  # fmt: skip
     """When each disk reaches its critical level by ``predict_linear`` over the last ``window``, next to the
-    forecast's likely date: what an alert rule would say against what the forecast says."""
+    forecast's likely date: what an alert rule would say against what the forecast says. ``value_now`` is the
+    line's value at ``end`` and ``trend`` its slope in percentage points a day."""
     band = config.indicators.get("disk")
     samples = read_samples(con, metrics=["disk"], start=end - window, end=end)
     if band is None or samples.empty:
@@ -254,8 +276,9 @@ def disk_alert_view(
                               & (crossings["metric"] == "disk") & (crossings["threshold"] == "critical")]  # fmt: skip
             likely = match["likely"].iloc[0] if not match.empty else pd.NaT
         rows.append({
-            "component": component, "instance": instance, "level": band.critical,
-            "predict_linear_date": line.crosses_at, "forecast_likely_date": likely, "predict_linear": str(line),
+            "component": component, "instance": instance, "level": band.critical, "value_now": line.value_at_eval,
+            "trend": f"{line.slope_per_second * 86_400:+.2f} points a day", "predict_linear_date": line.crosses_at,
+            "forecast_likely_date": likely, "predict_linear": str(line),
         })  # fmt: skip
     return pd.DataFrame(rows)
 
@@ -461,6 +484,11 @@ def _crossing_actions(
                 what = f"resize {row.component} to {name} ({spec.vcpu} vCPU, {spec.ram_gb:g} GB)"
             else:
                 what = f"add capacity to {row.component}: {row.metric} heads past {row.level:g} %"
+            if row.metric == "redis_memory":  # a share of maxmemory: a bigger server alone does not raise it
+                what = (
+                    f"give Redis on {row.component}/{row.instance} more memory: raise maxmemory if the server has "
+                    f"RAM to spare, else {what} and raise maxmemory with it"
+                )
         if what is None:
             continue
         rows.append({

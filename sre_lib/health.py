@@ -964,10 +964,11 @@ def _seasonal_trend_row(
     grew = later >= earlier * (1 + min_rise) if earlier > 0 else later > 0
     rising = bool(p_value < alpha and grew)
     change = f" ({later / earlier - 1:+.0%})" if earlier > 0 else ""
+    chance = "" if rising else ", which chance explains as well"
     detail = (
-        f"evictions {'rising' if rising else 'not rising'}: {earlier:.3g}/min the {hours} h before -> "
-        f"{later:.3g}/min the last {hours} h{change}, higher in {int((signs > 0).sum())} of {int(paired.sum())} "
-        f"buckets, seasonal Mann-Kendall p={p_value:.2g}"
+        f"evictions {'rising' if rising else 'not rising'}: {later:.3g}/min in the last {hours} h against "
+        f"{earlier:.3g}/min the {hours} h before{change}; higher than at the same time before in "
+        f"{int((signs > 0).sum())} of {int(paired.sum())} slots{chance} (seasonal Mann-Kendall p = {p_value:.2g})"
     )
     return row | {"rising": rising, "p_value": p_value, "status": "warning" if rising else "healthy",
                   "detail": detail}  # fmt: skip
@@ -1006,8 +1007,8 @@ def _trend_row(
     change = f" ({later / earlier - 1:+.0%})" if earlier > 0 else ""
     verdict = "rising" if rising else "not rising"
     detail = (
-        f"evictions {verdict}: {earlier:.3g}/min -> {later:.3g}/min{change} over {hours} h, "
-        f"Mann-Kendall p={p_value:.2g}"
+        f"evictions {verdict}: {earlier:.3g}/min -> {later:.3g}/min{change} over {hours} h "
+        f"(Mann-Kendall p = {p_value:.2g})"
     )
     return row | {"status": "warning" if rising else "healthy", "detail": detail}
 
@@ -1236,7 +1237,7 @@ def rollup(status_table: pd.DataFrame, config: PlatformConfig | None = None) -> 
         if name in worst.index and worst.loc[name, "status"] == "healthy":
             row = {
                 "component": name, "status": "healthy", "metric": None, "instance": None, "value": np.nan,
-                "since": pd.NaT, "detail": f"all {int(counts.loc[name].sum())} series healthy",
+                "since": pd.NaT, "since_clipped": False, "detail": f"all {int(counts.loc[name].sum())} series healthy",
                 "series": int(counts.loc[name].sum()),
             }  # fmt: skip
             row |= {key.replace(" ", "_"): int(counts.loc[name].get(key, 0)) for key in STATUSES}
@@ -1249,6 +1250,7 @@ def rollup(status_table: pd.DataFrame, config: PlatformConfig | None = None) -> 
                 "instance": cause["instance"],
                 "value": cause["value"],
                 "since": cause["since"],
+                "since_clipped": bool(cause["since_clipped"]) if "since_clipped" in cause.index else False,
                 "detail": cause["detail"],
                 "series": int(counts.loc[name].sum()),
             }
@@ -1256,7 +1258,7 @@ def rollup(status_table: pd.DataFrame, config: PlatformConfig | None = None) -> 
         else:
             row = {
                 "component": name, "status": "no data", "metric": None, "instance": None, "value": np.nan,
-                "since": pd.NaT, "detail": "no series for this component", "series": 0,
+                "since": pd.NaT, "since_clipped": False, "detail": "no series for this component", "series": 0,
             }  # fmt: skip
             row |= {key.replace(" ", "_"): 0 for key in STATUSES}
         rows.append(row)

@@ -80,13 +80,27 @@ def bullet_list(items: Iterable[str]) -> Html:
     return Html(f"<ul>{entries}</ul>" if entries else "")
 
 
-def local_times(frame: pd.DataFrame, tz: ZoneInfo, columns: Iterable[str], fmt: str = "%Y-%m-%d %H:%M") -> pd.DataFrame:
-    """A copy with timestamp columns shown as local-time strings (empty for missing)."""
+def local_times(
+    frame: pd.DataFrame, tz: ZoneInfo, columns: Iterable[str], fmt: str = "%Y-%m-%d %H:%M", missing: str = ""
+) -> pd.DataFrame:
+    """A copy with timestamp columns shown as local-time strings (``missing`` where there is no time)."""
     out = frame.copy()
     for column in columns:
         if column in out:
             values = pd.to_datetime(out[column], utc=True)
-            out[column] = values.dt.tz_convert(tz).dt.strftime(fmt).fillna("")
+            out[column] = values.dt.tz_convert(tz).dt.strftime(fmt).fillna(missing)
+    return out
+
+
+def since_times(
+    frame: pd.DataFrame, tz: ZoneInfo, column: str = "since", clipped: str = "since_clipped"
+) -> pd.DataFrame:
+    """A copy with ``column`` as local-time text, "before ..." where ``clipped`` says the state already held at
+    the first sample read (it began then or earlier, so the time alone would understate how long)."""
+    out = local_times(frame, tz, [column])
+    if clipped in frame:
+        early = frame[clipped].fillna(False).astype(bool) & (out[column] != "")
+        out.loc[early, column] = "before " + out.loc[early, column]
     return out
 
 
@@ -111,6 +125,7 @@ def table(
     ``formats`` names how some columns read: ``"percent"`` (a fraction 0-1 shown as 62.7 %), ``"money"``
     (72.00 USD, in ``currency``), ``"ms"`` (milliseconds shown as 8 h 16 min, 4 min 00 s, 305 ms or 6.11 ms),
     ``"seconds"`` (50 min), ``"days"`` (12 d 22 h, 3 h 25 min), ``"bytes"`` (54.3 MB), ``"ratio"`` (2.4x),
+    ``"pct"`` (a value already in percent: 85.0 %),
     ``"p"`` (a p-value: 0.004, < 0.001) or ``"id"`` (an identifier: 36606, no thousands separator).
     """
     columns = columns if columns is not None else {name: name for name in frame.columns}
@@ -126,6 +141,7 @@ def table(
         "days": lambda days: human_duration(days * 86_400),
         "bytes": human_bytes,
         "ratio": lambda ratio: f"{ratio:.1f}x",
+        "pct": lambda value: f"{value:.1f} %",
         "p": lambda p: "< 0.001" if p < 0.001 else f"{p:.3f}",
         "id": lambda value: str(int(value)),
     }

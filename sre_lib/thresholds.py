@@ -56,12 +56,24 @@ class Crossing:
             return "not within horizon" if stamp is None else date_text(stamp)
 
         head = f"{self.name} {self.threshold:g}: "
+        dates = f"(earliest {say(self.earliest)}, latest {say(self.latest)})"
         if self.already:
-            head += f"already {self.direction}; "
-        if self.earliest is None:
+            back = "below" if self.direction == "above" else "above"
+            text = (
+                head
+                + f"already {self.direction} at the last daily value; "
+                + (
+                    f"the forecast is back {back} it through {date_text(self.horizon_end)}"
+                    if self.earliest is None
+                    else f"forecast {self.direction} it from {say(self.likely)} {dates}"
+                    if self.likely is not None
+                    else f"the forecast mean is back {back} it, its band is not {dates}"
+                )
+            )
+        elif self.earliest is None:
             text = head + f"not within horizon (to {date_text(self.horizon_end)})"
         else:
-            text = head + f"likely {say(self.likely)} (earliest {say(self.earliest)}, latest {say(self.latest)})"
+            text = head + f"likely {say(self.likely)} {dates}"
         return text if self.trustworthy else f"{text} [NOT TRUSTWORTHY: {self.reason}]"
 
     def __str__(self) -> str:

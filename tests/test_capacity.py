@@ -52,6 +52,7 @@ def test_demo_review_says_when_to_add_the_third_app_server(demo_review) -> None:
 def test_demo_review_forecasts_redis_memory_past_its_band_and_recommends_a_size(demo_review) -> None:
     redis = demo_review.actions[demo_review.actions["component"] == "redis"]
     assert redis["action"].str.contains("resize redis to s-2vcpu-4gb").any()
+    assert redis["action"].str.contains("raise maxmemory").all()  # a % of maxmemory: resizing alone fixes nothing
     crossing = demo_review.crossings.query("metric == 'redis_memory' and threshold == 'critical'")
     assert redis["by"].iloc[0] == crossing["earliest"].iloc[0]
     likely, earliest, latest = (f"{crossing[c].iloc[0]:%Y-%m-%d}" for c in ("likely", "earliest", "latest"))
@@ -116,6 +117,23 @@ def test_a_quiet_platform_is_healthy_with_nothing_to_do(tmp_path: Path) -> None:
     # every other configured component has no series: that is not called healthy
     assert review.rollup.status == "no data" and review.verdict == "warning"
     assert "no data" in review.headline
+    assert review.series_to_chart() == []  # nothing near a band: no forecast chart to draw
+
+
+def test_the_report_charts_the_series_nearest_their_bands_from_the_data(demo_review) -> None:
+    charted = demo_review.series_to_chart()
+    crossings = demo_review.crossings
+    assert 0 < len(charted) <= 8 and len(set(charted)) == len(charted)
+    for component, instance, metric in charted:
+        mine = crossings[(crossings["component"] == component) & (crossings["instance"] == instance)
+                         & (crossings["metric"] == metric)]  # fmt: skip
+        assert (mine["already"] | mine["earliest"].notna()).any()
+        assert not demo_review.series_forecast(component, instance, metric).empty
+    full_or_critical = crossings[crossings["threshold"].isin(["full", "critical"]) & crossings["earliest"].notna()]
+    first = full_or_critical.sort_values("earliest").iloc[0]
+    assert (first["component"], first["instance"], first["metric"]) in charted[:3]
+    assert demo_review.series_to_chart(limit=2) == charted[:2]
+    assert demo_review.unit_of("db_connections") == "percent of max_connections"
 
 
 @pytest.mark.parametrize(("days_before_end", "acted_on"), [(20, False), (2, True)])

@@ -399,6 +399,7 @@ def test_current_status_and_rollup_name_the_cause(config: PlatformConfig) -> Non
     assert (components.loc["redis", "status"], components.loc["redis", "metric"]) == ("warning", "redis_evictions")
     assert components.loc["media", "status"] == "no data"
     assert components.loc["media", "detail"] == "no series for this component"
+    assert components["since_clipped"].tolist() == [False, False, True, False]  # only the trend held from the start
 
 
 def test_rollup_worst_wins_and_ties_go_to_the_oldest(config: PlatformConfig) -> None:
@@ -461,7 +462,7 @@ def test_evictions_rising_flat_and_noisy_flat(config: PlatformConfig) -> None:
     # A rise over the day before, then a flat day at twice that day's average: higher, hour for hour.
     old_rise = np.concatenate([np.linspace(1, 50, minutes), np.full(minutes, 50.0) + rng.normal(0, 1, minutes)])
     after_rise = health.evictions_trend(_evictions(old_rise), config).loc[0]
-    assert after_rise["status"] == "warning" and "higher in 24 of 24 buckets" in after_rise["detail"]
+    assert after_rise["status"] == "warning" and "same time before in 24 of 24 slots" in after_rise["detail"]
     # The same flat level two days running is not rising.
     steady = health.evictions_trend(_evictions(np.full(2 * minutes, 50.0) + rng.normal(0, 1, 2 * minutes)), config)
     assert steady.loc[0, "status"] == "healthy" and "seasonal Mann-Kendall" in steady.loc[0, "detail"]

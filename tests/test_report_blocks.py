@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 
-from sre_lib.report_blocks import bullet_list, local_times, money, table, verdict_banner
+from sre_lib.report_blocks import bullet_list, local_times, money, since_times, table, verdict_banner
 
 SYDNEY = ZoneInfo("Australia/Sydney")
 
@@ -27,13 +27,15 @@ def test_table_formats_for_days_sizes_durations_ratios_p_values_and_ids() -> Non
             "ratio": [2.345, 1.5, 10.0],
             "p": [4.1e-75, 0.004, 0.2],
             "pid": [36606, 1, 2],
+            "used": [85.0, 7.25, 100.0],
         }
     )
-    formats = {"age_days": "days", "size": "bytes", "held_s": "seconds", "ratio": "ratio", "p": "p", "pid": "id"}
+    formats = {"age_days": "days", "size": "bytes", "held_s": "seconds", "ratio": "ratio", "p": "p", "pid": "id",
+               "used": "pct"}  # fmt: skip
     assert _cells(table(frame, formats=formats).markup) == [
-        "12 d 22 h", "54.3 MB", "50 min", "2.3x", "&lt; 0.001", "36606",
-        "3 h 25 min", "712.0 MB", "5 s", "1.5x", "0.004", "1",
-        "", "2.5 TB", "55 h 33 min", "10.0x", "0.200", "2",
+        "12 d 22 h", "54.3 MB", "50 min", "2.3x", "&lt; 0.001", "36606", "85.0 %",
+        "3 h 25 min", "712.0 MB", "5 s", "1.5x", "0.004", "1", "7.2 %",
+        "", "2.5 TB", "55 h 33 min", "10.0x", "0.200", "2", "100.0 %",
     ]  # fmt: skip
 
 
@@ -87,6 +89,17 @@ def test_verdict_banner_says_when_the_data_is_stale() -> None:
     assert "Stale" not in verdict_banner("pass", "DR", "ok", as_of, SYDNEY).markup
 
 
+def test_since_says_before_when_the_state_held_from_the_first_sample_read() -> None:
+    frame = pd.DataFrame(
+        {
+            "since": [pd.Timestamp("2026-10-30 23:59", tz="UTC"), pd.Timestamp("2026-10-31 13:10", tz="UTC"), pd.NaT],
+            "since_clipped": [True, False, True],
+        }
+    )
+    assert since_times(frame, SYDNEY)["since"].tolist() == ["before 2026-10-31 10:59", "2026-11-01 00:10", ""]
+    assert since_times(frame.drop(columns="since_clipped"), SYDNEY)["since"].tolist()[0] == "2026-10-31 10:59"
+
+
 def test_bullets_money_and_local_times() -> None:
     assert bullet_list(["a < b"]).markup == "<ul><li>a &lt; b</li></ul>" and bullet_list([]).markup == ""
     assert money(24.0, "USD") == "+24.00 USD" and money(-12.5, "USD") == "-12.50 USD" and money(None, "USD") == ""
@@ -100,7 +113,7 @@ def test_amounts_show_as_money_in_the_currency() -> None:
     assert _cells(markup) == ["s-2vcpu-4gb", "72.00 USD", "g-4vcpu-16gb", "1,252.50 USD"]
     with pytest.raises(
         ValueError,
-        match=r"table formats: unknown \['euros'\]; expected \['bytes', 'days', 'id', 'money', 'ms', 'p', "
+        match=r"table formats: unknown \['euros'\]; expected \['bytes', 'days', .*'money', 'ms', 'p', 'pct', "
         r"'percent', 'ratio', 'seconds'\]",
     ):
         table(frame, formats={"monthly_cost": "euros"})

@@ -11,7 +11,7 @@ from forecast_inputs import daily, trend_series
 from sre_lib.config import load_config
 from sre_lib.errors import DataError
 from sre_lib.forecast import forecast
-from sre_lib.thresholds import thresholds_for, time_to_threshold
+from sre_lib.thresholds import Crossing, thresholds_for, time_to_threshold
 
 CONFIG = load_config()
 
@@ -59,3 +59,29 @@ def test_thresholds_out_of_order_are_refused(levels: dict[str, float], direction
     result = forecast(daily(trend_series(40, 0.1, seed=11)), 10)
     with pytest.raises(DataError, match="threshold"):
         time_to_threshold(result, levels, direction=direction)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("already", "dates", "text"),
+    [
+        (False, (None, None, None), "critical 80: not within horizon (to 2027-01-30)"),
+        (False, ("2026-11-20", "2026-11-25", None),
+         "critical 80: likely 2026-11-25 (earliest 2026-11-20, latest not within horizon)"),
+        (True, ("2026-11-02", "2026-11-02", "2026-11-09"),
+         "critical 80: already above at the last daily value; forecast above it from 2026-11-02 "
+         "(earliest 2026-11-02, latest 2026-11-09)"),
+        (True, ("2026-11-02", None, None),
+         "critical 80: already above at the last daily value; the forecast mean is back below it, its band is not "
+         "(earliest 2026-11-02, latest not within horizon)"),
+        (True, (None, None, None),
+         "critical 80: already above at the last daily value; the forecast is back below it through 2027-01-30"),
+    ],
+)  # fmt: skip
+def test_crossing_summary_reads_consistently(already: bool, dates: tuple, text: str) -> None:
+    earliest, likely, latest = (pd.Timestamp(d) if d else None for d in dates)
+    crossing = Crossing("critical", 80.0, "above", earliest, likely, latest, pd.Timestamp("2027-01-30"), already,
+                        True, "")  # fmt: skip
+    assert crossing.summary == text
+    untrusted = Crossing("critical", 80.0, "above", earliest, likely, latest, pd.Timestamp("2027-01-30"), already,
+                         False, "backtest MASE 1.4")  # fmt: skip
+    assert untrusted.summary == f"{text} [NOT TRUSTWORTHY: backtest MASE 1.4]"
