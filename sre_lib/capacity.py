@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from sre_lib import forecast, health, queueing, scaling
@@ -124,18 +125,21 @@ class CapacityReview:
         return pd.concat([history, future], ignore_index=True)
 
     def series_to_chart(self, limit: int = CHARTED_SERIES) -> list[tuple[str, str, str]]:
-        """The (component, instance, metric) series a report draws: those already in a band or reaching one
-        within the horizon, critical before warning, soonest first; at most ``limit``. Derived from the data,
-        so a platform with other servers than the demo's gets its own charts."""
+        """The (component, instance, metric) series a report draws, at most ``limit``: first those whose forecast
+        mean reaches critical (or full) within the horizon, soonest first; then those already in a band; then a
+        likely warning; last those only the outer band reaches. Derived from the data, so a platform with other
+        servers than the demo's gets its own charts."""
         if self.crossings.empty:
             return []
-        severity = {"full": 0, "critical": 1, "warning": 2}
         found = self.crossings[self.crossings["already"] | self.crossings["earliest"].notna()]
-        found = found.assign(
-            _rank=found["threshold"].map(severity).fillna(3),
-            _when=found["earliest"].where(~found["already"], pd.Timestamp.min).fillna(pd.Timestamp.max),
-        ).sort_values(["_rank", "_when", "component", "instance", "metric"], kind="stable")
-        keys = found[["component", "instance", "metric"]].drop_duplicates().head(limit)
+        severe = found["threshold"].isin(["critical", "full"])
+        likely = found["likely"].notna() & ~found["already"]
+        group = np.select([likely & severe, found["already"], likely], [0, 1, 2], default=3)
+        when = found["likely"].where(likely, found["earliest"]).where(~found["already"], pd.Timestamp.min)
+        ranked = found.assign(_group=group, _severe=~severe, _when=when.fillna(pd.Timestamp.max)).sort_values(
+            ["_group", "_severe", "_when", "component", "instance", "metric"], kind="stable"
+        )
+        keys = ranked[["component", "instance", "metric"]].drop_duplicates().head(limit)
         return [tuple(row) for row in keys.itertuples(index=False, name=None)]
 
     def unit_of(self, metric: str) -> str:

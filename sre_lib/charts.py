@@ -15,6 +15,7 @@ import pandas as pd
 MAX_ROWS = 4000
 STATUS_COLOURS = {"healthy": "#1e8e3e", "warning": "#f9ab00", "critical": "#d93025", "no data": "#80868b"}
 WIDTH = 760
+LEGEND_SLACK_PX = 40
 
 
 class SvgChart:
@@ -34,7 +35,11 @@ def show(chart: alt.TopLevelMixin) -> SvgChart:
     """Render a chart to inline SVG: offline-safe in JupyterLab and in the HTML report alike."""
     import vl_convert
 
-    return SvgChart(vl_convert.vegalite_to_svg(chart.to_dict()))
+    spec = chart.to_dict()
+    # Text is measured by vl-convert's font and drawn in the browser's, often wider: room on the right keeps
+    # legend labels from being cut.
+    spec.setdefault("padding", {"left": 5, "top": 5, "right": LEGEND_SLACK_PX, "bottom": 5})
+    return SvgChart(vl_convert.vegalite_to_svg(spec))
 
 
 def downsample(
@@ -55,16 +60,28 @@ def downsample(
     return out.rename(columns={"mean": value_column}).dropna(subset=[value_column])
 
 
+#: Lines that are not a status (e.g. "2 servers at 70 %"): distinct greys and blues, darker as they go.
+OTHER_LINE_COLOURS = ["#9aa0a6", "#669df6", "#5f6368", "#1967d2", "#3c4043", "#174ea6"]
+#: What the marks of a forecast chart mean; Altair has no legend for marks drawn in fixed colours.
+FORECAST_KEY = "black: history · blue dashed: forecast · shaded: 80 % and 95 % bands · dashed lines: thresholds"
+
+
 def threshold_rules(thresholds: Mapping[str, float]) -> alt.Chart:
     """Horizontal rules for named thresholds (warning, critical, ...), coloured by status."""
     rows = pd.DataFrame({"threshold": list(thresholds), "value": list(thresholds.values())})
-    colours = [STATUS_COLOURS.get(name, "#5f6368") for name in thresholds]
+    others = iter(OTHER_LINE_COLOURS * (1 + len(thresholds) // len(OTHER_LINE_COLOURS)))
+    colours = [STATUS_COLOURS.get(name) or next(others) for name in thresholds]
     return (
         alt.Chart(rows)
         .mark_rule(strokeDash=[6, 4])
         .encode(
             y="value:Q",
-            color=alt.Color("threshold:N", scale=alt.Scale(domain=list(thresholds), range=colours), title=None),
+            color=alt.Color(
+                "threshold:N",
+                scale=alt.Scale(domain=list(thresholds), range=colours),
+                title=None,
+                legend=alt.Legend(labelLimit=0),
+            ),
         )
     )
 
@@ -103,7 +120,7 @@ def status_timeline(episodes: pd.DataFrame, title: str = "Warning and critical e
         .encode(
             x=alt.X("start:T", title=None),
             x2="end:T",
-            y=alt.Y("series:N", title=None),
+            y=alt.Y("series:N", title=None, axis=alt.Axis(labelLimit=0)),
             color=alt.Color(
                 "status:N",
                 scale=alt.Scale(domain=list(STATUS_COLOURS), range=list(STATUS_COLOURS.values())),
@@ -136,8 +153,10 @@ def band_shares(time_in_bands: pd.DataFrame, title: str = "Time in each band") -
         alt.Chart(shares)
         .mark_bar()
         .encode(
-            y=alt.Y("series:N", title=None),
-            x=alt.X("share:Q", stack="normalize", axis=alt.Axis(format="%"), title=None),
+            y=alt.Y("series:N", title=None, axis=alt.Axis(labelLimit=0)),
+            x=alt.X(
+                "share:Q", stack="normalize", axis=alt.Axis(format="%", values=[0, 0.25, 0.5, 0.75, 1]), title=None
+            ),
             color=alt.Color(
                 "status:N",
                 scale=alt.Scale(domain=list(STATUS_COLOURS), range=list(STATUS_COLOURS.values())),
@@ -164,7 +183,8 @@ def forecast_chart(
     ]
     if thresholds:
         layers.append(threshold_rules(thresholds))
-    return alt.layer(*layers).properties(title=title, width=WIDTH, height=220)
+    heading = alt.TitleParams(title, subtitle=FORECAST_KEY, subtitleColor="#5f6368")
+    return alt.layer(*layers).properties(title=heading, width=WIDTH, height=220)
 
 
 def servers_chart(timeline: pd.DataFrame, title: str = "App servers over time, by scaling policy") -> alt.Chart:
@@ -174,7 +194,7 @@ def servers_chart(timeline: pd.DataFrame, title: str = "App servers over time, b
         .mark_line(interpolate="step-after")
         .encode(
             x=alt.X("ts:T", title=None),
-            y=alt.Y("servers_mean:Q", title="servers"),
+            y=alt.Y("servers_mean:Q", title="servers", axis=alt.Axis(tickMinStep=1, format="d")),
             color=alt.Color(
                 "policy:N", title=None, legend=alt.Legend(orient="bottom", direction="vertical", labelLimit=0)
             ),

@@ -120,7 +120,7 @@ def table(
 ) -> Html:
     """The chosen columns (default: all), renamed for readers, capped at ``max_rows`` rows: an escaped HTML
     table, full text, no index, blanks for missing values, numbers for reading: counts with thousands
-    separators, other numbers rounded, true/false as yes/no.
+    separators, other numbers rounded, true/false as yes/no. A column with nothing in any row is left out.
 
     ``formats`` names how some columns read: ``"percent"`` (a fraction 0-1 shown as 62.7 %), ``"money"``
     (72.00 USD, in ``currency``), ``"ms"`` (milliseconds shown as 8 h 16 min, 4 min 00 s, 305 ms or 6.11 ms),
@@ -129,7 +129,7 @@ def table(
     ``"p"`` (a p-value: 0.004, < 0.001) or ``"id"`` (an identifier: 36606, no thousands separator).
     """
     columns = columns if columns is not None else {name: name for name in frame.columns}
-    present = {source: label for source, label in columns.items() if source in frame}
+    present = {source: label for source, label in columns.items() if source in frame and not _blank(frame[source])}
     out = frame.loc[:, list(present)].rename(columns=present).head(max_rows)
     if out.empty:
         return Html("<p><em>none</em></p>")
@@ -164,6 +164,11 @@ def table(
     )  # fmt: skip
     suffix = f"<p><small>first {max_rows} of {len(frame)} rows</small></p>" if len(frame) > max_rows else ""
     return Html(markup + suffix)
+
+
+def _blank(column: pd.Series) -> bool:
+    """Nothing to read in any row: missing values or empty text only (a table of no rows keeps its columns)."""
+    return len(column) > 0 and bool((column.isna() | column.astype(str).str.strip().eq("")).all())
 
 
 def _percent(fraction: float) -> str:

@@ -995,7 +995,11 @@ def capacity_plan(
         needed = max(for_cpu, for_latency)
         within = needed <= policy.max_servers
         if name == config.components[component].size:
-            action = "no change" if within else f"raise max_servers from {policy.max_servers} to {needed}"
+            action = (
+                f"keep the size: {needed} at the forecast peak, within max_servers {policy.max_servers}"
+                if within
+                else f"raise max_servers from {policy.max_servers} to {needed}"
+            )
         else:
             action = f"resize to {name}" + ("" if within else f" and raise max_servers to {needed}")
         rows.append(

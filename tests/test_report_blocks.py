@@ -100,6 +100,12 @@ def test_since_says_before_when_the_state_held_from_the_first_sample_read() -> N
     assert since_times(frame.drop(columns="since_clipped"), SYDNEY)["since"].tolist()[0] == "2026-10-31 10:59"
 
 
+def test_a_column_with_nothing_in_it_is_left_out() -> None:
+    frame = pd.DataFrame({"action": ["resize", "grow disk"], "caveat": ["", None], "why not": [None, "backtest"]})
+    markup = table(frame).markup
+    assert "<th>caveat</th>" not in markup and "<th>why not</th>" in markup and "<th>action</th>" in markup
+
+
 def test_bullets_money_and_local_times() -> None:
     assert bullet_list(["a < b"]).markup == "<ul><li>a &lt; b</li></ul>" and bullet_list([]).markup == ""
     assert money(24.0, "USD") == "+24.00 USD" and money(-12.5, "USD") == "-12.50 USD" and money(None, "USD") == ""

@@ -554,8 +554,8 @@ def test_no_purchase_when_max_servers_carry_the_peak() -> None:
     forecast = linear_forecast().assign(mean=100.0, hi80=150.0, hi95=170.0)
     plan = capacity_plan(forecast, CONFIG)
     assert plan.breach["threshold_date"].isna().all()
-    assert plan.best["size"] == "small" and plan.best["action"] == "no change"
-    assert plan.best["servers_needed"] == 3  # ceil(150 / 70)
+    assert plan.best["size"] == "small" and plan.best["servers_needed"] == 3  # ceil(150 / 70)
+    assert plan.best["action"] == "keep the size: 3 at the forecast peak, within max_servers 4"
 
 
 def test_the_latency_target_adds_servers_from_the_queueing_model() -> None:
