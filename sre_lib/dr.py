@@ -434,7 +434,7 @@ def _check_wal_archiving(ctx: _Context) -> DrCheck:
         "WAL archiving healthy",
         f"archive_mode {row['archive_mode']}; last success {ctx.local(row['last_archived_time'])} (WAL "
         f"{row['last_archived_wal']}); {failures}; {_count(row['archived_count'])} WAL segments archived and "
-        f"{_count(row['failed_count'])} attempts failed in all (pg_stat_archiver) {seen}",
+        f"{_count(row['failed_count'])} attempts failed in all {seen}",
         _NO_ACTION,
         evidence,
     )

@@ -137,8 +137,8 @@ def _judge(review: SlowQueryReview) -> tuple[list[str], str]:
     warning: list[str] = []
     for row in review.regressions.itertuples():
         critical.append(
-            f"statement regressed {row.ratio:.1f}x ({row.baseline_mean_exec_time_ms:.1f} -> "
-            f"{row.mean_exec_time_ms:.1f} ms per call, p={row.p_value:.2g}): {_short(row.query)}"
+            f"statement {row.ratio:.1f}x slower ({row.baseline_mean_exec_time_ms:.1f} -> "
+            f"{row.mean_exec_time_ms:.1f} ms per call, not chance: {_p_text(row.p_value)}): {_short(row.query)}"
         )
     regressed = set(review.regressions["queryid"]) if not review.regressions.empty else set()
     for row in review.new_slow.itertuples():
@@ -186,6 +186,10 @@ def _rows_where(frame: pd.DataFrame, column: str, keep: Callable[[object], bool]
     if frame.empty:
         return iter(())
     return frame[frame[column].map(keep).astype(bool)].itertuples()
+
+
+def _p_text(p_value: float) -> str:
+    return "p < 0.001" if p_value < 0.001 else f"p = {p_value:.3f}"
 
 
 def _short(query: str, limit: int = 90) -> str:

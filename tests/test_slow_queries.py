@@ -22,7 +22,9 @@ def test_the_demo_week_is_red_because_of_the_regression(demo_warehouse: Path) ->
     finally:
         con.close()
     assert review.verdict == "critical"
-    assert review.headline.startswith("statement regressed")
+    row = review.regressions.iloc[0]
+    assert review.headline.startswith(f"statement {row['ratio']:.1f}x slower (")
+    assert ("not chance: p < 0.001)" in review.headline) == (row["p_value"] < 0.001)
     assert list(review.regressions["query"]) == [demo.REGRESSION_QUERY]
     assert demo.NEW_SLOW_QUERY in set(review.new_slow["query"])
     text = "\n".join(review.findings)
