@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import duckdb
+import pandas as pd
 
 from sre_lib.demo.backups import backup_frames
 from sre_lib.demo.metrics import metric_frames
@@ -48,9 +49,10 @@ def build_demo(
         series, samples = metric_frames(spec)
         run.upsert_series(series)
         rows["metric_samples"] = run.replace_samples(samples, spec.start, spec.end)
+        connections = _metric(series, samples, "postgresql", "db_connections")
         del samples
         say("PostgreSQL statistics snapshots")
-        frames = postgres_frames(spec)
+        frames = postgres_frames(spec, connections)
         say("backups, off-site copies and restore tests")
         frames |= backup_frames(spec)
         say("Redis INFO snapshots")
@@ -58,6 +60,15 @@ def build_demo(
         for table, frame in frames.items():
             rows[table] = run.replace_rows(table, frame)
     return DemoSummary(warehouse=str(target.path), rows_by_table=rows)
+
+
+def _metric(series: pd.DataFrame, samples: pd.DataFrame, component: str, metric: str) -> pd.Series | None:
+    """One demo series' values indexed by time (None if the demo has no such series)."""
+    ids = series.loc[(series["component"] == component) & (series["metric"] == metric), "series_id"]
+    if ids.empty:
+        return None
+    chosen = samples[samples["series_id"] == ids.iloc[0]]
+    return pd.Series(chosen["value"].to_numpy(), index=pd.DatetimeIndex(chosen["ts"]))
 
 
 def _refuse_collected_data(target: Warehouse) -> None:

@@ -407,8 +407,12 @@ def _snapshots(spec: DemoSpec, times: pd.DatetimeIndex) -> pd.DataFrame:
 _STATES = ("active", "idle", "idle in transaction")
 
 
-def _activity(spec: DemoSpec, times: pd.DatetimeIndex, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """pg_activity by state and the pg_long_sessions behind its long durations."""
+def _activity(
+    spec: DemoSpec, times: pd.DatetimeIndex, rng: np.random.Generator, connections: pd.Series | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """pg_activity by state and the pg_long_sessions behind its long durations. With ``connections`` (the
+    demo's db_connections metric, % of max_connections, by time) the session count follows it, so the
+    Prometheus view and the pg_stat_activity view of the same server agree."""
     secs = seconds_since_start(spec, times)
     n_t, step = len(times), spec.pg_snapshot_every.total_seconds()
     rel = daily_load(times, spec.tz) / daily_load(times, spec.tz).max()
@@ -416,6 +420,9 @@ def _activity(spec: DemoSpec, times: pd.DatetimeIndex, rng: np.random.Generator)
     active = rng.binomial(total.astype(np.int64), 0.06 + 0.14 * rel)
     in_xact = np.minimum(rng.poisson(0.2 + 0.8 * rel), total - active)
     sessions = np.stack([active, total - active - in_xact, in_xact], axis=1).astype(float)
+    if connections is not None:  # idle sessions make up the metric's total (the random draws stay as they were)
+        percent = connections.sort_index().reindex(times, method="nearest").to_numpy()
+        sessions[:, 1] = np.maximum(np.round(percent * MAX_CONNECTIONS / 100.0) - active - in_xact, 0.0)
     waiting = np.zeros_like(sessions)
     waiting[:, 0] = rng.binomial(active, 0.03)
     query_s = np.full_like(sessions, np.nan)
@@ -947,8 +954,9 @@ _COLUMN_ORDER = {
 }
 
 
-def postgres_frames(spec: DemoSpec) -> dict[str, pd.DataFrame]:
-    """Every PostgreSQL table of the warehouse for the demo span, keyed by table name."""
+def postgres_frames(spec: DemoSpec, connections: pd.Series | None = None) -> dict[str, pd.DataFrame]:
+    """Every PostgreSQL table of the warehouse for the demo span, keyed by table name. ``connections``: the
+    db_connections metric (% of max_connections) indexed by time, which the sessions then follow."""
     rng = np.random.default_rng(spec.seed + _SEED_OFFSET)
     fast = snapshot_times(spec, spec.pg_snapshot_every)
     hourly = snapshot_times(spec, spec.table_snapshot_every)
@@ -956,7 +964,7 @@ def postgres_frames(spec: DemoSpec) -> dict[str, pd.DataFrame]:
         "pg_snapshots": _snapshots(spec, fast),
         "pg_stat_statements": _statements(spec, fast, rng),
     }
-    frames["pg_activity"], frames["pg_long_sessions"] = _activity(spec, fast, rng)
+    frames["pg_activity"], frames["pg_long_sessions"] = _activity(spec, fast, rng, connections)
     frames["pg_archiver"] = _archiver(spec, fast)
     backends = frames["pg_activity"].groupby("taken_at")["sessions"].sum().reindex(hourly, method="nearest")
     for name, frame in _tables(spec, hourly, rng, backends.to_numpy()).items():

@@ -48,3 +48,27 @@ def test_demo_refuses_a_warehouse_holding_collected_data(tmp_path: Path) -> None
         run.replace_rows("pg_snapshots", pd.DataFrame({"server": ["pg"], "taken_at": [pd.Timestamp.now(tz="UTC")]}))
     with pytest.raises(WarehouseError, match=r"holds 1 collection runs of real data"):
         build_demo(warehouse.path, DemoSpec(days=2))
+
+
+def test_the_two_views_of_postgres_connections_agree(demo_warehouse: Path) -> None:
+    """Prometheus's db_connections (% of max_connections) and pg_stat_activity's session count, as the
+    capacity and slow-query reports show them, describe the same server."""
+    con = Warehouse(demo_warehouse).open_read_only()
+    try:
+        joined = con.execute(
+            """
+            WITH sessions AS (
+                SELECT a.taken_at, sum(a.sessions) * 100.0 / any_value(s.max_connections) AS percent
+                FROM pg_activity a JOIN pg_snapshots s USING (server, taken_at) GROUP BY a.taken_at
+            )
+            SELECT sessions.percent, m.value
+            FROM sessions JOIN metric_samples m ON m.ts = sessions.taken_at
+            JOIN metric_series USING (series_id)
+            WHERE metric_series.metric = 'db_connections'
+            """
+        ).df()
+    finally:
+        con.close()
+    assert len(joined) > 1000
+    gap = (joined["percent"] - joined["value"]).abs()
+    assert gap.quantile(0.99) <= 1.0 and gap.max() <= 3.0  # rounding to whole sessions; a long session adds one
