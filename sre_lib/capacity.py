@@ -157,9 +157,13 @@ class CapacityReview:
         horizon_end = self.demand_forecast.frame["date"].max()
         breach = self.plan.breach.loc["hi80"] if "hi80" in self.plan.breach.index else None
         if breach is None or pd.isna(breach["threshold_date"]):
+            current = self.plan.options[self.plan.options["size"] == self.plan.current_size]
+            needed = int(current["servers_needed"].iloc[0]) if not current.empty else policy.max_servers
             return (
-                f"Up to {policy.max_servers} {tier} servers of the current size carry the forecast load (80 % upper "
-                f"bound) under {policy.cpu_threshold_percent:g} % CPU through {horizon_end:%Y-%m-%d}."
+                f"At the forecast peak ({self.plan.peak_demand:.0f} % CPU summed over the tier, 80 % upper bound, on "
+                f"{self.plan.peak_date:%Y-%m-%d}) {needed} {tier} server{'s' if needed > 1 else ''} of the current "
+                f"size stay under {policy.cpu_threshold_percent:g} % CPU each: the policy's maximum of "
+                f"{policy.max_servers} carries the load through {horizon_end:%Y-%m-%d}."
             )
         return (
             f"From {breach['threshold_date']:%Y-%m-%d} even {policy.max_servers} {tier} servers run above "
@@ -437,7 +441,7 @@ def _tier_actions(
 ) -> list[dict[str, object]]:
     policy = config.scaling.horizontal
     current = config.components[tier].count
-    limit = config.indicators["cpu"].critical if "cpu" in config.indicators else policy.cpu_threshold_percent
+    limit = policy.cpu_threshold_percent  # the policy's "add a server when exceeded": the chart's lines too
     steps = server_steps(demand_forecast.frame, current, limit)
     price = config.unit_price(tier)
     rows: list[dict[str, object]] = []
@@ -449,7 +453,7 @@ def _tier_actions(
             "action": f"run {step.servers} {tier} servers (add {_ordinal(step.servers)})",
             "monthly_cost_change": price * (step.servers - current),
             "why": f"forecast daily peak load (80 % upper bound) needs {step.servers} servers to stay under "
-                   f"{limit:g} % CPU each",
+                   f"{limit:g} % CPU each, the policy's add-a-server threshold",
             "trustworthy": demand_forecast.trustworthy,
         })  # fmt: skip
     if plan is not None and plan.best is not None:

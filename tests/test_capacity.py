@@ -41,7 +41,7 @@ def test_demo_review_says_when_to_add_the_third_app_server(demo_review) -> None:
     assert review.verdict in {"warning", "critical"}
     third = review.actions[review.actions["action"].str.startswith("run 3 app servers")]
     assert len(third) == 1
-    expected = server_steps(review.demand_forecast.frame, 2, CONFIG.indicators["cpu"].critical)
+    expected = server_steps(review.demand_forecast.frame, 2, CONFIG.scaling.horizontal.cpu_threshold_percent)
     assert third["by"].iloc[0] == expected.loc[expected["servers"] == 3, "needed_from"].iloc[0]
     assert third["monthly_cost_change"].iloc[0] == CONFIG.unit_price("app")
     assert list(review.actions["by"]) == sorted(review.actions["by"])
@@ -77,7 +77,11 @@ def test_demo_review_tables_for_the_report(demo_review) -> None:
     frame = demo_review.series_forecast("app", "app-1", "cpu")
     assert set(frame["kind"]) == {"history", "forecast"}
     assert demo_review.thresholds("disk") == {"warning": 70.0, "critical": 85.0, "full": 100.0}
-    assert "servers" in demo_review.planning and demo_review.latency is not None
+    plan = demo_review.plan
+    needed = servers_needed(plan.peak_demand, CONFIG.scaling.horizontal.cpu_threshold_percent)
+    assert f"({plan.peak_demand:.0f} % CPU summed over the tier" in demo_review.planning
+    assert f"{needed} app servers of the current size stay under 70 % CPU each" in demo_review.planning
+    assert demo_review.latency is not None
     assert demo_review.latency.servers_needed >= 1
 
 
