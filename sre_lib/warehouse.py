@@ -44,6 +44,7 @@ import duckdb
 import pandas as pd
 
 from sre_lib.config import PROJECT_ROOT
+from sre_lib.durations import to_utc
 from sre_lib.errors import WarehouseBusyError, WarehouseError
 
 SCHEMA_VERSION = "2"
@@ -123,7 +124,7 @@ class WriteRun:
     run_id: str
     rows_written: int = 0
     _columns: dict[str, list[str]] = field(default_factory=dict)
-    _sample_ranges: dict[int, list[tuple[datetime, datetime]]] = field(default_factory=dict)  # written per series
+    _sample_spans: dict[int, tuple[datetime, datetime]] = field(default_factory=dict)  # written per series
     _committed: duckdb.DuckDBPyConnection | None = None  # sees what was committed before this run, not its rows
 
     def replace_rows(self, table: str, frame: pd.DataFrame) -> int:
@@ -167,8 +168,10 @@ class WriteRun:
         """Replace the samples of the series present in ``samples`` within [start, end] by ``samples``.
 
         ``samples`` is anything DuckDB can scan (a DataFrame or an Arrow table) with columns
-        series_id, ts, value. Non-finite values are dropped; rows outside the window are rejected.
+        series_id, ts, value. Non-finite values are dropped; rows outside the window are rejected. Naive
+        ``start`` and ``end`` are UTC, as naive sample times are.
         """
+        start, end = _utc(start, "start"), _utc(end, "end")
         self.con.register("_samples", samples)
         try:
             outside = scalar(self.con, "SELECT count(*) FROM _samples WHERE ts < ? OR ts > ?", [start, end])
@@ -183,8 +186,9 @@ class WriteRun:
                     "AND series_id IN (SELECT DISTINCT series_id FROM _samples)",
                     [start, end],
                 )
-            for sid in series:
-                self._sample_ranges.setdefault(sid, []).append((start, end))
+            for sid in series:  # the span each series has been written over in this run, from first to last
+                first, last = self._sample_spans.get(sid, (start, end))
+                self._sample_spans[sid] = (min(first, start), max(last, end))
             inserted = scalar(
                 self.con,
                 "INSERT INTO metric_samples SELECT series_id, ts, value FROM _samples WHERE isfinite(value)",
@@ -199,10 +203,12 @@ class WriteRun:
         committed row in that time range. Saves the DELETE when neither can exist, which matters because a
         DELETE scans every row this run has written so far (DuckDB's zonemaps do not prune them)."""
         for sid in series:
-            if any(first <= end and start <= last for first, last in self._sample_ranges.get(sid, ())):
+            span = self._sample_spans.get(sid)
+            if span is not None and span[0] <= end and start <= span[1]:
                 return True
         if self._committed is None:
             self._committed = self.con.cursor()
+            self._committed.execute("SET TimeZone = 'UTC'")  # a cursor is a new session: it does not inherit it
         return bool(
             scalar(
                 self._committed, "SELECT EXISTS (SELECT 1 FROM metric_samples WHERE ts BETWEEN ? AND ?)", [start, end]
@@ -384,6 +390,7 @@ class Warehouse:
 
     def _publish_snapshot(self) -> None:
         """Copy the closed warehouse to a new numbered snapshot and point CURRENT at it (under the write lock)."""
+        self._fold_in_wal()
         self.snapshot_dir.mkdir(parents=True, exist_ok=True)
         generation = self._generation()
         existing = sorted(self._snapshot_numbers())
@@ -400,6 +407,18 @@ class Warehouse:
         for old in existing[: max(0, len(existing) + 1 - KEEP_SNAPSHOTS)]:
             with contextlib.suppress(FileNotFoundError):
                 (self.snapshot_dir / f"{old:08d}.duckdb").unlink()
+
+    def _fold_in_wal(self) -> None:
+        """Checkpoint a WAL left by a writer that died after COMMIT (under the write lock): a copy of the main
+        file alone would miss that run."""
+        if not self.wal_path.exists():
+            return
+        con = self._open_for_write()  # replays the WAL
+        try:
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        log.warning("warehouse %s: folded in the log of a writer that stopped after committing", self.path)
 
     def _snapshot_numbers(self) -> list[int]:
         return [int(p.stem) for p in self.snapshot_dir.glob("*.duckdb") if p.stem.isdigit()]
@@ -443,25 +462,19 @@ class Warehouse:
         return self.snapshot_dir / pointer[0]
 
     def _recover_committed_wal(self, pointer: tuple[str, int]) -> tuple[str, int]:
-        """Fold in what a writer committed before it died (its WAL), then publish: a copy of the main file alone
-        would miss that run. Only when the lock is free at once; a live writer bumps the generation itself."""
+        """Publish when a writer died between COMMIT and CHECKPOINT: its run is only in the WAL, which
+        ``_publish_snapshot`` folds in. Only when the lock is free at once; a live writer publishes nothing but
+        bumps the generation when done, and the next reader publishes then."""
         try:
             with self._write_lock(timeout=0):
-                if not self.wal_path.exists():
-                    return pointer
-                con = self._open_for_write()  # replays the WAL
-                try:
-                    con.execute("CHECKPOINT")
-                finally:
-                    con.close()
-                log.warning("warehouse %s: folded in the log of a writer that stopped after committing", self.path)
-                self._bump_generation()
+                if self.wal_path.exists():
+                    self._publish_snapshot()
+                    pointer = self._pointer() or pointer
         except WarehouseBusyError:
-            return pointer
-        except (OSError, WarehouseError) as exc:  # e.g. a reader without write access to the warehouse
+            pass
+        except (OSError, WarehouseError, duckdb.Error) as exc:  # e.g. a reader without write access
             log.warning("warehouse %s: cannot fold in a stopped writer's log: %s", self.path, _one_line(exc))
-            return pointer
-        return self._refresh_snapshot(pointer)
+        return pointer
 
     def _refresh_snapshot(self, pointer: tuple[str, int] | None) -> tuple[str, int]:
         """Publish a snapshot of the current state; or, if a writer keeps the lock, fall back to the last one."""
@@ -481,7 +494,7 @@ class Warehouse:
                 "warehouse %s: a writer has held the lock for over %g s; reading the snapshot made %s",
                 self.path, self.read_wait, self._made(pointer[0]),
             )  # fmt: skip
-        except OSError as exc:  # e.g. a reader without write access to the snapshot directory
+        except (OSError, WarehouseError, duckdb.Error) as exc:  # e.g. no write access to the snapshot directory
             if pointer is None:
                 raise WarehouseError(f"cannot publish a read snapshot of {self.path}: {_one_line(exc)}") from None
             log.warning("reading the previous snapshot of %s: cannot publish a new one: %s", self.path, exc)
@@ -531,6 +544,13 @@ class Warehouse:
 def open_read_only(path: str | os.PathLike[str] | None = None) -> duckdb.DuckDBPyConnection:
     """Shorthand for notebooks: ``con = open_read_only()``."""
     return Warehouse(path).open_read_only()
+
+
+def _utc(moment: datetime, name: str) -> datetime:
+    utc = to_utc(moment, f"metric_samples window {name}")
+    if utc is None:
+        raise WarehouseError(f"metric_samples: the window {name} is missing")
+    return utc
 
 
 def _schema_version(con: duckdb.DuckDBPyConnection) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import subprocess
 import sys
@@ -315,6 +316,45 @@ def test_readers_see_a_run_whose_writer_died_after_committing(
         assert _table(warehouse, "SELECT count(*) AS n FROM metric_samples").n[0] == 150
     assert "a writer that stopped after committing" in caplog.text
     assert not warehouse.wal_path.exists()
+
+
+def test_a_dead_writers_run_is_in_the_next_snapshot_even_after_other_runs(warehouse: Warehouse) -> None:
+    _load(warehouse, 1)
+    assert _table(warehouse, "SELECT count(*) AS n FROM metric_samples").n[0] == 120  # published
+    later = END + timedelta(hours=1)
+    with warehouse.write_run("test") as run:  # a finished run, not read yet: the generation moves on
+        run.replace_samples(_samples(1, later, 60), later, later + timedelta(hours=1))
+    died = subprocess.run([sys.executable, "-c", _DIES_AFTER_COMMIT, str(warehouse.path)], timeout=60)
+    assert died.returncode == 9 and warehouse.wal_path.exists()
+    assert _table(warehouse, "SELECT count(*) AS n FROM metric_samples").n[0] == 210  # 120 + 60 + 30
+    assert not warehouse.wal_path.exists()
+
+
+_NAIVE_WINDOW_TWICE = textwrap.dedent(
+    """
+    import sys
+    from datetime import datetime
+    import pandas as pd
+    from sre_lib.warehouse import Warehouse
+    start, end = datetime(2024, 1, 1, 10, 0), datetime(2024, 1, 1, 12, 0)  # naive: UTC
+    frame = pd.DataFrame({"series_id": 5, "ts": pd.date_range(start, periods=3, freq="1h"), "value": 1.0})
+    warehouse = Warehouse(sys.argv[1])
+    for _ in range(2):
+        with warehouse.write_run("test") as run:
+            run.replace_samples(frame, start, end)
+    with warehouse.read_latest() as con:
+        print(con.execute("SELECT count(*), count(DISTINCT ts) FROM metric_samples").fetchall()[0])
+    """
+)
+
+
+def test_a_naive_window_is_utc_whatever_the_machines_time_zone(warehouse: Warehouse) -> None:
+    env = {**os.environ, "TZ": "America/New_York"}
+    out = subprocess.run(
+        [sys.executable, "-c", _NAIVE_WINDOW_TWICE, str(warehouse.path)], env=env, capture_output=True, text=True,
+        timeout=60, check=True,
+    ).stdout  # fmt: skip
+    assert out.strip() == "(3, 3)"  # the second run replaced the first: no duplicates
 
 
 def test_a_snapshot_that_cannot_be_written_leaves_no_half_copy(
