@@ -258,11 +258,12 @@ def _values_end(body: bytes, opening: int) -> int:
 
     Both Prometheus and VictoriaMetrics put "values" last in a series object, so the array ends right before
     the object's "}", the first "}" after it: memchr finds that one far faster than a search for "]]" among
-    the "],[" of every point.
+    the "],[" of every point. Points hold no ":", so one between the two means another key came after "values"
+    (a histogram, say), and the slow search decides.
     """
     brace = body.find(b"}", opening)
-    if brace > opening and body[brace - 2 : brace] == b"]]":
-        return brace
+    if brace > opening and body[brace - 2 : brace] == b"]]" and body.find(b":", opening, brace) < 0:
+        return brace  # no ":" in between: only points, no later key of the same object
     closing = body.find(b"]]", opening) + 2
     if closing < 2:
         raise ValueError("unterminated values array")
