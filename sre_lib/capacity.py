@@ -232,7 +232,7 @@ def capacity_review(
         if not signals.empty
         else pd.DataFrame()
     )
-    crossings = _crossings(forecasts, config)
+    crossings = _crossings(forecasts, signals, config)
 
     demand = _tier_demand(con, tier, end) if tier in view.components else None
     demand_forecast, simulations, plan = _tier_scaling(config, tier, demand, start, horizon_days)
@@ -255,12 +255,15 @@ def capacity_review(
     )  # fmt: skip
 
 
-def _crossings(forecasts: pd.DataFrame, config: PlatformConfig) -> pd.DataFrame:
-    """Crossing dates per series, with the same bands the health classification uses (Redis included)."""
+def _crossings(forecasts: pd.DataFrame, signals: pd.DataFrame, config: PlatformConfig) -> pd.DataFrame:
+    """Crossing dates per series, with the same bands the health classification uses (Redis included);
+    ``already`` judged on each series' last daily value."""
     if forecasts.empty:
         return pd.DataFrame()
+    keys = ["component", "instance", "metric"]
+    last = signals.sort_values("date").groupby(keys, sort=False).tail(1)[[*keys, "value"]]
     banded = config.model_copy(update={"indicators": health.indicator_bands(config)})
-    return time_to_threshold_many(forecasts, banded, keys=["component", "instance", "metric"])
+    return time_to_threshold_many(forecasts, banded, keys=keys, last_values=last)
 
 
 def disk_alert_view(
@@ -458,13 +461,14 @@ def _tier_actions(
         })  # fmt: skip
     if plan is not None and plan.best is not None:
         breach = plan.breach.loc["hi80"] if "hi80" in plan.breach.index else None
-        date = breach["critical_date"] if breach is not None else None
+        date = breach["threshold_date"] if breach is not None else None  # the date the planning sentence gives
         if date is not None and pd.notna(date):
             rows.append({
                 "by": pd.Timestamp(date), "component": tier, "instance": "all", "metric": "cpu",
                 "action": f"even {policy.max_servers} {tier} servers will not carry the load: {plan.recommendation}",
                 "monthly_cost_change": float(plan.best["monthly_change"]),
-                "why": "forecast load exceeds the critical band on the maximum number of servers",
+                "why": f"forecast load (80 % upper bound) runs the maximum of {policy.max_servers} servers above "
+                       f"{limit:g} % CPU each",
                 "trustworthy": demand_forecast.trustworthy,
             })  # fmt: skip
     return rows

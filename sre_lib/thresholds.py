@@ -11,7 +11,7 @@ import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -61,7 +61,7 @@ class Crossing:
             back = "below" if self.direction == "above" else "above"
             text = (
                 head
-                + f"already {self.direction} at the last daily value; "
+                + f"already {self.direction}; "
                 + (
                     f"the forecast is back {back} it through {date_text(self.horizon_end)}"
                     if self.earliest is None
@@ -202,15 +202,24 @@ def time_to_threshold_many(
     keys: Sequence[str] | None = None,
     metric: str = "metric",
     band: int = 95,
+    last_values: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Crossing dates for every series of a ``forecast_many`` result, with the bands configured per metric.
 
-    Series whose metric has no configured indicator are skipped; disks also get ``full`` at 100 %. The last
-    observed value is not known here, so ``already`` reports whether the first forecast step is beyond it.
+    Series whose metric has no configured indicator are skipped; disks also get ``full`` at 100 %.
+    ``last_values`` (the key columns and ``value``) gives each series' last observed value, which ``already``
+    is judged on; for a series without one, ``already`` reports whether the first forecast step is beyond.
     """
     key_columns = list(keys) if keys is not None else list(forecasts.columns[: forecasts.columns.get_loc("date")])
     if metric not in key_columns:
         raise DataError(f"time to threshold: {metric!r} is not one of the key columns {key_columns}")
+    observed: dict[tuple[Any, ...], float] = {}
+    if last_values is not None:
+        missing = [column for column in [*key_columns, "value"] if column not in last_values]
+        if missing:
+            raise DataError(f"time to threshold: last_values lacks column(s) {missing}")
+        rows = last_values[key_columns].itertuples(index=False, name=None)
+        observed = dict(zip(rows, last_values["value"].astype(float), strict=True))
     parts = []
     valid = forecasts[forecasts["date"].notna()]
     for key, group in valid.groupby(key_columns, sort=True, dropna=False, observed=True):
@@ -221,8 +230,8 @@ def time_to_threshold_many(
             continue
         levels = _check_thresholds(thresholds_for(indicator, full=FULL_AT.get(str(name))), indicator.direction)
         trusted, reason = bool(group["trustworthy"].iloc[0]), str(group["reason"].iloc[0])
-        first_mean = float(group["mean"].iloc[0])
-        frame = _crossing_frame(_crossings(group, first_mean, levels, indicator.direction, band, trusted, reason))
+        start_value = observed.get(key_tuple, float(group["mean"].iloc[0]))
+        frame = _crossing_frame(_crossings(group, start_value, levels, indicator.direction, band, trusted, reason))
         for column, item in zip(key_columns, key_tuple, strict=True):
             frame.insert(key_columns.index(column), column, item)
         parts.append(frame)

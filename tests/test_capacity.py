@@ -203,3 +203,23 @@ def test_a_review_limited_to_some_components(demo_warehouse: Path) -> None:
     assert set(review.rollup.components["component"]) == {"redis", "media"}
     assert set(review.actions["component"]) <= {"redis", "media"} and not review.actions.empty
     assert review.simulations == () and review.plan is None  # the app tier is not in the review
+
+
+def test_when_even_the_maximum_fleet_falls_short_the_action_has_the_planning_date() -> None:
+    from types import SimpleNamespace
+
+    from sre_lib.capacity import _tier_actions
+    from sre_lib.scaling import capacity_plan
+
+    day = np.arange(30)
+    frame = pd.DataFrame({"date": pd.date_range("2027-01-01", periods=30), "mean": 200.0 + 10 * day})
+    frame = frame.assign(hi80=frame["mean"] + 20, hi95=frame["mean"] + 40)
+    plan = capacity_plan(frame, CONFIG)
+    rows = pd.DataFrame(_tier_actions(CONFIG, "app", SimpleNamespace(frame=frame, trustworthy=True), plan))
+    # 4 servers x 70 % = 280: the 80 % upper bound (mean + 20) passes it on day 7
+    assert plan.breach.loc["hi80", "threshold_date"] == pd.Timestamp("2027-01-08")
+    short = rows[rows["action"].str.startswith("even 4 app servers will not carry the load")]
+    assert short["by"].tolist() == [pd.Timestamp("2027-01-08")]
+    assert rows[rows["action"].str.startswith("run ")]["action"].tolist() == [
+        "run 3 app servers (add a third)", "run 4 app servers (add a fourth)"
+    ]  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 from forecast_inputs import daily, trend_series
@@ -11,7 +12,7 @@ from forecast_inputs import daily, trend_series
 from sre_lib.config import load_config
 from sre_lib.errors import DataError
 from sre_lib.forecast import forecast
-from sre_lib.thresholds import Crossing, thresholds_for, time_to_threshold
+from sre_lib.thresholds import Crossing, thresholds_for, time_to_threshold, time_to_threshold_many
 
 CONFIG = load_config()
 
@@ -68,13 +69,13 @@ def test_thresholds_out_of_order_are_refused(levels: dict[str, float], direction
         (False, ("2026-11-20", "2026-11-25", None),
          "critical 80: likely 2026-11-25 (earliest 2026-11-20, latest not within horizon)"),
         (True, ("2026-11-02", "2026-11-02", "2026-11-09"),
-         "critical 80: already above at the last daily value; forecast above it from 2026-11-02 "
+         "critical 80: already above; forecast above it from 2026-11-02 "
          "(earliest 2026-11-02, latest 2026-11-09)"),
         (True, ("2026-11-02", None, None),
-         "critical 80: already above at the last daily value; the forecast mean is back below it, its band is not "
+         "critical 80: already above; the forecast mean is back below it, its band is not "
          "(earliest 2026-11-02, latest not within horizon)"),
         (True, (None, None, None),
-         "critical 80: already above at the last daily value; the forecast is back below it through 2027-01-30"),
+         "critical 80: already above; the forecast is back below it through 2027-01-30"),
     ],
 )  # fmt: skip
 def test_crossing_summary_reads_consistently(already: bool, dates: tuple, text: str) -> None:
@@ -85,3 +86,20 @@ def test_crossing_summary_reads_consistently(already: bool, dates: tuple, text: 
     untrusted = Crossing("critical", 80.0, "above", earliest, likely, latest, pd.Timestamp("2027-01-30"), already,
                          False, "backtest MASE 1.4")  # fmt: skip
     assert untrusted.summary == f"{text} [NOT TRUSTWORTHY: backtest MASE 1.4]"
+
+
+def test_already_is_judged_on_the_last_observed_value_when_given() -> None:
+    dates = pd.date_range("2026-11-02", periods=10)
+    mean = np.full(10, 85.2)
+    forecasts = pd.DataFrame({"component": "db", "instance": "pg-1", "metric": "disk", "date": dates, "mean": mean,
+                              "lo80": mean - 1, "hi80": mean + 1, "lo95": mean - 2, "hi95": mean + 2,
+                              "trustworthy": True, "reason": ""})  # fmt: skip
+    keys = ["component", "instance", "metric"]
+    guessed = time_to_threshold_many(forecasts, CONFIG, keys=keys).set_index("threshold")
+    assert guessed.loc["critical", "already"]  # without the history: the first forecast step, 85.2 >= 85
+    last = pd.DataFrame({"component": ["db"], "instance": ["pg-1"], "metric": ["disk"], "value": [84.0]})
+    observed = time_to_threshold_many(forecasts, CONFIG, keys=keys, last_values=last).set_index("threshold")
+    assert not observed.loc["critical", "already"] and observed.loc["warning", "already"]
+    assert observed.loc["critical", "likely"] == pd.Timestamp("2026-11-02")
+    with pytest.raises(DataError, match=r"last_values lacks column\(s\) \['value'\]"):
+        time_to_threshold_many(forecasts, CONFIG, keys=keys, last_values=last.drop(columns="value"))
