@@ -656,9 +656,11 @@ def sequences_near_limit(
     """Sequences at or above ``min_ratio`` of their limit, and sequences whose last_value is unknown, as of the
     latest snapshot <= end.
 
-    Ascending sequences (increment_by > 0) run to max_value: ``used_ratio`` = last_value / max_value.
-    Descending ones run to min_value: ``used_ratio`` = last_value / min_value (the type's minimum where
-    min_value was not collected, before schema version 2). ``type_max`` is the data type's maximum. The
+    ``used_ratio`` is the share of the sequence's range already used: (last_value - min_value) / (max_value -
+    min_value) for an ascending sequence (increment_by > 0), (max_value - last_value) / (max_value - min_value)
+    for a descending one. Where min_value was not collected (before schema version 2) it is last_value /
+    max_value, or last_value over the type's minimum for a descending sequence. ``type_max`` is the data
+    type's maximum. The
     ``action`` says what lifts the limit: widening the type, or the sequence's own MAXVALUE / MINVALUE when it
     is set inside the type's range. A NULL last_value means the collector's role may not read the sequence (or
     it was never used): ``status`` "unknown" and ``action`` the GRANT it needs (``monitor_role`` defaults to
@@ -671,13 +673,15 @@ def sequences_near_limit(
     last = frame["last_value"].astype("float64")
     descending = frame["increment_by"].fillna(1) < 0
     min_value = frame["min_value"] if "min_value" in frame else pd.Series(np.nan, index=frame.index)
-    limit = np.where(
-        descending, min_value.astype("float64").fillna(-type_max - 1), frame["max_value"].astype("float64")
-    )
+    low, high = min_value.astype("float64"), frame["max_value"].astype("float64")
+    limit = np.where(descending, low.fillna(-type_max - 1), high)
+    span = (high - low).where(high > low)
+    ranged = np.where(descending, (high - last) / span, (last - low) / span)
+    legacy = last / limit
     frame["min_value"] = min_value
     frame["type_max"] = type_max
     frame["limit_value"] = limit
-    frame["used_ratio"] = np.clip(last / limit, 0.0, None)
+    frame["used_ratio"] = np.clip(np.where(low.notna(), ranged, legacy), 0.0, None)
     frame["remaining_values"] = np.abs(limit - last)
     unknown = frame["last_value"].isna()
     near = (frame["used_ratio"] >= min_ratio).fillna(False)

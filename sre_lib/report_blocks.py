@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from sre_lib.durations import human_duration
+from sre_lib.durations import human_duration, to_utc
 from sre_lib.units import human_bytes
 
 _LABELS = {
@@ -57,6 +57,8 @@ def verdict_banner(
     """
     css = {"warn": "warning", "fail": "critical", "pass": "healthy", "no data": "nodata"}.get(status, status)
     label = _LABELS.get(status, status.upper())
+    as_of = to_utc(as_of, "as_of") or as_of  # naive times are UTC
+    made_at = to_utc(made_at, "made_at")
     when = as_of.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
     footer = f"as of {when}"
     stale = ""
@@ -98,7 +100,7 @@ def since_times(
     """A copy with ``column`` as local-time text, "before ..." where ``clipped`` says the state already held at
     the first sample read (it began then or earlier, so the time alone would understate how long)."""
     out = local_times(frame, tz, [column])
-    if clipped in frame:
+    if column in frame and clipped in frame:
         early = frame[clipped].fillna(False).astype(bool) & (out[column] != "")
         out.loc[early, column] = "before " + out.loc[early, column]
     return out
@@ -129,7 +131,8 @@ def table(
     ``"p"`` (a p-value: 0.004, < 0.001) or ``"id"`` (an identifier: 36606, no thousands separator).
     """
     columns = columns if columns is not None else {name: name for name in frame.columns}
-    present = {source: label for source, label in columns.items() if source in frame and not _blank(frame[source])}
+    chosen = {source: label for source, label in columns.items() if source in frame}
+    present = {source: label for source, label in chosen.items() if not _blank(frame[source])} or chosen
     out = frame.loc[:, list(present)].rename(columns=present).head(max_rows)
     if out.empty:
         return Html("<p><em>none</em></p>")

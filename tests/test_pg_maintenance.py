@@ -490,9 +490,16 @@ def test_sequences_honour_the_increment_sign_and_the_type() -> None:
          "max_value": -1, "increment_by": -1, "min_value": -2**31},
         {**base, "sequencename": "big", "data_type": "bigint", "last_value": 2**63 - 2**58, "max_value": 2**63 - 1,
          "increment_by": 1},
+        {**base, "sequencename": "countdown_early", "data_type": "integer", "last_value": 900, "max_value": 1000,
+         "increment_by": -1, "min_value": 1},
+        {**base, "sequencename": "countdown_late", "data_type": "integer", "last_value": 50, "max_value": 1000,
+         "increment_by": -1, "min_value": 0},
+        {**base, "sequencename": "from_minus", "data_type": "integer", "last_value": 0, "max_value": 1000,
+         "increment_by": 1, "min_value": -1000},
     ])  # fmt: skip
     found = pm.sequences_near_limit(con, monitor_role="sre_monitor").set_index("sequencename")
-    assert set(found.index) == {"down", "small", "capped", "hidden", "down_own_floor", "big"}
+    assert set(found.index) == {"down", "small", "capped", "hidden", "down_own_floor", "big", "countdown_late"}
+    assert found.loc["countdown_late", "used_ratio"] == pytest.approx(0.95)  # (1000 - 50) / (1000 - 0)
     assert found.loc["down", "used_ratio"] == pytest.approx(2_000_000_000 / 2**31)  # min_value unknown: the type's
     assert found.loc["down_own_floor", "used_ratio"] == pytest.approx(0.95)
     assert "MINVALUE" in found.loc["down_own_floor", "action"]

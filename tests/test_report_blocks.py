@@ -87,6 +87,8 @@ def test_verdict_banner_says_when_the_data_is_stale() -> None:
     chosen = verdict_banner("pass", "DR", "ok", as_of, SYDNEY, made_at=as_of + timedelta(days=29), as_of_chosen=True)
     assert "Stale" not in chosen.markup  # a report of a past date the reader asked for
     assert "Stale" not in verdict_banner("pass", "DR", "ok", as_of, SYDNEY).markup
+    naive = verdict_banner("pass", "DR", "ok", datetime(2026, 11, 1), SYDNEY, made_at=datetime(2026, 11, 30)).markup
+    assert "as of 2026-11-01 11:00 AEDT" in naive and "Stale: the newest data is 29 d old" in naive  # naive is UTC
 
 
 def test_since_says_before_when_the_state_held_from_the_first_sample_read() -> None:
@@ -98,12 +100,15 @@ def test_since_says_before_when_the_state_held_from_the_first_sample_read() -> N
     )
     assert since_times(frame, SYDNEY)["since"].tolist() == ["before 2026-10-31 10:59", "2026-11-01 00:10", ""]
     assert since_times(frame.drop(columns="since_clipped"), SYDNEY)["since"].tolist()[0] == "2026-10-31 10:59"
+    assert since_times(frame.drop(columns="since"), SYDNEY).columns.tolist() == ["since_clipped"]
 
 
 def test_a_column_with_nothing_in_it_is_left_out() -> None:
     frame = pd.DataFrame({"action": ["resize", "grow disk"], "caveat": ["", None], "why not": [None, "backtest"]})
     markup = table(frame).markup
     assert "<th>caveat</th>" not in markup and "<th>why not</th>" in markup and "<th>action</th>" in markup
+    all_blank = table(frame[["caveat"]]).markup  # rows with nothing in them are still rows, not "none"
+    assert "<th>caveat</th>" in all_blank and all_blank.count("<td></td>") == 2
 
 
 def test_bullets_money_and_local_times() -> None:
