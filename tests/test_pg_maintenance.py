@@ -4,6 +4,7 @@ PostgreSQL 15 made to show each finding, collected with the real collector betwe
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -152,11 +153,18 @@ def scenario(pg: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> Sc
         idle.execute("SELECT 1")  # psycopg opened a transaction: the session now sits idle in it
         idle_pid = idle.info.backend_pid
         active_pid = busy.info.backend_pid
-        sleeper = threading.Thread(target=lambda: busy.execute("SELECT pg_sleep(1.2)"))
+
+        def sleep() -> None:
+            with contextlib.suppress(psycopg.errors.QueryCanceled):
+                busy.execute("SELECT pg_sleep(60)")  # cancelled once seen: still active however slow the snapshot
+
+        sleeper = threading.Thread(target=sleep)
         sleeper.start()
         time.sleep(LONG_SESSION_SECONDS + 0.3)
         snaps.append(collect_postgres(warehouse, CONFIG, env=env_for(pg)).taken_at)
-        sleeper.join()
+        busy.cancel()
+        sleeper.join(timeout=30)
+        busy.rollback()
     return Scenario(warehouse=warehouse, snaps=tuple(snaps), idle_pid=idle_pid, active_pid=active_pid)
 
 
@@ -302,7 +310,7 @@ def test_idle_in_transaction_and_long_running_sessions(scenario: Scenario) -> No
     assert list(idle["pid"]) == [scenario.idle_pid]
     assert idle["state"].iloc[0] == "idle in transaction" and idle["duration_seconds"].iloc[0] >= LONG_SESSION_SECONDS
     assert long.loc[scenario.active_pid, "state"] == "active"
-    assert "pg_sleep(1.2)" in long.loc[scenario.active_pid, "query"]
+    assert "pg_sleep(60)" in long.loc[scenario.active_pid, "query"]
     assert not long.loc[scenario.active_pid, "idle_in_transaction"]
     assert default.empty  # nothing ran for 60 s
     by_state = states.set_index("state")["sessions"]
