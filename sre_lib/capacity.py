@@ -37,6 +37,14 @@ from sre_lib.thresholds import thresholds_for, time_to_threshold_many
 
 URGENT_DAYS = 14
 CHARTED_SERIES = 8  # forecast charts a capacity report draws at most
+# Metrics whose warning level is the policy's action threshold ([redis]: "> 80 %: increase size").
+POLICY_LEVEL_METRICS = frozenset({"redis_memory"})
+# What the [redis] policy says to do when a trigger holds now (seed: Cache Management, Redis Monitoring).
+REDIS_STATUS_ACTIONS = {
+    "redis_hit_ratio": "review the caching strategy of Redis on {where}: what is cached, TTLs, key design",
+    "redis_evictions": "add Redis capacity on {where}: evictions are rising",
+    "redis_clients": "look for connection-pool problems with Redis on {where}: clients are near maxclients",
+}
 TRIGGER_RECENT_DAYS = 7
 ALERT_WINDOW = timedelta(days=7)  # the range a predict_linear disk alert would typically look back over
 FORECAST_METRICS = ("cpu", "memory", "disk", "db_connections", "redis_memory")
@@ -124,6 +132,15 @@ class CapacityReview:
         future = pick(self.forecasts)[["date", "mean", "lo80", "hi80", "lo95", "hi95"]].assign(kind="forecast")
         return pd.concat([history, future], ignore_index=True)
 
+    def period(self) -> str:
+        """The judged window and the forecast horizon in words, in the platform's time zone."""
+        tz = self.config.tz
+        days = round((self.as_of - self.window_start).total_seconds() / 86_400)
+        return (
+            f"Status, time in bands, episodes and the policy replay cover the {days} days to "
+            f"{self.as_of.astimezone(tz):%Y-%m-%d %H:%M %Z}; forecasts look {self.horizon_days} days ahead."
+        )
+
     def series_to_chart(self, limit: int = CHARTED_SERIES) -> list[tuple[str, str, str]]:
         """The (component, instance, metric) series a report draws, at most ``limit``: first those whose forecast
         mean reaches critical (or full) within the horizon, soonest first; then those already in a band; then a
@@ -144,7 +161,7 @@ class CapacityReview:
 
     def unit_of(self, metric: str) -> str:
         """The configured unit of a metric, for axis titles."""
-        indicator = self.config.indicators.get(metric)
+        indicator = health.indicator_bands(self.config).get(metric)  # Redis bands come from [redis]
         return indicator.unit if indicator is not None else ""
 
     @property
@@ -426,6 +443,7 @@ def _actions(
                        f"last on {pd.Timestamp(row.last_fired).tz_convert(config.tz):%Y-%m-%d}",
                 "trustworthy": True,
             })  # fmt: skip
+    rows += _redis_policy_actions(config, status, today)
     for row in status[status["status"] == "critical"].itertuples():
         rows.append({
             "by": today, "component": row.component, "instance": row.instance, "metric": row.metric,
@@ -474,15 +492,36 @@ def _tier_actions(
     return rows
 
 
+def _redis_policy_actions(config: PlatformConfig, status: pd.DataFrame, today: pd.Timestamp) -> list[dict[str, object]]:
+    """The [redis] action thresholds that hold now (hit ratio, evictions, clients), as the policy words them.
+    Memory is acted on from its forecast (``_crossing_actions``), which also covers a level already passed."""
+    rows: list[dict[str, object]] = []
+    triggered = status[
+        status["metric"].isin(list(REDIS_STATUS_ACTIONS)) & status["status"].isin(["warning", "critical"])
+    ]
+    for row in triggered.itertuples():
+        rows.append({
+            "by": today, "component": row.component, "instance": row.instance, "metric": row.metric,
+            "action": REDIS_STATUS_ACTIONS[str(row.metric)].format(where=f"{row.component}/{row.instance}"),
+            "monthly_cost_change": 0.0, "why": f"Redis policy: {row.detail}", "trustworthy": True,
+        })  # fmt: skip
+    return rows
+
+
 def _crossing_actions(
     config: PlatformConfig, tier: str, crossings: pd.DataFrame, today: pd.Timestamp
 ) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
-    relevant = crossings[crossings["threshold"].isin(["critical", "full"]) & crossings["likely"].notna()]
+    acting = crossings["threshold"].isin(["critical", "full"]) | (
+        crossings["metric"].isin(list(POLICY_LEVEL_METRICS)) & (crossings["threshold"] == "warning")
+    )  # the [redis] levels are the policy's action thresholds ("> 80 %: increase size"), not early warnings
+    relevant = crossings[acting & (crossings["likely"].notna() | crossings["already"])]
+    relevant = relevant[~relevant["metric"].isin(list(POLICY_LEVEL_METRICS)) | (relevant["threshold"] == "warning")]
     for row in relevant.itertuples():
         if row.component == tier and row.metric == "cpu":
             continue  # the tier's CPU is answered by adding servers
-        by = max(pd.Timestamp(row.earliest) if pd.notna(row.earliest) else pd.Timestamp(row.likely), today)
+        first = row.earliest if pd.notna(row.earliest) else row.likely
+        by = max(pd.Timestamp(first), today) if pd.notna(first) else today
         resource = _RESOURCE_OF_METRIC.get(row.metric)
         cost, what = None, None
         if row.metric == "disk":
@@ -512,13 +551,17 @@ def _crossing_actions(
 
 def _crossing_reason(row: Any) -> str:
     """'forecast: redis_memory of redis-1 at 90 % (critical) around 2026-12-02 (earliest 2026-11-29, latest
-    2026-12-05)': the likely date first, the range after, in words a manager reads."""
+    2026-12-05)': the likely date first, the range after, in words a manager reads; or, for a level already
+    passed, that the last daily peak is past it."""
 
     def day(stamp: Any) -> str:
         return f"{pd.Timestamp(stamp):%Y-%m-%d}" if pd.notna(stamp) else "beyond the forecast"
 
+    level = "the policy's action level" if row.metric in POLICY_LEVEL_METRICS else row.threshold
+    if bool(row.already):
+        return f"{row.metric} of {row.instance}: the last daily peak is already past {row.level:g} % ({level})"
     return (
-        f"forecast: {row.metric} of {row.instance} at {row.level:g} % ({row.threshold}) around {day(row.likely)} "
+        f"forecast: {row.metric} of {row.instance} at {row.level:g} % ({level}) around {day(row.likely)} "
         f"(earliest {day(row.earliest)}, latest {day(row.latest)})"
     )
 

@@ -36,9 +36,9 @@ def show(chart: alt.TopLevelMixin) -> SvgChart:
     import vl_convert
 
     spec = chart.to_dict()
-    # Text is measured by vl-convert's font and drawn in the browser's, often wider: room on the right keeps
-    # legend labels from being cut.
-    spec.setdefault("padding", {"left": 5, "top": 5, "right": LEGEND_SLACK_PX, "bottom": 5})
+    # Text is measured by vl-convert's font and drawn in the browser's, often wider: room on both sides keeps
+    # axis labels (left) and legend labels (right) from being cut.
+    spec.setdefault("padding", {"left": LEGEND_SLACK_PX, "top": 5, "right": LEGEND_SLACK_PX, "bottom": 5})
     return SvgChart(vl_convert.vegalite_to_svg(spec))
 
 

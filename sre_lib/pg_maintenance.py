@@ -876,9 +876,8 @@ class ConnectionSummary:
         states = ", ".join(f"{state} {count:,}" for state, count in self.by_state)
         return [
             f"{self.sessions:,} of {self.max_connections:,} connections (max_connections) in use at "
-            f"{when(self.as_of)}: {self.percent_used:.0f} %, {self.status}.",
+            f"{when(self.as_of)}: {self.percent_used:.0f} %, {self.status}" + (f" ({states})." if states else "."),
             f"Busiest moment of the window: {self.peak_percent:.0f} % at {when(self.peak_at)} ({self.peak_status}).",
-            *([f"Sessions by state then: {states}."] if states else []),
         ]
 
 

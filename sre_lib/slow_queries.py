@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pandas as pd
@@ -27,6 +28,10 @@ from sre_lib.units import human_bytes
 #: The ranking by mean time leaves out statements called fewer times than this in the window (one-off ad-hoc
 #: queries and migrations), but keeps a daily job: a 4-minute nightly report is exactly what it should show.
 TOP_BY_MEAN_MIN_CALLS = 5
+
+
+#: PostgreSQL's block size (the default, and nearly universal): turns shared_blks_read into bytes.
+BLOCK_BYTES = 8192
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,13 @@ class SlowQueryReview:
     @property
     def headline(self) -> str:
         return self.findings[0] if self.findings else "no slow, new or regressed statement and no maintenance debt"
+
+    def period(self, tz: ZoneInfo) -> str:
+        """The window and its baseline in words, in local time."""
+        days, baseline = (self.end - self.start).days, (self.start - self.baseline_start).days
+        return (
+            f"The {days} days to {self.end.astimezone(tz):%Y-%m-%d %H:%M %Z}, compared with the {baseline} days before."
+        )
 
     def __repr__(self) -> str:
         lines = [
@@ -111,7 +123,18 @@ def slow_query_review(
         long_sessions=maintenance.long_sessions(con, server, start, end),
     )  # fmt: skip
     findings, verdict = _judge(review)
-    return dataclasses.replace(review, findings=tuple(findings), verdict=verdict)
+    regressed = set(review.regressions["queryid"]) if not review.regressions.empty else set()
+    new_slow = review.new_slow[~review.new_slow["queryid"].isin(regressed)] if regressed else review.new_slow
+    top = review.top_by_total_time
+    if "shared_blks_read" in top:
+        top = top.assign(shared_read_bytes=top["shared_blks_read"] * BLOCK_BYTES)
+    return dataclasses.replace(
+        review,
+        findings=tuple(findings),
+        verdict=verdict,
+        new_slow=new_slow.reset_index(drop=True),  # a regressed statement is listed once, as regressed
+        top_by_total_time=top,
+    )
 
 
 def _only_server(con: duckdb.DuckDBPyConnection, config: PlatformConfig) -> str:

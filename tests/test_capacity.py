@@ -49,16 +49,23 @@ def test_demo_review_says_when_to_add_the_third_app_server(demo_review) -> None:
     assert review.monthly_cost_change == pytest.approx(review.actions["monthly_cost_change"].fillna(0).sum())
 
 
-def test_demo_review_forecasts_redis_memory_past_its_band_and_recommends_a_size(demo_review) -> None:
-    redis = demo_review.actions[demo_review.actions["component"] == "redis"]
-    assert redis["action"].str.contains("resize redis to s-2vcpu-4gb").any()
-    assert redis["action"].str.contains("raise maxmemory").all()  # a % of maxmemory: resizing alone fixes nothing
-    crossing = demo_review.crossings.query("metric == 'redis_memory' and threshold == 'critical'")
-    assert redis["by"].iloc[0] == crossing["earliest"].iloc[0]
-    likely, earliest, latest = (f"{crossing[c].iloc[0]:%Y-%m-%d}" for c in ("likely", "earliest", "latest"))
-    assert redis["why"].iloc[0] == (
-        f"forecast: redis_memory of redis-1 at 90 % (critical) around {likely} (earliest {earliest}, latest {latest})"
+def test_demo_review_acts_on_the_redis_policy_levels(demo_review) -> None:
+    """[redis] levels are the policy's action thresholds: memory > 80 % of maxmemory, increase size (from the
+    forecast, already passed by the daily peaks); hit ratio < 80 %, review the caching strategy (now)."""
+    redis = demo_review.actions[demo_review.actions["component"] == "redis"].set_index("metric")
+    memory = redis.loc["redis_memory"]
+    assert "resize redis to s-2vcpu-4gb" in memory["action"] and "raise maxmemory" in memory["action"]
+    crossing = demo_review.crossings.query("metric == 'redis_memory' and threshold == 'warning'").iloc[0]
+    today = pd.Timestamp(pd.Timestamp(demo_review.as_of).tz_convert(CONFIG.tz).date())
+    assert bool(crossing["already"]) and memory["by"] == today
+    assert (
+        memory["why"] == "redis_memory of redis-1: the last daily peak is already past 80 % (the policy's action level)"
     )
+    hit = redis.loc["redis_hit_ratio"]
+    assert hit["action"].startswith("review the caching strategy of Redis on redis/redis-1") and hit["by"] == today
+    status = demo_review.status.set_index("metric").loc["redis_hit_ratio"]
+    assert status["status"] == "warning" and hit["why"] == f"Redis policy: {status['detail']}"
+    assert demo_review.headline.startswith("give Redis on redis/redis-1 more memory")
 
 
 def test_demo_review_tables_for_the_report(demo_review) -> None:
@@ -141,6 +148,11 @@ def test_the_report_charts_the_series_nearest_their_bands_from_the_data(demo_rev
     assert set(already) - set(expected_first) <= set(charted)  # then what is in a band already
     assert demo_review.series_to_chart(limit=2) == charted[:2]
     assert demo_review.unit_of("db_connections") == "percent of max_connections"
+    assert demo_review.unit_of("redis_memory") == "percent of maxmemory"
+    assert demo_review.period() == (
+        "Status, time in bands, episodes and the policy replay cover the 30 days to 2026-11-01 10:59 AEDT; "
+        "forecasts look 90 days ahead."
+    )
 
 
 @pytest.mark.parametrize(("days_before_end", "acted_on"), [(20, False), (2, True)])

@@ -346,7 +346,9 @@ def test_connections_are_classified_with_the_configured_bands(pg: PostgresServer
     assert summary.peak_percent >= 90 and summary.max_connections == 50
     sentences = summary.describe(ZoneInfo("Australia/Sydney"))
     assert sentences[0].startswith(f"{summary.sessions} of 50 connections (max_connections) in use at ")
-    assert sentences[0].endswith(f": {summary.percent_used:.0f} %, healthy.")
+    states = ", ".join(f"{state} {count}" for state, count in summary.by_state)
+    suffix = f" ({states})." if states else "."  # the states now, in the sentence about now (not the peak)
+    assert sentences[0].endswith(f": {summary.percent_used:.0f} %, healthy{suffix}")
     assert f"{summary.peak_percent:.0f} % at " in sentences[1] and "(critical)" in sentences[1]
     assert "AEDT" in sentences[1] or "AEST" in sentences[1]
 

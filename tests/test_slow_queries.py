@@ -27,6 +27,10 @@ def test_the_demo_week_is_red_because_of_the_regression(demo_warehouse: Path) ->
     assert ("not chance: p < 0.001)" in review.headline) == (row["p_value"] < 0.001)
     assert list(review.regressions["query"]) == [demo.REGRESSION_QUERY]
     assert demo.NEW_SLOW_QUERY in set(review.new_slow["query"])
+    assert demo.REGRESSION_QUERY not in set(review.new_slow["query"])  # listed once: as regressed
+    top = review.top_by_total_time
+    assert (top["shared_read_bytes"] == top["shared_blks_read"] * 8192).all()
+    assert review.period(CONFIG.tz) == "The 7 days to 2026-11-01 11:00 AEDT, compared with the 7 days before."
     text = "\n".join(review.findings)
     for expected in (
         "idx_users_legacy_email",
