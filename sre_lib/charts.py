@@ -8,6 +8,7 @@ Builders aggregate their input first (``downsample``), keeping every chart well 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from zoneinfo import ZoneInfo
 
 import altair as alt
 import pandas as pd
@@ -108,17 +109,35 @@ def metric_chart(
     return alt.layer(*layers).properties(title=title, width=WIDTH, height=220).resolve_scale(color="independent")
 
 
-def status_timeline(episodes: pd.DataFrame, title: str = "Warning and critical episodes") -> alt.Chart:
-    """One lane per series, a bar for each episode coloured by status.
+def local_clock(frame: pd.DataFrame, columns: Sequence[str], tz: ZoneInfo | None) -> pd.DataFrame:
+    """A copy with tz-aware time columns as wall-clock times in ``tz``: Vega draws times in the renderer's own
+    zone (UTC here), and a report's readers think in the platform's."""
+    if tz is None:
+        return frame
+    out = frame.copy()
+    for column in columns:
+        out[column] = pd.to_datetime(out[column], utc=True).dt.tz_convert(tz).dt.tz_localize(None)
+    return out
+
+
+def _time_axis(tz: ZoneInfo | None) -> alt.Axis:
+    return alt.Axis(format="%d %b", title=f"{tz.key} time" if tz is not None else "UTC")
+
+
+def status_timeline(
+    episodes: pd.DataFrame, title: str = "Warning and critical episodes", tz: ZoneInfo | None = None
+) -> alt.Chart:
+    """One lane per series, a bar for each episode coloured by status, times in ``tz`` (default UTC).
 
     Expects columns: series (a label), status, start, end.
     """
     data = episodes.nlargest(MAX_ROWS, "end") if len(episodes) > MAX_ROWS else episodes
+    data = local_clock(data, ["start", "end"], tz)
     return (
         alt.Chart(data)
         .mark_bar(height=12)
         .encode(
-            x=alt.X("start:T", title=None),
+            x=alt.X("start:T", axis=_time_axis(tz)),
             x2="end:T",
             y=alt.Y("series:N", title=None, axis=alt.Axis(labelLimit=0)),
             color=alt.Color(
@@ -132,10 +151,12 @@ def status_timeline(episodes: pd.DataFrame, title: str = "Warning and critical e
     )
 
 
-def episode_timeline(episodes: pd.DataFrame, title: str = "Warning and critical episodes") -> alt.Chart:
+def episode_timeline(
+    episodes: pd.DataFrame, title: str = "Warning and critical episodes", tz: ZoneInfo | None = None
+) -> alt.Chart:
     """``status_timeline`` for ``health.episodes`` output: one lane per component/instance/metric."""
     frame = episodes.assign(series=episodes["component"] + "/" + episodes["instance"] + " " + episodes["metric"])
-    return status_timeline(frame[["series", "status", "start", "end"]], title=title)
+    return status_timeline(frame[["series", "status", "start", "end"]], title=title, tz=tz)
 
 
 def band_shares(time_in_bands: pd.DataFrame, title: str = "Time in each band") -> alt.Chart:
@@ -187,13 +208,15 @@ def forecast_chart(
     return alt.layer(*layers).properties(title=heading, width=WIDTH, height=220)
 
 
-def servers_chart(timeline: pd.DataFrame, title: str = "App servers over time, by scaling policy") -> alt.Chart:
-    """Servers (bucket mean) over time per policy, from ``scaling.timeline_frame``."""
+def servers_chart(
+    timeline: pd.DataFrame, title: str = "App servers over time, by scaling policy", tz: ZoneInfo | None = None
+) -> alt.Chart:
+    """Servers (bucket mean) over time per policy, from ``scaling.timeline_frame``, times in ``tz``."""
     return (
-        alt.Chart(timeline)
+        alt.Chart(local_clock(timeline, ["ts"], tz))
         .mark_line(interpolate="step-after")
         .encode(
-            x=alt.X("ts:T", title=None),
+            x=alt.X("ts:T", axis=_time_axis(tz)),
             y=alt.Y("servers_mean:Q", title="servers", axis=alt.Axis(tickMinStep=1, format="d")),
             color=alt.Color(
                 "policy:N", title=None, legend=alt.Legend(orient="bottom", direction="vertical", labelLimit=0)

@@ -83,9 +83,10 @@ def bullet_list(items: Iterable[str]) -> Html:
 
 
 def local_times(
-    frame: pd.DataFrame, tz: ZoneInfo, columns: Iterable[str], fmt: str = "%Y-%m-%d %H:%M", missing: str = ""
+    frame: pd.DataFrame, tz: ZoneInfo, columns: Iterable[str], fmt: str = "%Y-%m-%d %H:%M %Z", missing: str = ""
 ) -> pd.DataFrame:
-    """A copy with timestamp columns shown as local-time strings (``missing`` where there is no time)."""
+    """A copy with timestamp columns shown as local-time strings, with the zone by default (2026-11-01 10:59
+    AEDT), ``missing`` where there is no time."""
     out = frame.copy()
     for column in columns:
         if column in out:

@@ -49,3 +49,20 @@ def test_long_policy_names_are_shown_whole_in_the_servers_legend() -> None:
     drawn = re.findall(r"<text[^>]*>([^<]*)</text>", show(servers_chart(timeline)).svg)
     for name in names:
         assert name in drawn, (name, [text for text in drawn if "%" in text])
+
+
+def test_episodes_are_drawn_on_the_platforms_clock() -> None:
+    from zoneinfo import ZoneInfo
+
+    from sre_lib.charts import episode_timeline, local_clock
+
+    sydney = ZoneInfo("Australia/Sydney")
+    episodes = pd.DataFrame({"component": ["app"], "instance": ["app-1"], "metric": ["error_rate"],
+                             "status": ["critical"], "start": [pd.Timestamp("2026-10-22 09:36", tz="UTC")],
+                             "end": [pd.Timestamp("2026-10-22 09:50", tz="UTC")]})  # fmt: skip
+    local = local_clock(episodes, ["start", "end"], sydney)
+    assert local["start"].iloc[0] == pd.Timestamp("2026-10-22 20:36")  # AEDT, drawn as the reader's wall clock
+    spec = episode_timeline(episodes, tz=sydney).to_dict()
+    assert spec["encoding"]["x"]["axis"]["title"] == "Australia/Sydney time"
+    assert spec["encoding"]["x"]["axis"]["format"] == "%d %b"  # the month is on the axis
+    assert "2026-10-22T20:36:00" in str(spec["datasets"])

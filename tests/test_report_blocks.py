@@ -98,8 +98,10 @@ def test_since_says_before_when_the_state_held_from_the_first_sample_read() -> N
             "since_clipped": [True, False, True],
         }
     )
-    assert since_times(frame, SYDNEY)["since"].tolist() == ["before 2026-10-31 10:59", "2026-11-01 00:10", ""]
-    assert since_times(frame.drop(columns="since_clipped"), SYDNEY)["since"].tolist()[0] == "2026-10-31 10:59"
+    assert since_times(frame, SYDNEY)["since"].tolist() == [
+        "before 2026-10-31 10:59 AEDT", "2026-11-01 00:10 AEDT", ""
+    ]  # fmt: skip
+    assert since_times(frame.drop(columns="since_clipped"), SYDNEY)["since"].tolist()[0] == "2026-10-31 10:59 AEDT"
     assert since_times(frame.drop(columns="since"), SYDNEY).columns.tolist() == ["since_clipped"]
 
 
@@ -115,7 +117,7 @@ def test_bullets_money_and_local_times() -> None:
     assert bullet_list(["a < b"]).markup == "<ul><li>a &lt; b</li></ul>" and bullet_list([]).markup == ""
     assert money(24.0, "USD") == "+24.00 USD" and money(-12.5, "USD") == "-12.50 USD" and money(None, "USD") == ""
     frame = pd.DataFrame({"since": [pd.Timestamp("2026-10-31 23:59", tz="UTC"), pd.NaT]})
-    assert local_times(frame, SYDNEY, ["since"])["since"].tolist() == ["2026-11-01 10:59", ""]
+    assert local_times(frame, SYDNEY, ["since"])["since"].tolist() == ["2026-11-01 10:59 AEDT", ""]
 
 
 def test_amounts_show_as_money_in_the_currency() -> None:
