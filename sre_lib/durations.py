@@ -69,3 +69,12 @@ def human_duration(delta: timedelta | float) -> str:
     else:
         text = f"{whole} s"
     return sign + text
+
+
+def rough_duration(days: float) -> str:
+    """A long span as people plan with it: ``about 17 years``, ``about 5 months``, else ``human_duration``."""
+    if days >= 2 * 365.25:
+        return f"about {days / 365.25:.0f} years"
+    if days >= 60:
+        return f"about {days / 30.44:.0f} months"
+    return human_duration(days * 86_400)

@@ -33,6 +33,7 @@ __all__ = [
     "LONG_SESSION_SECONDS",
     "MAINTENANCE_MAX_AGE",
     "SEQUENCE_MIN_RATIO",
+    "SEQUENCE_PACE_DAYS",
     "SEQ_SCAN_MIN_ROWS",
     "WRAPAROUND_CRITICAL_PERCENT",
     "WRAPAROUND_WARNING_PERCENT",
@@ -642,6 +643,8 @@ def tables_low_cache_hit(
 
 #: Sequences: flag when last_value has used this share of the way to the sequence's limit.
 SEQUENCE_MIN_RATIO = 0.90
+#: ... and say how long it lasts at the pace of this many days before the snapshot.
+SEQUENCE_PACE_DAYS = 30
 _TYPE_MAX = {"smallint": 2**15 - 1, "integer": 2**31 - 1, "bigint": 2**63 - 1}
 
 
@@ -683,6 +686,7 @@ def sequences_near_limit(
     frame["limit_value"] = limit
     frame["used_ratio"] = np.clip(np.where(low.notna(), ranged, legacy), 0.0, None)
     frame["remaining_values"] = np.abs(limit - last)
+    frame = _sequence_pace(con, frame)
     unknown = frame["last_value"].isna()
     near = (frame["used_ratio"] >= min_ratio).fillna(False)
     frame["status"] = np.where(unknown, "unknown", "near limit")
@@ -710,11 +714,40 @@ def sequences_near_limit(
         "type_max",
         "used_ratio",
         "remaining_values",
+        "values_per_day",
+        "days_left",
         "status",
         "action",
     ]
     found = found.sort_values(["used_ratio", "sequencename"], ascending=[False, True], na_position="last")
     return found[columns].reset_index(drop=True)
+
+
+def _sequence_pace(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> pd.DataFrame:
+    """``values_per_day`` each sequence moved over the SEQUENCE_PACE_DAYS before its snapshot, and
+    ``days_left`` at that pace (NaN when it did not move, or without an earlier snapshot)."""
+    if frame.empty:
+        return frame.assign(values_per_day=pd.Series(dtype="float64"), days_left=pd.Series(dtype="float64"))
+    as_of = pd.Timestamp(frame["taken_at"].max())
+    earlier = con.execute(
+        """
+        SELECT datname, schemaname, sequencename, arg_min(last_value, taken_at) AS first_value,
+               min(taken_at) AS first_at
+        FROM pg_sequences
+        WHERE server = ? AND taken_at >= ? AND taken_at < ? AND last_value IS NOT NULL
+        GROUP BY ALL
+        """,
+        [str(frame["server"].iloc[0]), as_of - timedelta(days=SEQUENCE_PACE_DAYS), as_of],
+    ).df()
+    merged = frame.merge(earlier, on=["datname", "schemaname", "sequencename"], how="left")
+    days = (
+        pd.to_datetime(merged["taken_at"], utc=True) - pd.to_datetime(merged["first_at"], utc=True)
+    ).dt.total_seconds() / 86_400
+    moved = (merged["last_value"].astype("float64") - merged["first_value"].astype("float64")).abs()
+    pace = (moved / days).where((days > 0) & (moved > 0))
+    return merged.drop(columns=["first_value", "first_at"]).assign(
+        values_per_day=pace, days_left=merged["remaining_values"] / pace
+    )
 
 
 def _sequence_action(name: str, role: str, unknown: bool, data_type: str, descending: bool, at_type_bound: bool) -> str:

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from sre_lib.durations import human_duration, to_utc
+from sre_lib.durations import human_duration, rough_duration, to_utc
 from sre_lib.units import human_bytes
 
 _LABELS = {
@@ -128,7 +128,7 @@ def table(
     ``formats`` names how some columns read: ``"percent"`` (a fraction 0-1 shown as 62.7 %), ``"money"``
     (72.00 USD, in ``currency``), ``"ms"`` (milliseconds shown as 8 h 16 min, 4 min 00 s, 305 ms or 6.11 ms),
     ``"seconds"`` (50 min), ``"days"`` (12 d 22 h, 3 h 25 min), ``"bytes"`` (54.3 MB), ``"ratio"`` (2.4x),
-    ``"pct"`` (a value already in percent: 85.0 %),
+    ``"pct"`` (a value already in percent: 85.0 %), ``"long_days"`` (days, roughly: about 16 years),
     ``"p"`` (a p-value: 0.004, < 0.001) or ``"id"`` (an identifier: 36606, no thousands separator).
     """
     columns = columns if columns is not None else {name: name for name in frame.columns}
@@ -143,6 +143,7 @@ def table(
         "ms": _duration_ms,
         "seconds": human_duration,
         "days": lambda days: human_duration(days * 86_400),
+        "long_days": rough_duration,
         "bytes": human_bytes,
         "ratio": lambda ratio: f"{ratio:.1f}x",
         "pct": lambda value: f"{value:.1f} %",

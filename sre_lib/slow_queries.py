@@ -21,7 +21,7 @@ import pandas as pd
 from sre_lib import pg_maintenance as maintenance
 from sre_lib import pg_queries as queries
 from sre_lib.config import PlatformConfig
-from sre_lib.durations import human_duration
+from sre_lib.durations import human_duration, rough_duration
 from sre_lib.errors import DataError
 from sre_lib.units import human_bytes
 
@@ -170,8 +170,17 @@ def _judge(review: SlowQueryReview) -> tuple[list[str], str]:
         warning.append(f"new slow statement ({row.mean_exec_time_ms:.0f} ms per call, {row.calls:,} calls): "
                        f"{_short(row.query)}")  # fmt: skip
     for row in review.sequences.itertuples():
+        name = f"sequence {row.schemaname}.{row.sequencename} ({row.data_type})"
+        if row.status == "unknown":
+            warning.append(f"{name}: its last value is unreadable to the monitoring role: {row.action}")
+            continue
+        runway = (
+            f"; at the last {maintenance.SEQUENCE_PACE_DAYS} days' pace it lasts {rough_duration(row.days_left)}"
+            if pd.notna(row.days_left)
+            else ""
+        )
         (critical if row.status == "critical" else warning).append(
-            f"sequence {row.schemaname}.{row.sequencename} ({row.data_type}) at {row.used_ratio:.1%} of its maximum"
+            f"{name} at {row.used_ratio:.1%} of its maximum{runway}"
         )
     for row in _rows_where(review.wraparound, "status", lambda status: status in ("warning", "critical")):
         where = f"{row.datname}.{row.relname}" if isinstance(row.relname, str) else row.datname

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pandas as pd
 import pytest
 
-from sre_lib.durations import human_duration, parse_duration, parse_instant, to_utc
+from sre_lib.durations import human_duration, parse_duration, parse_instant, rough_duration, to_utc
 from sre_lib.errors import DataError, SreError
 
 
@@ -51,3 +51,11 @@ def test_human_durations() -> None:
         "42 s", "4 min 58 s", "15 min", "2 h 04 min", "26 h", "32 d 21 h", "-5 min",
     ]  # fmt: skip
     assert human_duration(timedelta(hours=3, minutes=5)) == "3 h 05 min"
+
+
+@pytest.mark.parametrize(
+    ("days", "text"),
+    [(5760.2, "about 16 years"), (731, "about 2 years"), (150, "about 5 months"), (59, "59 d"), (2.5, "60 h")],
+)
+def test_rough_duration_for_planning(days: float, text: str) -> None:
+    assert rough_duration(days) == text

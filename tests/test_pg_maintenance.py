@@ -613,3 +613,19 @@ def test_sequences_of_a_schema_1_snapshot_without_min_value_fall_back_to_the_typ
     found = pm.sequences_near_limit(con).set_index("sequencename")
     assert found.loc["down", "used_ratio"] == pytest.approx(2_000_000_000 / 2**31)
     assert "AS bigint" in found.loc["down", "action"]
+
+
+def test_a_sequence_near_its_limit_says_how_long_it_lasts_at_its_pace() -> None:
+    con = _warehouse()
+    base = {"server": "db", "datname": "d", "schemaname": "public", "data_type": "integer", "max_value": 2200,
+            "increment_by": 1, "min_value": 1}  # fmt: skip
+    _insert(con, "pg_sequences", [
+        {**base, "taken_at": T0 - timedelta(days=40), "sequencename": "ids", "last_value": 100},  # before the pace
+        {**base, "taken_at": T0 - timedelta(days=10), "sequencename": "ids", "last_value": 1000},
+        {**base, "taken_at": T0, "sequencename": "ids", "last_value": 2000},
+        {**base, "taken_at": T0, "sequencename": "still", "last_value": 2100},  # no earlier snapshot: no pace
+    ])  # fmt: skip
+    found = pm.sequences_near_limit(con).set_index("sequencename")
+    assert found.loc["ids", "values_per_day"] == pytest.approx(100.0)  # 1,000 values in 10 days
+    assert found.loc["ids", "days_left"] == pytest.approx(2.0)  # 200 left
+    assert pd.isna(found.loc["still", "days_left"])

@@ -8,6 +8,7 @@ import pytest
 
 from sre_lib.config import DEFAULT_CONFIG_PATH, load_config
 from sre_lib.demo import postgres as demo
+from sre_lib.durations import rough_duration
 from sre_lib.errors import DataError
 from sre_lib.slow_queries import slow_query_review
 from sre_lib.warehouse import Warehouse
@@ -28,6 +29,8 @@ def test_the_demo_week_is_red_because_of_the_regression(demo_warehouse: Path) ->
     assert list(review.regressions["query"]) == [demo.REGRESSION_QUERY]
     assert demo.NEW_SLOW_QUERY in set(review.new_slow["query"])
     assert demo.REGRESSION_QUERY not in set(review.new_slow["query"])  # listed once: as regressed
+    sequence = review.sequences.set_index("sequencename").loc["audit_log_id_seq"]
+    assert any(f"lasts {rough_duration(sequence['days_left'])}" in finding for finding in review.findings)
     top = review.top_by_total_time
     assert (top["shared_read_bytes"] == top["shared_blks_read"] * 8192).all()
     assert review.period(CONFIG.tz) == "The 7 days to 2026-11-01 11:00 AEDT, compared with the 7 days before."
