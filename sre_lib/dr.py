@@ -919,12 +919,18 @@ def _check_retention(ctx: _Context) -> DrCheck:
             f", resuming by {ctx.local(gap.resumed_at)}" if gap.resumed_at is not None else ", and is still failing"
         )
     if gaps and proven > timedelta(0):
+        first_gap = gaps[0]
+        hole_from = ctx.local(first_gap.last_success) if first_gap.last_success else "the stall"
         finding += (
-            f"; continuity through the stall is unproven, so the proven restorable span is the last "
-            f"{human_duration(proven)}, from the first full backup after it"
+            f"; continuity through the stall is unproven, so points from {hole_from} to "
+            f"{ctx.local(proven_from)} (the first full backup after it) may not be restorable; earlier points "
+            f"restore from earlier backups, and the last {human_duration(proven)} from that backup on"
         )
     elif gaps:
-        finding += "; continuity through the stall is unproven and no full backup has completed since"
+        finding += (
+            "; continuity through the stall is unproven and no full backup has completed since: points after the "
+            "stall may not be restorable"
+        )
     elif history:
         finding += f"; no archive stall longer than the RPO since {ctx.local(max(observed_from, oldest['started_at']))}"
     if observed_from is not None and observed_from > max(oldest["started_at"], ctx.window_start):
@@ -939,8 +945,8 @@ def _check_retention(ctx: _Context) -> DrCheck:
     if gaps:
         actions.append(
             "Verify the WAL archive is continuous across the stall (pgbackrest verify, or check that every segment "
-            "between the last success and the resumption is in the archive); if it is not, points before the "
-            "next full backup after the gap cannot be reached."
+            "between the last success and the resumption is in the archive); if it is not, points between the "
+            "last success before the stall and the next full backup after it cannot be reached."
         )
     if status == FAIL:
         headline = f"restores reach back only {human_duration(nominal)} of {days} days"

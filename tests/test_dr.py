@@ -576,7 +576,12 @@ def test_an_archive_stall_longer_than_the_rpo_in_the_window_warns_with_the_prove
     assert result.evidence["proven_coverage_seconds"] == (T0 - proven_from).total_seconds()
     assert result.headline == "WAL archive stalled 2 h 04 min on 2026-10-10"
     assert "stalled for at least 2 h 04 min (longer than the 1 h RPO)" in result.finding
-    assert "pgbackrest verify" in result.action
+    # only the points between the last success and the next full backup are in doubt, not the whole past
+    assert (
+        "so points from 2026-10-10 13:55 AEDT to 2026-10-11 03:25 AEDT (the first full backup after it) may not "
+        "be restorable; earlier points restore from earlier backups" in result.finding
+    )
+    assert "pgbackrest verify" in result.action and "points between the last success before the stall" in result.action
     # the same stall, shorter than the RPO: pass
     short = archiver_history(
         T0 - timedelta(days=40),
