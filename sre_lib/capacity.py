@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,6 +37,7 @@ from sre_lib.thresholds import thresholds_for, time_to_threshold_many
 
 URGENT_DAYS = 14
 CHARTED_SERIES = 8  # forecast charts a capacity report draws at most
+EPISODE_ONGOING_SLACK = pd.Timedelta(minutes=5)  # an episode ending this close to as_of is still going on
 # Metrics whose warning level is the policy's action threshold ([redis]: "> 80 %: increase size").
 POLICY_LEVEL_METRICS = frozenset({"redis_memory"})
 # What the [redis] policy says to do when a trigger holds now (seed: Cache Management, Redis Monitoring).
@@ -241,6 +242,7 @@ def capacity_review(
     rollup = health.rollup(status, view)
     bands = chosen(health.time_in_bands(con, config, start, end))
     episodes = chosen(health.episodes(con, config, start, end))
+    rollup = replace(rollup, components=_since_from_episodes(rollup.components, episodes, start, end))
 
     signals = chosen(daily_signal(con, config, metrics=list(FORECAST_METRICS), end=end))
     keys = ["series_id", "component", "instance", "metric"]
@@ -270,6 +272,26 @@ def capacity_review(
         crossings=crossings, demand_forecast=demand_forecast, simulations=simulations, plan=plan,
         vertical=vertical, actions=actions, alert_view=alert_view, latency=latency, verdict=verdict, headline=headline,
     )  # fmt: skip
+
+
+def _since_from_episodes(
+    components: pd.DataFrame, episodes: pd.DataFrame, window_start: pd.Timestamp, as_of: pd.Timestamp
+) -> pd.DataFrame:
+    """The current status reads only the last 24 h: where a component's state already held then, take the start
+    of its ongoing episode in the window instead (still "clipped" if that is the window's start)."""
+    if components.empty or episodes.empty or "since_clipped" not in components:
+        return components
+    out = components.copy()
+    ongoing = episodes[pd.to_datetime(episodes["end"], utc=True) >= as_of - EPISODE_ONGOING_SLACK]
+    for index, row in out[out["since_clipped"].fillna(False).astype(bool)].iterrows():
+        mine = ongoing[(ongoing["component"] == row["component"]) & (ongoing["instance"] == row["instance"])
+                       & (ongoing["metric"] == row["metric"]) & (ongoing["status"] == str(row["status"]))]  # fmt: skip
+        if mine.empty:
+            continue
+        began = pd.to_datetime(mine["start"], utc=True).max()
+        out.at[index, "since"] = began
+        out.at[index, "since_clipped"] = bool(began <= window_start)
+    return out
 
 
 def _crossings(forecasts: pd.DataFrame, signals: pd.DataFrame, config: PlatformConfig) -> pd.DataFrame:

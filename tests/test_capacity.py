@@ -235,3 +235,15 @@ def test_when_even_the_maximum_fleet_falls_short_the_action_has_the_planning_dat
     assert rows[rows["action"].str.startswith("run ")]["action"].tolist() == [
         "run 3 app servers (add a third)", "run 4 app servers (add a fourth)"
     ]  # fmt: skip
+
+
+def test_a_state_older_than_the_status_read_dates_from_its_episode(demo_review) -> None:
+    """Elasticsearch memory has been in warning the whole window: 'since' is not the 24 h the status reads."""
+    components = demo_review.rollup.components.set_index("component")
+    elastic = components.loc["elasticsearch"]
+    assert (elastic["status"], elastic["metric"]) == ("warning", "memory")
+    assert elastic["since"] == pd.Timestamp(demo_review.window_start) and elastic["since_clipped"]
+    episode = demo_review.episodes.query("component == 'elasticsearch' and metric == 'memory'")
+    assert len(episode) == 1 and episode["start"].iloc[0] == pd.Timestamp(demo_review.window_start)
+    status = demo_review.status.query("component == 'elasticsearch' and metric == 'memory'").iloc[0]
+    assert status["since"] > elastic["since"]  # what the 24 h read alone would have said
