@@ -418,8 +418,9 @@ def policy_table(review: CapacityReview) -> pd.DataFrame:
         monthly_cost=frame["monthly_cost"].map(lambda value: money(value, currency, signed=False)),
         **{column: frame[column].round().astype("int64") for column in minutes},
     )
+    shown.insert(1, "how", [result.policy.describe() for result in review.simulations])
     labels = {
-        "policy": "policy", "scale_outs": "servers added", "scale_ins": "servers removed",
+        "policy": "policy", "how": "how it scales", "scale_outs": "servers added", "scale_ins": "servers removed",
         "average_servers": "average servers", "peak_servers": "peak servers", "warning_minutes": "minutes warning",
         "critical_minutes": "minutes critical", "saturation_minutes": "minutes saturated",
         "monthly_cost": "cost / month",

@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from sre_lib.config import Indicator, PlatformConfig, ServerSize
+from sre_lib.durations import human_duration
 from sre_lib.errors import DataError
 from sre_lib.queueing import servers_for_p95
 
@@ -127,6 +128,14 @@ class ThresholdPolicy:
         }
         return cls(**{**fields, **changes})  # type: ignore[arg-type]
 
+    def describe(self) -> str:
+        """The policy in words, for a report."""
+        return (
+            f"add a server above {self.cpu_threshold_percent:g} % CPU, remove one when the rest would stay under "
+            f"{self.scale_in_cpu_threshold_percent:g} %; {human_duration(self.cooldown_seconds)} between changes; "
+            f"{self.min_servers} to {self.max_servers} servers"
+        )
+
     @property
     def scale_in_window(self) -> float:
         return self.cooldown_seconds if self.scale_in_window_seconds is None else self.scale_in_window_seconds
@@ -157,6 +166,14 @@ class HpaPolicy:
                 f"hpa target {self.target_percent:.4g}% tol {self.tolerance:g} "
                 f"window {self.scale_down_stabilisation_seconds:g}s [{self.min_servers}-{self.max_servers}]",
             )
+
+    def describe(self) -> str:
+        """The policy in words, for a report."""
+        return (
+            f"Kubernetes-HPA style: as many servers as keep the average CPU near {self.target_percent:g} % "
+            f"(changes beyond {self.tolerance:.0%} of it); scale-down waits "
+            f"{human_duration(self.scale_down_stabilisation_seconds)}; {self.min_servers} to {self.max_servers} servers"
+        )
 
     @classmethod
     def from_config(cls, config: PlatformConfig, **changes: object) -> HpaPolicy:

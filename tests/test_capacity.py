@@ -79,6 +79,7 @@ def test_demo_review_tables_for_the_report(demo_review) -> None:
     threshold = demo_review.simulations[0]
     assert policies["policy"].tolist() == [result.policy.name for result in demo_review.simulations]
     assert policies["servers added"].iloc[0] == threshold.scale_outs
+    assert policies["how it scales"].iloc[0] == threshold.policy.describe()
     assert policies["minutes warning"].iloc[0] == round(threshold.band_minutes["warning"])
     assert policies["cost / month"].iloc[0] == f"{threshold.monthly_cost:,.2f} USD"
     frame = demo_review.series_forecast("app", "app-1", "cpu")

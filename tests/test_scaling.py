@@ -586,3 +586,19 @@ def test_service_time_from_cpu_and_request_rate() -> None:
     demand = series_of([150.0] * 5)
     rate = series_of([300.0] * 5)
     assert estimate_service_time(demand, rate, vcpu_per_server=2) == pytest.approx(0.01)
+
+
+def test_policies_describe_themselves_in_words() -> None:
+    threshold = ThresholdPolicy(cpu_threshold_percent=70, scale_in_cpu_threshold_percent=35, cooldown_seconds=300,
+                                min_servers=1, max_servers=4)  # fmt: skip
+    assert threshold.describe() == (
+        "add a server above 70 % CPU, remove one when the rest would stay under 35 %; 5 min between changes; "
+        "1 to 4 servers"
+    )
+    hpa = HpaPolicy(
+        target_percent=60, tolerance=0.1, scale_down_stabilisation_seconds=600, min_servers=2, max_servers=6
+    )
+    assert hpa.describe() == (
+        "Kubernetes-HPA style: as many servers as keep the average CPU near 60 % (changes beyond 10% of it); "
+        "scale-down waits 10 min; 2 to 6 servers"
+    )
