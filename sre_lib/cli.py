@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from sre_lib.config import load_config, resolve_config_path
 from sre_lib.durations import parse_duration
 from sre_lib.errors import SreError
+from sre_lib.secrets import redact
 from sre_lib.warehouse import Warehouse, scalar
 
 
@@ -161,13 +162,19 @@ def _cmd_collect(args: argparse.Namespace) -> int:
         for source in sources:
             try:
                 message = collect_once(source, warehouse, config, start, end, step)
-                print(f"{source}: {message}")
+                print(f"{source}: {message}", flush=True)  # cron and systemd logs get it now, not at exit
             except SreError as exc:
                 failures += 1
-                print(f"sre: error: {exc}", file=sys.stderr)
+                print(f"sre: error: {exc}", file=sys.stderr, flush=True)
+            except Exception as exc:  # a full disk, a driver error: one line, and the loop goes on
+                if every is None:
+                    raise
+                failures += 1
+                first_line = (str(exc).splitlines() or [""])[0]
+                print(f"sre: error: {source}: {type(exc).__name__}: {redact(first_line)}", file=sys.stderr, flush=True)
         if every is None:
             return 1 if failures else 0
-        print(f"next collection in {args.every} (Ctrl-C to stop)", file=sys.stderr)
+        print(f"next collection in {args.every} (Ctrl-C to stop)", file=sys.stderr, flush=True)
         time.sleep(every.total_seconds())
 
 
@@ -209,6 +216,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_jobs_list(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     from sre_lib.jobs import load_jobs, schedule_table
 
     config = load_config(args.config)
@@ -217,7 +226,7 @@ def _cmd_jobs_list(args: argparse.Namespace) -> int:
         print("no jobs")
         return 0
     for row in table.itertuples():
-        last = f"{row.last_run:%Y-%m-%d %H:%M}" if row.last_run is not None else "never"
+        last = f"{row.last_run:%Y-%m-%d %H:%M}" if pd.notna(row.last_run) else "never"
         due = "  DUE" if row.due else ""
         upcoming = f"{row.next_run:%Y-%m-%d %H:%M %Z}"
         print(f"{row.job:<22} {row.does:<22} {row.schedule:<14} last {last:<16} next {upcoming}{due}")
@@ -225,14 +234,19 @@ def _cmd_jobs_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_jobs_run(args: argparse.Namespace) -> int:
-    from sre_lib.jobs import load_jobs, run_due, run_job
+    from sre_lib.jobs import load_jobs, load_jobs_leniently, run_due, run_job
 
-    jobs = load_jobs(args.jobs_dir)
     if args.due == bool(args.name):
         raise SreError("jobs run: give a job name or --due (not both)")
     if args.due:
+        jobs, problems = load_jobs_leniently(args.jobs_dir)
+        for problem in problems:  # the other jobs still run
+            print(f"sre: error: {problem}", file=sys.stderr, flush=True)
         outcomes = run_due(jobs, args.config, args.warehouse, report=lambda outcome: print(outcome, flush=True))
+        if problems:
+            return 1
     else:
+        jobs = load_jobs(args.jobs_dir)
         if args.name not in jobs:
             raise SreError(f"jobs run: no job {args.name!r}; jobs are: {', '.join(sorted(jobs)) or 'none'}")
         outcomes = [run_job(jobs[args.name], args.config, args.warehouse)]

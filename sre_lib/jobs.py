@@ -73,23 +73,47 @@ class Job(BaseModel):
 
 
 def load_jobs(directory: str | os.PathLike[str] | None = None) -> dict[str, Job]:
-    """Every ``*.toml`` job in the directory, by name; a bad file raises ConfigError naming file and key."""
+    """Every ``*.toml`` job in the directory, by name; the first bad file raises ConfigError naming file and key."""
+    jobs, problems = load_jobs_leniently(directory)
+    if problems:
+        raise ConfigError(problems[0])
+    return jobs
+
+
+def load_jobs_leniently(directory: str | os.PathLike[str] | None = None) -> tuple[dict[str, Job], list[str]]:
+    """The good jobs of the directory, and one message per bad file (naming file and key), so that one broken
+    file does not stop every other job. A missing directory is an error, not an empty schedule."""
     folder = Path(directory or DEFAULT_JOBS_DIR)
+    if not folder.is_dir():
+        raise ConfigError(f"jobs directory {folder} does not exist: expected a folder of *.toml job files")
     jobs: dict[str, Job] = {}
+    problems: list[str] = []
     for path in sorted(folder.glob("*.toml")):
         try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-        raw.setdefault("name", path.stem)
-        try:
-            job = Job.model_validate(raw)
-        except ValidationError as exc:
-            raise ConfigError(describe_validation_error(exc, str(path))) from None
+            job = _load_job(path)
+        except ConfigError as exc:
+            problems.append(str(exc))
+            continue
         if job.name in jobs:
-            raise ConfigError(f"{path}: name: job {job.name!r} is defined twice")
+            problems.append(f"{path}: name: job {job.name!r} is defined twice")
+            continue
         jobs[job.name] = job
-    return jobs
+    return jobs, problems
+
+
+def _load_job(path: Path) -> Job:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    raw.setdefault("name", path.stem)
+    try:
+        job = Job.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, str(path))) from None
+    if job.notebook is not None and not (PROJECT_ROOT / job.notebook).is_file():
+        raise ConfigError(f"{path}: notebook: {job.notebook!r} is not a file under {PROJECT_ROOT}")
+    return job
 
 
 def last_runs(warehouse: Warehouse) -> dict[str, datetime]:
@@ -128,8 +152,9 @@ def schedule_table(jobs: dict[str, Job], config: PlatformConfig, warehouse: Ware
 
 
 def is_due(job: Job, last_run: datetime | None, now: datetime, tz: ZoneInfo) -> bool:
-    """Due when its latest scheduled slot has passed since it last ran (or it never ran)."""
-    return last_run is None or job.previous_slot(now, tz) > last_run
+    """Due when its latest scheduled slot has passed since it last ran (or it never ran). A last run later
+    than now (a clock that was set ahead) counts as due: otherwise the job would sleep until the clock caught up."""
+    return last_run is None or last_run > now or job.previous_slot(now, tz) > last_run
 
 
 @dataclass(frozen=True)
@@ -172,7 +197,11 @@ def run_job(
         except SreError as exc:
             status, error = "failed", str(exc)
         if warehouse.path.exists():  # a report that failed for want of a warehouse does not create an empty one
-            _record(warehouse, job, slot, started, status, output, error)
+            try:
+                _record(warehouse, job, slot, started, status, output, error)
+            except SreError as exc:  # it ran; say so, and that it will run again since the log lacks it
+                status = "failed"
+                error = f"{error + '; ' if error else ''}ran, but the job log could not be written: {exc}"
         if job.report:
             prune_runs(out_dir / job.report, job.keep)
     return JobOutcome(job.name, status, output if status == "ok" else str(error))
@@ -244,10 +273,13 @@ def run_due(
     warehouse_path: str | os.PathLike[str] | None = None,
     report: Callable[[JobOutcome], None] | None = None,
 ) -> list[JobOutcome]:
-    """Run every job that is due, one after another."""
+    """Run every job that is due, one after another; one job's failure never stops the next."""
     outcomes = []
     for job in jobs.values():
-        outcome = run_job(job, config_path, warehouse_path, only_if_due=True)
+        try:
+            outcome = run_job(job, config_path, warehouse_path, only_if_due=True)
+        except SreError as exc:
+            outcome = JobOutcome(job.name, "failed", str(exc))
         if report:
             report(outcome)
         outcomes.append(outcome)

@@ -155,3 +155,68 @@ def test_a_report_job_without_a_warehouse_fails_clearly_and_creates_none(tmp_pat
     outcome = run_job(job, DEFAULT_CONFIG_PATH, missing, only_if_due=True)
     assert outcome.status == "failed" and "does not exist: build the demo (sre demo) or collect" in outcome.detail
     assert not missing.exists() and not list(tmp_path.glob("none.duckdb*"))
+
+
+def test_jobs_list_after_some_jobs_ran_and_others_not(tmp_path: Path) -> None:
+    from sre_lib import jobs as jobs_module
+
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    warehouse.ensure_created()
+    collect = load_jobs(DEFAULT_JOBS_DIR)["collect-redis"]
+    jobs_module._record(warehouse, collect, None, datetime(2026, 11, 30, 1, 0, tzinfo=UTC), "ok", "done", None)
+    result = subprocess.run(
+        [SRE, "jobs", "list", "--warehouse", str(warehouse.path)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    lines = {line.split()[0]: line for line in result.stdout.splitlines()}
+    assert "last 2026-11-30 12:00" in lines["collect-redis"]  # 01:00 UTC in Sydney (AEDT)
+    assert "last never" in lines["capacity-daily"]
+
+
+def test_one_broken_job_file_does_not_stop_the_others(tmp_path: Path) -> None:
+    from sre_lib.jobs import load_jobs_leniently
+
+    (tmp_path / "good.toml").write_text(f'report = "dr"\nschedule = "0 9 1 * *"\nout = "{tmp_path / "reports"}"\n')
+    (tmp_path / "broken.toml").write_text('report = "dr"\nschedule = "every day"\n')
+    (tmp_path / "elsewhere.toml").write_text(
+        'report = "dr"\nschedule = "0 9 1 * *"\nnotebook = "notebooks/nope.ipynb"\n'
+    )
+    jobs, problems = load_jobs_leniently(tmp_path)
+    assert list(jobs) == ["good"]
+    assert [problem.split(": ")[0] for problem in problems] == [str(tmp_path / "broken.toml"),
+                                                                str(tmp_path / "elsewhere.toml")]  # fmt: skip
+    assert "notebook: 'notebooks/nope.ipynb' is not a file" in problems[1]
+    result = subprocess.run(
+        [SRE, "jobs", "run", "--due", "--jobs-dir", str(tmp_path), "--warehouse", str(tmp_path / "none.duckdb")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "broken.toml: expected a cron schedule" in result.stderr and "good: failed: " in result.stdout  # it ran
+    with pytest.raises(ConfigError, match=r"jobs directory .*missing does not exist"):
+        load_jobs(tmp_path / "missing")
+
+
+def test_a_run_logged_in_the_future_does_not_stop_the_job() -> None:
+    job = Job(name="daily", report="capacity", schedule="0 7 * * *")
+    now = datetime(2026, 11, 30, 1, tzinfo=UTC)
+    assert is_due(job, datetime(2027, 11, 30, tzinfo=UTC), now, SYDNEY)  # the clock was a year ahead once
+
+
+def test_a_job_whose_log_cannot_be_written_is_reported_failed_and_the_next_job_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sre_lib import jobs as jobs_module
+    from sre_lib.errors import WarehouseBusyError
+    from sre_lib.jobs import run_due
+
+    def busy(*_args: object) -> None:
+        raise WarehouseBusyError("warehouse w.duckdb is busy: another run has held its write lock for over 120 s")
+
+    monkeypatch.setattr(jobs_module, "_perform", lambda *_args: "report written")
+    monkeypatch.setattr(jobs_module, "_record", busy)
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    warehouse.ensure_created()
+    jobs = {name: Job(name=name, report="dr", schedule="0 9 1 * *", out=str(tmp_path / "r")) for name in ("a", "b")}
+    outcomes = run_due(jobs, DEFAULT_CONFIG_PATH, warehouse.path)
+    assert [outcome.status for outcome in outcomes] == ["failed", "failed"]  # both ran: one did not stop the other
+    assert "ran, but the job log could not be written: warehouse w.duckdb is busy" in outcomes[0].detail
