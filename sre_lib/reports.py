@@ -12,6 +12,7 @@ secrets: anything secret reaches collectors through the environment, and noteboo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -29,7 +30,7 @@ import yaml
 
 from sre_lib.config import PROJECT_ROOT, load_config, resolve_config_path
 from sre_lib.errors import SreError
-from sre_lib.secrets import redact
+from sre_lib.secrets import environment_secrets, redact
 from sre_lib.warehouse import Warehouse, resolve_warehouse_path
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
@@ -41,7 +42,7 @@ REPORTS: dict[str, str] = {
     "slow-queries": "slow_queries.ipynb",
     "dr": "dr_readiness.ipynb",
 }
-_SECRET_PARAMETER_WORDS = ("password", "secret", "token", "dsn", "passwd", "apikey", "api_key")
+_SECRET_PARAMETER_WORDS = ("password", "secret", "token", "dsn", "passwd", "pgpass", "apikey", "api_key")
 
 
 class ReportError(SreError):
@@ -80,7 +81,10 @@ def ensure_kernel() -> str:
 
 
 def check_parameters(parameters: Mapping[str, Any]) -> None:
-    """Refuse parameters that look like secrets: papermill would write them into the output notebook."""
+    """Refuse parameters that look like secrets: papermill would write them into the output notebook. Keys
+    are checked for secret-like names, and every text value, nested in lists and mappings too, for a password
+    or the value of a secret environment variable."""
+    known = environment_secrets()
     for key, value in parameters.items():
         lowered = key.lower()
         if any(word in lowered for word in _SECRET_PARAMETER_WORDS):
@@ -88,8 +92,19 @@ def check_parameters(parameters: Mapping[str, Any]) -> None:
                 f"parameter {key!r} looks like a secret; papermill writes parameters into the report, so "
                 "secrets must come from the environment"
             )
-        if isinstance(value, str) and redact(value) != value:
+        if any(redact(text, known) != text for text in _texts(value)):
             raise ReportError(f"parameter {key!r} carries a password; pass secrets through the environment")
+
+
+def _texts(value: Any) -> list[str]:
+    """Every string inside a parameter value (keys and values of mappings, items of lists)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [text for pair in value.items() for item in pair for text in _texts(item)]
+    if isinstance(value, (list, tuple, set)):
+        return [text for item in value for text in _texts(item)]
+    return []
 
 
 def parse_parameter(text: str) -> tuple[str, Any]:
@@ -116,6 +131,8 @@ def run_report(
     """Execute a report notebook and render its HTML. Raises ReportError (after recording it) on failure."""
     if report not in REPORTS:
         raise ReportError(f"unknown report {report!r}: expected one of {', '.join(REPORTS)}")
+    if not time_limit_seconds > 0:
+        raise ReportError(f"report time limit: expected a positive number of seconds, got {time_limit_seconds!r}")
     platform = load_config(config)
     params = {
         "warehouse": str(resolve_warehouse_path(warehouse).resolve()),
@@ -131,7 +148,13 @@ def run_report(
     directory = _new_run_directory(root, datetime.now(platform.tz))
     executed = directory / f"{source.stem}.ipynb"
     started = time.perf_counter()
-    error = _execute(source, executed, params, time_limit_seconds)
+    try:
+        error = _execute(source, executed, params, time_limit_seconds)
+    except BaseException as exc:  # Ctrl-C, SIGTERM: papermill is gone (see _execute); mark the run, re-raise
+        reason = f"interrupted ({type(exc).__name__}) after {time.perf_counter() - started:.0f} s"
+        _write_status(directory, "failed", reason, params, time.perf_counter() - started)
+        (directory / "FAILED").write_text(reason + "\n", encoding="utf-8")
+        raise
     html = None
     if error is None:
         try:
@@ -215,6 +238,11 @@ def _execute(source: Path, output: Path, parameters: Mapping[str, Any], time_lim
         os.killpg(process.pid, signal.SIGKILL)
         process.communicate()
         return f"exceeded the wall-clock limit of {time_limit:.0f} s; the kernel was killed"
+    except BaseException:  # interrupted: papermill must not finish the run unwatched (its kernel follows it)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        raise
     finally:
         Path(params_file).unlink(missing_ok=True)
     if process.returncode != 0:

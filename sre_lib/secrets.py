@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from sre_lib.errors import ConfigError
@@ -21,6 +22,27 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     text = _URL_PASSWORD.sub(r"\1***\3", text)
     text = _PASSWORD_LITERAL.sub(r"\1'***'", text)
     return _DSN_PASSWORD.sub(r"\1***", text)
+
+
+#: Environment variables whose values are secrets, or hold one (a DSN or URL with a password).
+SECRET_ENV_VARS = ("PGPASSWORD", "SRE_PG_DSN", "SRE_PROMETHEUS_TOKEN", "SRE_PROMETHEUS_URL", "SRE_REDIS_URL")
+
+
+def environment_secrets(env: Mapping[str, str] | None = None) -> list[str]:
+    """The secret values set in the environment: PGPASSWORD and the token whole, and the password inside a DSN
+    or URL (the rest of a URL is not secret, and must stay usable in messages)."""
+    env = os.environ if env is None else env
+    found: list[str] = []
+    for name in SECRET_ENV_VARS:
+        value = env.get(name)
+        if not value:
+            continue
+        if name in ("PGPASSWORD", "SRE_PROMETHEUS_TOKEN"):
+            found.append(value)
+            continue
+        found += [match.group(2) for match in _URL_PASSWORD.finditer(value)]
+        found += [match.group(2).strip("'") for match in _DSN_PASSWORD.finditer(value)]
+    return [secret for secret in found if secret]
 
 
 def read_secret_file(path: str, what: str) -> str:

@@ -96,12 +96,65 @@ def test_a_hung_notebook_is_killed_at_the_time_limit(tmp_path: Path) -> None:
     assert latest("dr", tmp_path / "out") is None
 
 
-def test_secrets_are_refused_as_parameters() -> None:
+def test_secrets_are_refused_as_parameters(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ReportError, match="looks like a secret"):
         check_parameters({"pg_password": "x"})
+    with pytest.raises(ReportError, match="looks like a secret"):
+        check_parameters({"pgpass_file": "x"})
     with pytest.raises(ReportError, match="carries a password"):
         check_parameters({"source": "postgresql://u:hunter2@db/x"})
-    check_parameters({"window_days": 30, "warehouse": "/data/w.duckdb"})
+    with pytest.raises(ReportError, match="parameter 'sources' carries a password"):
+        check_parameters({"sources": ["a", {"db": "postgresql://u:hunter2@db/x"}]})  # nested
+    monkeypatch.setenv("PGPASSWORD", FAKE_SECRET)
+    with pytest.raises(ReportError, match="parameter 'note' carries a password"):
+        check_parameters({"note": f"see {FAKE_SECRET}"})  # the environment's own secret, however it is dressed
+    monkeypatch.setenv("SRE_PROMETHEUS_URL", "http://monitor:S3cret-url@prom:9090")
+    with pytest.raises(ReportError, match="carries a password"):
+        check_parameters({"tags": ["x", "S3cret-url"]})
+    check_parameters({"window_days": 30, "warehouse": "/data/w.duckdb", "components": ["app", "redis"]})
+
+
+def test_a_non_positive_time_limit_is_a_usage_error_and_makes_no_run(notebooks: Path, tmp_path: Path) -> None:
+    for limit in (0, -1):
+        with pytest.raises(ReportError, match=r"time limit: expected a positive number of seconds"):
+            run_report("capacity", out_dir=tmp_path / "out", notebook=notebooks / "capacity.ipynb",
+                       time_limit_seconds=limit)  # fmt: skip
+    assert not (tmp_path / "out").exists()
+
+
+_INTERRUPTED = """
+import signal, sys
+from pathlib import Path
+from sre_lib.cli import _raise_interrupt
+from sre_lib.reports import run_report
+signal.signal(signal.SIGTERM, _raise_interrupt)  # as `sre` does
+run_report("dr", out_dir=sys.argv[1], notebook=Path(sys.argv[2]), time_limit_seconds=300)
+"""
+
+
+def test_a_report_stopped_by_sigterm_stops_papermill_and_is_marked_failed(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    write_notebook(tmp_path / "nb", "dr_readiness.ipynb", "import time\ntime.sleep(600)")
+    out = tmp_path / "out"
+    notebook = tmp_path / "nb" / "dr_readiness.ipynb"
+    child = subprocess.Popen([sys.executable, "-c", _INTERRUPTED, str(out), str(notebook)], stderr=subprocess.PIPE,
+                             text=True)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not list(out.glob("dr/*/dr_readiness.ipynb")) and time.monotonic() < deadline:
+        time.sleep(0.2)  # papermill writes the output notebook as soon as the kernel starts
+    (run_dir,) = [path for path in (out / "dr").iterdir() if path.is_dir()]
+    child.send_signal(signal.SIGTERM)
+    _, stderr = child.communicate(timeout=60)
+    assert child.returncode != 0 and "KeyboardInterrupt" in stderr
+    assert "interrupted (KeyboardInterrupt)" in (run_dir / "FAILED").read_text()
+    assert json.loads((run_dir / "status.json").read_text())["status"] == "failed"
+    assert latest("dr", out) is None
+    papermill = subprocess.run(["pgrep", "-f", str(run_dir)], capture_output=True, text=True)
+    assert papermill.stdout.strip() == "", "papermill still running after its caller was stopped"
 
 
 def test_parameters_from_the_command_line_are_typed() -> None:
