@@ -152,9 +152,25 @@ def schedule_table(jobs: dict[str, Job], config: PlatformConfig, warehouse: Ware
 
 
 def is_due(job: Job, last_run: datetime | None, now: datetime, tz: ZoneInfo) -> bool:
-    """Due when its latest scheduled slot has passed since it last ran (or it never ran). A last run later
-    than now (a clock that was set ahead) counts as due: otherwise the job would sleep until the clock caught up."""
-    return last_run is None or last_run > now or job.previous_slot(now, tz) > last_run
+    """Due when the first scheduled slot after its last run has come (or it never ran).
+
+    Daylight saving, as cron does it: when clocks go back, a job at fixed hours (``30 2 * * *``) runs once,
+    not again in the repeated hour, while a job that runs every hour (``*/15 * * * *``) keeps its pace through
+    it; when clocks go forward, a slot in the skipped hour runs at the first time after it. A last run later
+    than now (a clock that was set ahead) counts as due: otherwise the job would sleep until the clock caught up.
+    """
+    if last_run is None or last_run > now:
+        return True
+    slot = job.next_run(last_run, tz)
+    if _second_pass(slot) and job.schedule.split()[1] != "*":
+        slot = job.next_run(slot, tz)  # the same wall-clock slot, again after clocks went back: once is enough
+    return slot <= now
+
+
+def _second_pass(moment: datetime) -> bool:
+    """Whether a local time is the second of the two that share a wall-clock time when clocks go back."""
+    first, second = moment.replace(fold=0), moment.replace(fold=1)
+    return first.utcoffset() != second.utcoffset() and moment.utcoffset() == second.utcoffset()
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -220,3 +221,34 @@ def test_a_job_whose_log_cannot_be_written_is_reported_failed_and_the_next_job_r
     outcomes = run_due(jobs, DEFAULT_CONFIG_PATH, warehouse.path)
     assert [outcome.status for outcome in outcomes] == ["failed", "failed"]  # both ran: one did not stop the other
     assert "ran, but the job log could not be written: warehouse w.duckdb is busy" in outcomes[0].detail
+
+
+@pytest.mark.parametrize(
+    ("schedule", "day", "expected_local"),
+    [
+        # clocks go back on 2027-04-04 at 03:00 AEDT -> 02:00 AEST: every 15 min of real time is collected ...
+        ("*/15 * * * *", datetime(2027, 4, 3, 14, 0, tzinfo=UTC),
+         ["01:15", "01:30", "01:45", "02:00", "02:15", "02:30", "02:45", "02:00", "02:15", "02:30", "02:45", "03:00"]),
+        # ... and a job at a fixed hour runs once, not again in the repeated hour
+        ("30 2 * * *", datetime(2027, 4, 3, 14, 0, tzinfo=UTC), ["04 02:30 AEDT", "05 02:30 AEST"]),
+        # clocks go forward on 2026-10-04 at 02:00 AEST -> 03:00 AEDT: 02:30 does not exist, it runs at 03:00
+        ("30 2 * * *", datetime(2026, 10, 3, 14, 0, tzinfo=UTC), ["04 03:00 AEDT", "05 02:30 AEDT"]),
+    ],
+)  # fmt: skip
+def test_due_runs_through_daylight_saving_changes_as_cron_does(
+    schedule: str, day: datetime, expected_local: list[str]
+) -> None:
+    job = Job(name="j", collect="redis", schedule=schedule)
+    now, last, runs = day, None, []
+    while now < day + timedelta(hours=33):
+        if is_due(job, last, now, SYDNEY):
+            if last is not None:
+                runs.append(now.astimezone(SYDNEY))
+            last = now
+        now += timedelta(minutes=5)
+    if schedule.startswith("*/15"):
+        assert [f"{run:%H:%M}" for run in runs[:12]] == expected_local
+        gaps = {later.astimezone(UTC) - earlier.astimezone(UTC) for earlier, later in itertools.pairwise(runs)}
+        assert gaps == {timedelta(minutes=15)}  # real time, even through the repeated hour
+    else:
+        assert [f"{run:%d %H:%M %Z}" for run in runs] == expected_local
