@@ -116,8 +116,26 @@ def _load_job(path: Path) -> Job:
     return job
 
 
+#: A job whose last run failed is tried again at the next due check this long after it, not at its next slot
+#: (a month away for the DR report), and not at every check either (that would hammer a broken dependency).
+RETRY_FAILED_AFTER = timedelta(hours=1)
+
+
 def last_runs(warehouse: Warehouse) -> dict[str, datetime]:
-    """When each job last started, from the warehouse's job log (empty if there is no warehouse yet).
+    """When each job last started, from the warehouse's job log (empty if there is no warehouse yet)."""
+    return {job: history.started for job, history in run_history(warehouse).items()}
+
+
+@dataclass(frozen=True)
+class RunHistory:
+    """A job's last start, and whether that run failed."""
+
+    started: datetime
+    failed: bool
+
+
+def run_history(warehouse: Warehouse) -> dict[str, RunHistory]:
+    """Each job's last run, from the warehouse's job log (empty if there is no warehouse yet).
 
     Read from the warehouse file under its write lock, not from a read snapshot: a log one run old would run
     a job twice, and a snapshot copy per due check would cost a copy of the warehouse every few minutes.
@@ -126,18 +144,28 @@ def last_runs(warehouse: Warehouse) -> dict[str, datetime]:
         return {}
     with warehouse.read_latest() as con:
         try:
-            rows = con.execute("SELECT job, max(started_at) FROM job_runs GROUP BY job").fetchall()
+            rows = con.execute(
+                "SELECT job, max(started_at), arg_max(status, started_at) FROM job_runs GROUP BY job"
+            ).fetchall()
         except duckdb.CatalogException:  # a warehouse made before job_runs existed
             rows = []
-    return {job: started for job, started in rows}
+    return {job: RunHistory(started, status == "failed") for job, started, status in rows}
+
+
+def due_now(job: Job, history: RunHistory | None, now: datetime, tz: ZoneInfo) -> bool:
+    """``is_due`` on the last run, except that a failed last run is retried RETRY_FAILED_AFTER later."""
+    if history is not None and history.failed and now - history.started >= RETRY_FAILED_AFTER:
+        return True
+    return is_due(job, history.started if history else None, now, tz)
 
 
 def schedule_table(jobs: dict[str, Job], config: PlatformConfig, warehouse: Warehouse, now: datetime) -> pd.DataFrame:
     """Each job with its schedule, last run, next run and whether it is due now."""
-    previous = last_runs(warehouse)
+    previous = run_history(warehouse)
     rows = []
     for job in jobs.values():
-        last = previous.get(job.name)
+        history = previous.get(job.name)
+        last = history.started if history else None
         rows.append(
             {
                 "job": job.name,
@@ -145,7 +173,7 @@ def schedule_table(jobs: dict[str, Job], config: PlatformConfig, warehouse: Ware
                 "schedule": job.schedule,
                 "last_run": last.astimezone(config.tz) if last else None,
                 "next_run": job.next_run(now, config.tz),
-                "due": is_due(job, last, now, config.tz),
+                "due": due_now(job, history, now, config.tz),
             }
         )
     return pd.DataFrame(rows)
@@ -200,10 +228,10 @@ def run_job(
         current = now or datetime.now(UTC)
         if only_if_due:
             try:
-                last = last_runs(warehouse).get(job.name)
+                history = run_history(warehouse).get(job.name)
             except WarehouseBusyError as exc:  # safer to skip this turn than to risk a second run
                 return JobOutcome(job.name, "skipped", f"cannot read the job log: {exc}")
-            if not is_due(job, last, current, config.tz):
+            if not due_now(job, history, current, config.tz):
                 return JobOutcome(job.name, "skipped", "not due")
         slot = job.previous_slot(current, config.tz) if only_if_due else None
         started = datetime.now(UTC)

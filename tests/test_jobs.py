@@ -252,3 +252,21 @@ def test_due_runs_through_daylight_saving_changes_as_cron_does(
         assert gaps == {timedelta(minutes=15)}  # real time, even through the repeated hour
     else:
         assert [f"{run:%d %H:%M %Z}" for run in runs] == expected_local
+
+
+def test_a_failed_run_is_retried_an_hour_later_not_at_its_next_slot(tmp_path: Path) -> None:
+    from sre_lib import jobs as jobs_module
+    from sre_lib.jobs import RETRY_FAILED_AFTER, due_now, run_history
+
+    monthly = Job(name="dr-monthly", report="dr", schedule="0 9 1 * *")
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    warehouse.ensure_created()
+    failed_at = datetime(2026, 11, 30, 22, 0, 5, tzinfo=UTC)  # 09:00:05 AEDT on the 1st: the slot's run, failed
+    jobs_module._record(warehouse, monthly, None, failed_at, "failed", "", "warehouse is busy")
+    history = run_history(warehouse)["dr-monthly"]
+    assert history.failed and history.started == failed_at
+    assert not due_now(monthly, history, failed_at + RETRY_FAILED_AFTER - timedelta(minutes=1), SYDNEY)
+    assert due_now(monthly, history, failed_at + RETRY_FAILED_AFTER, SYDNEY)  # not a month later
+    jobs_module._record(warehouse, monthly, None, failed_at + RETRY_FAILED_AFTER, "ok", "done", None)
+    retried = run_history(warehouse)["dr-monthly"]
+    assert not retried.failed and not due_now(monthly, retried, failed_at + timedelta(days=2), SYDNEY)
