@@ -535,11 +535,13 @@ def _crossing_actions(
     config: PlatformConfig, tier: str, crossings: pd.DataFrame, today: pd.Timestamp
 ) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
-    acting = crossings["threshold"].isin(["critical", "full"]) | (
-        crossings["metric"].isin(list(POLICY_LEVEL_METRICS)) & (crossings["threshold"] == "warning")
-    )  # the [redis] levels are the policy's action thresholds ("> 80 %: increase size"), not early warnings
+    # the [redis] levels are the policy's action thresholds ("> 80 %: increase size"), not early warnings
+    acting = np.where(
+        crossings["metric"].isin(list(POLICY_LEVEL_METRICS)),
+        crossings["threshold"] == "warning",
+        crossings["threshold"].isin(["critical", "full"]),
+    )
     relevant = crossings[acting & (crossings["likely"].notna() | crossings["already"])]
-    relevant = relevant[~relevant["metric"].isin(list(POLICY_LEVEL_METRICS)) | (relevant["threshold"] == "warning")]
     for row in relevant.itertuples():
         if row.component == tier and row.metric == "cpu":
             continue  # the tier's CPU is answered by adding servers

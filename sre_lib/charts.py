@@ -7,6 +7,7 @@ Builders aggregate their input first (``downsample``), keeping every chart well 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from zoneinfo import ZoneInfo
 
@@ -70,7 +71,7 @@ FORECAST_KEY = "black: history · blue dashed: forecast · shaded: 80 % and 95 %
 def threshold_rules(thresholds: Mapping[str, float]) -> alt.Chart:
     """Horizontal rules for named thresholds (warning, critical, ...), coloured by status."""
     rows = pd.DataFrame({"threshold": list(thresholds), "value": list(thresholds.values())})
-    others = iter(OTHER_LINE_COLOURS * (1 + len(thresholds) // len(OTHER_LINE_COLOURS)))
+    others = itertools.cycle(OTHER_LINE_COLOURS)
     colours = [STATUS_COLOURS.get(name) or next(others) for name in thresholds]
     return (
         alt.Chart(rows)

@@ -121,11 +121,6 @@ def _load_job(path: Path) -> Job:
 RETRY_FAILED_AFTER = timedelta(hours=1)
 
 
-def last_runs(warehouse: Warehouse) -> dict[str, datetime]:
-    """When each job last started, from the warehouse's job log (empty if there is no warehouse yet)."""
-    return {job: history.started for job, history in run_history(warehouse).items()}
-
-
 @dataclass(frozen=True)
 class RunHistory:
     """A job's last start, and whether that run failed."""

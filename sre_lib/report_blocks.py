@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from sre_lib.durations import human_duration, rough_duration, to_utc
-from sre_lib.units import human_bytes
+from sre_lib.units import human_bytes, human_p_value
 
 _LABELS = {
     "healthy": "GREEN", "pass": "GREEN", "warning": "AMBER", "warn": "AMBER", "critical": "RED", "fail": "RED",
@@ -147,7 +147,7 @@ def table(
         "bytes": human_bytes,
         "ratio": lambda ratio: f"{ratio:.1f}x",
         "pct": lambda value: f"{value:.1f} %",
-        "p": lambda p: "< 0.001" if p < 0.001 else f"{p:.3f}",
+        "p": human_p_value,
         "id": lambda value: str(int(value)),
     }
     unknown = sorted({kind for kind in (formats or {}).values() if kind not in named})

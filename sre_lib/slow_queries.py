@@ -23,7 +23,7 @@ from sre_lib import pg_queries as queries
 from sre_lib.config import PlatformConfig
 from sre_lib.durations import human_duration, rough_duration
 from sre_lib.errors import DataError
-from sre_lib.units import human_bytes
+from sre_lib.units import human_bytes, human_p_value
 
 #: The ranking by mean time leaves out statements called fewer times than this in the window (one-off ad-hoc
 #: queries and migrations), but keeps a daily job: a 4-minute nightly report is exactly what it should show.
@@ -101,14 +101,20 @@ def slow_query_review(
     baseline_start = start - timedelta(days=baseline_days)
     compare = {"baseline_start": baseline_start, "baseline_end": start}
     bands = maintenance.connection_bands(config)
+    regressions = queries.regressions(con, server, start, end, **compare)
+    new_slow = queries.new_slow_statements(con, server, start, end, **compare)
+    new_slow = new_slow[~new_slow["queryid"].isin(set(regressions.get("queryid", [])))].reset_index(drop=True)
+    by_total = queries.top_statements(con, server, start, end, by="total_time", limit=top)
+    if "shared_blks_read" in by_total:
+        by_total = by_total.assign(shared_read_bytes=by_total["shared_blks_read"] * BLOCK_BYTES)
     review = SlowQueryReview(
         server=server, start=start, end=end, baseline_start=baseline_start,
         summary=queries.window_summary(con, server, start, end),
-        top_by_total_time=queries.top_statements(con, server, start, end, by="total_time", limit=top),
+        top_by_total_time=by_total,
         top_by_mean_time=queries.top_statements(con, server, start, end, by="mean_time", limit=top,
                                                  min_calls=TOP_BY_MEAN_MIN_CALLS),
-        regressions=queries.regressions(con, server, start, end, **compare),
-        new_slow=queries.new_slow_statements(con, server, start, end, **compare),
+        regressions=regressions,
+        new_slow=new_slow,  # a regressed statement is listed once, as regressed
         maintenance_overdue=_overdue(maintenance.maintenance_overdue(con, server, start, end)),
         dead_tuples=maintenance.dead_tuples(con, server, start, end),
         unused_indexes=maintenance.unused_indexes(con, server, start, end),
@@ -123,18 +129,7 @@ def slow_query_review(
         long_sessions=maintenance.long_sessions(con, server, start, end),
     )  # fmt: skip
     findings, verdict = _judge(review)
-    regressed = set(review.regressions["queryid"]) if not review.regressions.empty else set()
-    new_slow = review.new_slow[~review.new_slow["queryid"].isin(regressed)] if regressed else review.new_slow
-    top = review.top_by_total_time
-    if "shared_blks_read" in top:
-        top = top.assign(shared_read_bytes=top["shared_blks_read"] * BLOCK_BYTES)
-    return dataclasses.replace(
-        review,
-        findings=tuple(findings),
-        verdict=verdict,
-        new_slow=new_slow.reset_index(drop=True),  # a regressed statement is listed once, as regressed
-        top_by_total_time=top,
-    )
+    return dataclasses.replace(review, findings=tuple(findings), verdict=verdict)
 
 
 def _only_server(con: duckdb.DuckDBPyConnection, config: PlatformConfig) -> str:
@@ -161,12 +156,9 @@ def _judge(review: SlowQueryReview) -> tuple[list[str], str]:
     for row in review.regressions.itertuples():
         critical.append(
             f"statement {row.ratio:.1f}x slower ({row.baseline_mean_exec_time_ms:.1f} -> "
-            f"{row.mean_exec_time_ms:.1f} ms per call, not chance: {_p_text(row.p_value)}): {_short(row.query)}"
+            f"{row.mean_exec_time_ms:.1f} ms per call, not chance: p {_p_relation(row.p_value)}): {_short(row.query)}"
         )
-    regressed = set(review.regressions["queryid"]) if not review.regressions.empty else set()
-    for row in review.new_slow.itertuples():
-        if row.queryid in regressed:
-            continue  # already reported as a regression
+    for row in review.new_slow.itertuples():  # regressions are not in it: reported above
         warning.append(f"new slow statement ({row.mean_exec_time_ms:.0f} ms per call, {row.calls:,} calls): "
                        f"{_short(row.query)}")  # fmt: skip
     for row in review.sequences.itertuples():
@@ -220,8 +212,9 @@ def _rows_where(frame: pd.DataFrame, column: str, keep: Callable[[object], bool]
     return frame[frame[column].map(keep).astype(bool)].itertuples()
 
 
-def _p_text(p_value: float) -> str:
-    return "p < 0.001" if p_value < 0.001 else f"p = {p_value:.3f}"
+def _p_relation(p_value: float) -> str:
+    text = human_p_value(p_value)
+    return text if text.startswith("<") else f"= {text}"
 
 
 def _short(query: str, limit: int = 90) -> str:

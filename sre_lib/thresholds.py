@@ -57,19 +57,15 @@ class Crossing:
 
         head = f"{self.name} {self.threshold:g}: "
         dates = f"(earliest {say(self.earliest)}, latest {say(self.latest)})"
-        if self.already:
-            back = "below" if self.direction == "above" else "above"
+        back = "below" if self.direction == "above" else "above"
+        if self.already and self.earliest is None:
             text = (
-                head
-                + f"already {self.direction}; "
-                + (
-                    f"the forecast is back {back} it through {date_text(self.horizon_end)}"
-                    if self.earliest is None
-                    else f"forecast {self.direction} it from {say(self.likely)} {dates}"
-                    if self.likely is not None
-                    else f"the forecast mean is back {back} it, its band is not {dates}"
-                )
+                head + f"already {self.direction}; the forecast is back {back} it through {date_text(self.horizon_end)}"
             )
+        elif self.already and self.likely is not None:
+            text = head + f"already {self.direction}; forecast {self.direction} it from {say(self.likely)} {dates}"
+        elif self.already:
+            text = head + f"already {self.direction}; the forecast mean is back {back} it, its band is not {dates}"
         elif self.earliest is None:
             text = head + f"not within horizon (to {date_text(self.horizon_end)})"
         else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sre_lib.units import human_bytes
+from sre_lib.units import human_bytes, human_p_value
 
 
 @pytest.mark.parametrize(
@@ -22,3 +22,8 @@ from sre_lib.units import human_bytes
 )
 def test_human_bytes(value: float, text: str) -> None:
     assert human_bytes(value) == text
+
+
+@pytest.mark.parametrize(("p", "text"), [(4.1e-75, "< 0.001"), (0.00099, "< 0.001"), (0.001, "0.001"), (0.2, "0.200")])
+def test_human_p_value(p: float, text: str) -> None:
+    assert human_p_value(p) == text
