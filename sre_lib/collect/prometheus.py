@@ -192,32 +192,36 @@ _CSV_CONVERT = pa_csv.ConvertOptions(
     null_values=[],  # "NaN" is a value here, not a missing one
     quoted_strings_can_be_null=False,
 )
+_CSV_CONVERT_VALUES = pa_csv.ConvertOptions(  # when the times are known (see _grid_times): a quarter less work
+    column_types={"v": pa.float64()}, include_columns=["v"], null_values=[], quoted_strings_can_be_null=False
+)
 
 
 class ResponseError(ValueError):
     """A response body that is not a successful range-query (matrix) result."""
 
 
-def decode_matrix(body: bytes) -> Matrix:
-    """Decode a /api/v1/query_range response body.
+def decode_matrix(body: bytes, window: tuple[int, int, int] | None = None) -> Matrix:
+    """Decode a /api/v1/query_range response body; ``window`` is the request's (start_ms, end_ms, step_ms).
 
     Why not json.loads: it builds three Python objects per sample and tops out near 1 M samples/s, slower
     than Prometheus serves them. Here the ``"values"`` arrays are cut out of the body (the key cannot occur
     inside a JSON string, where a quote is escaped), turned into CSV lines by one ``bytes.translate`` and
-    parsed by Arrow's C++ CSV reader; only the small remainder (status, labels) goes through json.loads. Any
-    surprise in the layout falls back to decoding the whole body with json.
+    parsed by Arrow's C++ CSV reader; only the small remainder (status, labels) goes through json.loads. When
+    every series has a point at every evaluation time of ``window``, the times are not parsed but computed.
+    Any surprise in the layout falls back to decoding the whole body with json.
     """
     try:
-        return _decode_fast(body)
+        return _decode_fast(body, window)
     except (ValueError, KeyError, TypeError, IndexError, pa.ArrowInvalid):
         return _decode_json(body)
 
 
-def _decode_fast(body: bytes) -> Matrix:
+def _decode_fast(body: bytes, window: tuple[int, int, int] | None) -> Matrix:
     view = memoryview(body)
     octets = np.frombuffer(body, dtype=np.uint8)
     skeleton: list[Any] = []
-    spans: list[memoryview] = []
+    arrays: list[tuple[int, int]] = []  # where each non-empty values array starts and ends
     counts: list[int] = []
     position = 0
     while (found := body.find(_VALUES_KEY, position)) >= 0:
@@ -227,7 +231,7 @@ def _decode_fast(body: bytes) -> Matrix:
             counts.append(0)
         else:
             closing = _values_end(body, opening)
-            spans.append(view[opening:closing])
+            arrays.append((opening, closing))
             counts.append(int(np.count_nonzero(octets[opening + 1 : closing] == _OPENING_BRACKET)))
         skeleton += (view[position:opening], b"[]")
         position = closing
@@ -240,17 +244,40 @@ def _decode_fast(body: bytes) -> Matrix:
     total = sum(counts)
     if not total:
         return Matrix(labels, np.asarray(counts, dtype=np.int64), np.empty(0, np.int64), np.empty(0))
+    times = _grid_times(body, arrays, counts, window)
+    spans = [view[opening:closing] for opening, closing in arrays]
     lines = b",".join([*spans, b""]).translate(_PAIRS_TO_LINES, b"]")  # a "," after every pair
-    table = pa_csv.read_csv(pa.py_buffer(lines), read_options=_CSV_READ, convert_options=_CSV_CONVERT)
+    convert = _CSV_CONVERT if times is None else _CSV_CONVERT_VALUES
+    table = pa_csv.read_csv(pa.py_buffer(lines), read_options=_CSV_READ, convert_options=convert)
     if table.num_rows != total:
         raise ValueError(f"decoded {table.num_rows} points, expected {total}")
-    seconds = table.column("t").to_numpy()
-    return Matrix(
-        labels,
-        np.asarray(counts, dtype=np.int64),
-        np.rint(seconds * 1000.0).astype(np.int64),
-        table.column("v").to_numpy(),
-    )
+    if times is None:
+        times = np.rint(table.column("t").to_numpy() * 1000.0).astype(np.int64)
+    return Matrix(labels, np.asarray(counts, dtype=np.int64), times, table.column("v").to_numpy())
+
+
+def _grid_times(
+    body: bytes, arrays: list[tuple[int, int]], counts: list[int], window: tuple[int, int, int] | None
+) -> np.ndarray | None:
+    """Every point's time in ms without parsing them, when every series has a point at every evaluation time.
+
+    A range result holds at most one point per evaluation time, in order, so a series with as many points as
+    the window has evaluation times has them all; its first and last times are read to make sure the server
+    evaluated the window asked for. None when any series has a gap: the times are parsed then.
+    """
+    if window is None or not arrays:
+        return None
+    start_ms, end_ms, step_ms = window
+    points = (end_ms - start_ms) // step_ms + 1
+    if any(count != points for count in counts):
+        return None
+    for opening, closing in arrays:  # body[opening:closing] is [[t,"v"],...,[t,"v"]]
+        last = body.rindex(b"[", opening, closing) + 1
+        first_ms = round(float(body[opening + 2 : body.index(b",", opening)]) * 1000)
+        last_ms = round(float(body[last : body.index(b",", last)]) * 1000)
+        if (first_ms, last_ms) != (start_ms, start_ms + (points - 1) * step_ms):
+            return None
+    return np.tile(start_ms + step_ms * np.arange(points, dtype=np.int64), len(arrays))
 
 
 def _values_end(body: bytes, opening: int) -> int:
@@ -468,7 +495,7 @@ class _Fetcher:
             reason = f"HTTP {response.status_code}: {_api_error(body)}"
             raise (_Transient if response.status_code in RETRY_HTTP_STATUSES else _ChunkFailed)(reason)
         try:
-            return decode_matrix(body)
+            return decode_matrix(body, (chunk.start_ms, chunk.end_ms, chunk.step_ms))
         except ResponseError as exc:
             raise _ChunkFailed(f"unexpected response: {exc}") from None
 

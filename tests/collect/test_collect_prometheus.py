@@ -320,6 +320,30 @@ def test_the_fast_decoder_agrees_with_json(prom: PrometheusServer) -> None:
 
 
 @pytest.mark.parametrize(
+    "query",
+    ['sre_test_cpu{job="batch"}', 'sre_test_cpu{instance=~"app-1|b-1"}', "sre_test_cpu"],  # complete, or gaps
+)
+def test_times_known_from_the_window_are_the_times_the_server_sent(prom: PrometheusServer, query: str) -> None:
+    """With every point present the times are computed, not parsed; they must be exactly the server's."""
+    first, last = T0 + 100 * STEP, T0 + 10_099 * STEP
+    body = requests.get(
+        f"{prom.url}/api/v1/query_range",
+        params={"query": query, "start": first, "end": last, "step": STEP},
+        timeout=30,
+    ).content
+    parsed = decode_matrix(body)
+    asked = (first * 1000, last * 1000, STEP * 1000)
+    shifted = (first * 1000 + 1, last * 1000 + 1, STEP * 1000)  # not what was asked: the times are parsed
+    finer = (first * 1000, last * 1000, STEP * 500)  # twice the points asked: the times are parsed
+    for window in [asked, (first * 1000, last * 1000 + 59_999, STEP * 1000), shifted, finer]:
+        known = decode_matrix(body, window)
+        assert known.counts.tolist() == parsed.counts.tolist()
+        np.testing.assert_array_equal(known.ts_ms, parsed.ts_ms)
+        np.testing.assert_array_equal(known.values, parsed.values)
+    assert parsed.counts.tolist()[0] == 10_000
+
+
+@pytest.mark.parametrize(
     "result",
     [
         [{"metric": {"job": "a}b]]", "path": '"values":[[1,"2"]]}'}, "values": [[1, "1.5"], [2, "NaN"]]}],
