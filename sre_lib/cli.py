@@ -251,8 +251,9 @@ def _cmd_jobs_run(args: argparse.Namespace) -> int:
         jobs = load_jobs(args.jobs_dir)
         if args.name not in jobs:
             raise SreError(f"jobs run: no job {args.name!r}; jobs are: {', '.join(sorted(jobs)) or 'none'}")
-        outcomes = [run_job(jobs[args.name], args.config, args.warehouse)]
-        print(outcomes[0])
+        outcome = run_job(jobs[args.name], args.config, args.warehouse)
+        print(outcome, flush=True)
+        return 0 if outcome.status == "ok" else 1  # a job asked for by name that did not run is not a success
     return 1 if any(o.status == "failed" for o in outcomes) else 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import subprocess
 import sys
@@ -115,6 +116,25 @@ def test_overlapping_due_runs_never_run_the_same_job_twice(tmp_path: Path) -> No
 
     again = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     assert again.stdout.strip() == "slow: skipped: not due"
+
+
+def test_a_job_run_by_name_that_is_already_running_exits_1(tmp_path: Path) -> None:
+    """Someone (or Airflow's BashOperator) asking for a run must not read 'exit 0' as 'it ran'."""
+    jobs_dir = _slow_job(tmp_path)
+    warehouse = tmp_path / "w.duckdb"
+    Warehouse(warehouse).ensure_created()
+    lock = tmp_path / "out" / ".locks" / "slow.lock"  # the lock a running job holds
+    lock.parent.mkdir(parents=True)
+    with open(lock, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        done = subprocess.run(
+            [SRE, "jobs", "run", "slow", "--jobs-dir", str(jobs_dir), "--warehouse", str(warehouse),
+             "--config", str(DEFAULT_CONFIG_PATH)],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert done.returncode == 1, done
+    assert done.stdout.strip() == "slow: skipped: already running in another process"
+    assert not (tmp_path / "out" / "dr").exists()  # nothing ran
 
 
 def test_a_due_check_waits_for_a_writer_rather_than_read_an_old_job_log(tmp_path: Path) -> None:
