@@ -4,8 +4,13 @@ The warehouse keeps raw cumulative counters. Between two snapshots of a server, 
 counters now minus its counters then, unless its counters restarted in between:
 
 * a reset: ``pg_stat_statements_info.stats_reset`` moved (PG >= 14), the entry's ``stats_since`` moved
-  (PG >= 17), or any counter went down. The counters now count from a moment inside the interval, so the
-  delta is the counters now (a lower bound of the interval's true work) and the row is flagged ``reset``.
+  (PG >= 17), any counter went down, or, where there is no ``stats_since``, the entry's max_exec_time fell
+  or its min_exec_time rose: they only ever widen during an entry's life, so a narrower range means the
+  entry was reset alone (``pg_stat_statements_reset(userid, dbid, queryid)``, which moves no stats_reset)
+  and its counters grew back past their old values. The counters now count from a moment inside the
+  interval, so the delta is the counters now (a lower bound of the interval's true work) and the row is
+  flagged ``reset``. A reset after which the counters, the min and the max all came back past their old
+  values cannot be seen.
 * a new or re-admitted entry (absent from the previous snapshot, e.g. after eviction): same rule, flagged
   ``new_entry``.
 
@@ -70,7 +75,8 @@ def deltas_sql(
     ),
     entries AS (
         SELECT *, lag(taken_at) OVER entry AS prev_entry_taken_at,
-               lag(stats_since) OVER entry AS prev_stats_since, {prev_columns}
+               lag(stats_since) OVER entry AS prev_stats_since, lag(min_exec_time_ms) OVER entry AS prev_min,
+               lag(max_exec_time_ms) OVER entry AS prev_max, {prev_columns}
         FROM pg_stat_statements
         WINDOW entry AS (PARTITION BY {key} ORDER BY taken_at)
     ),
@@ -78,7 +84,9 @@ def deltas_sql(
         SELECT s.*, n.prev_taken_at AS interval_start,
                (s.prev_entry_taken_at IS NULL OR s.prev_entry_taken_at <> n.prev_taken_at) AS new_entry,
                (n.pgss_stats_reset IS DISTINCT FROM n.prev_stats_reset
-                OR s.stats_since IS DISTINCT FROM s.prev_stats_since OR {decreased}) AS reset,
+                OR s.stats_since IS DISTINCT FROM s.prev_stats_since OR {decreased}
+                OR (s.stats_since IS NULL AND coalesce(s.max_exec_time_ms < s.prev_max
+                                                       OR s.min_exec_time_ms > s.prev_min, false))) AS reset,
                coalesce(n.pgss_dealloc > n.prev_dealloc, false) AS dealloc
         FROM entries s JOIN snaps n USING (server, taken_at)
         WHERE n.prev_taken_at IS NOT NULL

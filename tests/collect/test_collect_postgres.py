@@ -101,6 +101,36 @@ def test_a_reset_between_snapshots_is_detected_and_no_delta_is_negative(pg: Post
     assert calls == processed == 40
 
 
+def test_one_statement_reset_alone_is_detected_after_its_counters_grew_back(pg: PostgresServer, tmp_path: Path) -> None:
+    """pg_stat_statements_reset(userid, dbid, queryid) moves no stats_reset on PG 15; calls and times that grew
+    back past their old values hide it, but the entry's max_exec_time fell: its counters restarted."""
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    for _ in range(3):
+        pg.execute("SELECT pg_sleep(0.03)", dbname="bench")
+    collect_postgres(warehouse, CONFIG, env=env_for(pg))
+    pg.execute(
+        "SELECT pg_stat_statements_reset(userid, dbid, queryid) FROM pg_stat_statements "
+        "WHERE query = 'SELECT pg_sleep($1)'",
+        dbname="bench",
+    )
+    for _ in range(8):  # more calls and more time in all than before the reset, each call shorter
+        pg.execute("SELECT pg_sleep(0.02)", dbname="bench")
+    collect_postgres(warehouse, CONFIG, env=env_for(pg))
+    con = warehouse.open_read_only()
+    try:
+        deltas = statement_deltas(con)
+        stored = con.execute(
+            "SELECT calls, total_exec_time_ms FROM pg_stat_statements WHERE query = 'SELECT pg_sleep($1)' "
+            "ORDER BY taken_at"
+        ).fetchall()
+    finally:
+        con.close()
+    sleeps = deltas[deltas["query"] == "SELECT pg_sleep($1)"]
+    assert stored[0][0] == 3 and stored[1][0] == 8 and stored[1][1] > stored[0][1]  # no counter went down
+    assert sleeps["calls"].tolist() == [8] and sleeps["reset"].tolist() == [True]
+    assert sleeps["total_exec_time_ms"].iloc[0] >= 8 * 20
+
+
 def test_snapshot_has_every_view_and_no_password(pg: PostgresServer, tmp_path: Path) -> None:
     warehouse = Warehouse(tmp_path / "w.duckdb")
     summary = collect_postgres(warehouse, CONFIG, env=env_for(pg))
