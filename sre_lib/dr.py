@@ -992,18 +992,23 @@ def _check_replicas(ctx: _Context) -> DrCheck:
             "Collect a PostgreSQL snapshot (sre collect postgres).",
             evidence,
         )
-    replicas = ctx.rows(
-        "SELECT application_name, client_addr, state, sync_state, replay_lag_bytes, replay_lag_seconds "
+    connected = ctx.rows(
+        "SELECT application_name, client_addr, state, sync_state, replay_lsn, replay_lag_bytes, replay_lag_seconds "
         "FROM pg_replication WHERE server = ? AND taken_at = ? ORDER BY application_name, client_addr",
         [ctx.server, latest],
     )
+    # A standby reports the WAL it has replayed; pg_receivewal and a base backup's WAL stream replay nothing
+    # (no replay_lsn): they keep WAL, but nobody can fail over to them.
+    replicas = [row for row in connected if row["replay_lsn"] is not None]
+    receivers = [row for row in connected if row["replay_lsn"] is None]
     slots = ctx.rows(
         "SELECT slot_name, slot_type, active, retained_bytes FROM pg_replication_slots WHERE server = ? "
         "AND taken_at = ? ORDER BY slot_name",
         [ctx.server, latest],
     )
-    inactive = [s for s in slots if not s["active"]]
-    evidence |= {"replicas": replicas, "inactive_slots": inactive}
+    # A slot that has reserved no WAL yet (retained 0) holds nothing back; an unknown amount may.
+    inactive = [s for s in slots if not s["active"] and (s["retained_bytes"] is None or s["retained_bytes"] > 0)]
+    evidence |= {"replicas": replicas, "wal_receivers": receivers, "inactive_slots": inactive}
     seen = f"pg_stat_replication at {ctx.local(latest)}"
     slot_note = ""
     if inactive:
@@ -1011,13 +1016,17 @@ def _check_replicas(ctx: _Context) -> DrCheck:
             f"{s['slot_name']} ({_bytes(s['retained_bytes'])})" for s in inactive
         )
     if not replicas:
+        streamed = ""
+        if receivers:
+            names = ", ".join(row["application_name"] or row["client_addr"] or "a client" for row in receivers)
+            streamed = f"; WAL is streamed to {names}, which replays none of it (a WAL archive, not a replica)"
         return DrCheck(
             name,
             title,
             WARN,
             "no replica for failover",
             f"no replica is connected ({seen}): failover to read replica is not available; recovery relies on "
-            "backups" + slot_note,
+            "backups" + streamed + slot_note,
             "Accept restore-from-backup as the recovery path (and keep the restore tests inside the RTO), or add "
             "a streaming replica that can be promoted."
             + (" Drop replication slots no replica uses." if inactive else ""),

@@ -225,7 +225,7 @@ CREATE TABLE IF NOT EXISTS pg_replication_slots (
     slot_name        VARCHAR,
     slot_type        VARCHAR,
     active           BOOLEAN,
-    retained_bytes   BIGINT            -- WAL held back by the slot
+    retained_bytes   BIGINT            -- WAL held back by the slot; 0 when it reserves none, NULL when unknown (a standby)
 );
 COMMENT ON TABLE pg_replication_slots IS 'pg_replication_slots per snapshot. Key: (server, taken_at, slot_name).';
 

@@ -125,6 +125,7 @@ def postgres_server(extra_conf: dict[str, str] | None = None) -> Iterator[Postgr
     hba = datadir / "pg_hba.conf"
     hba.write_text(
         "local all postgres trust\nhost all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n"
+        "host replication postgres 127.0.0.1/32 trust\n"  # pg_receivewal in the DR tests
     )
     port = free_port()
     conf = {

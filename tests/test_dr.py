@@ -641,6 +641,22 @@ def test_an_inactive_replication_slot_warns(tmp_path: Path) -> None:
     assert "old_standby (3.0 GB)" in result.finding
 
 
+def test_a_wal_receiver_is_not_a_replica_to_fail_over_to(tmp_path: Path) -> None:
+    receiver = replica(10.0).assign(application_name="pg_receivewal", client_addr="10.0.0.9", replay_lsn=None)
+    result = check(tmp_path, "replicas", pg_replication=receiver)
+    assert result.status == "warn" and result.headline == "no replica for failover"
+    assert "WAL is streamed to pg_receivewal, which replays none of it" in result.finding
+    both = check(tmp_path / "both", "replicas", pg_replication=pd.concat([replica(), receiver], ignore_index=True))
+    assert both.status == "pass" and "1 replica(s)" in both.finding and "standby-1" in both.finding
+
+
+def test_a_slot_that_reserves_no_wal_holds_nothing_back(tmp_path: Path) -> None:
+    slots = frame([{"server": SERVER, "taken_at": T0, "slot_name": "unused", "slot_type": "physical",
+                    "active": False, "retained_bytes": 0}])  # fmt: skip
+    result = check(tmp_path, "replicas", pg_replication_slots=slots)
+    assert result.status == "pass" and "unused" not in result.finding
+
+
 # ---------------------------------------------------------------------------------------------- loaded records
 
 
@@ -741,6 +757,42 @@ def test_real_postgres_archiving_passes_then_fails_with_the_reason(archiving_pg,
     assert "after the last success at" in result.finding and switched in result.finding
     assert result.headline == f"WAL archiving is failing (WAL {failing})"
     assert not (archive / failing).exists()
+
+
+@pytest.mark.servers
+def test_real_pg_receivewal_is_seen_as_a_wal_stream_not_a_replica(archiving_pg, tmp_path: Path) -> None:
+    import subprocess
+
+    from servers import PG_BIN, require
+
+    from sre_lib.collect.postgres import collect_postgres
+
+    pg, _ = archiving_pg
+    pg.execute("SELECT pg_create_physical_replication_slot('idle_slot')")  # reserves no WAL until used
+    target = tmp_path / "wal"
+    target.mkdir()
+    log = tmp_path / "pg_receivewal.log"
+    with open(log, "w") as output:
+        receiver = subprocess.Popen(
+            [require(PG_BIN / "pg_receivewal"), "-h", "127.0.0.1", "-p", str(pg.port), "-U", "postgres", "-D",
+             str(target), "--no-loop", "-s", "1"],
+            stdout=output, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = clock.monotonic() + 30
+        while not pg.execute("SELECT 1 FROM pg_stat_replication WHERE application_name = 'pg_receivewal'"):
+            assert receiver.poll() is None and clock.monotonic() < deadline, log.read_text()
+            clock.sleep(0.1)
+        warehouse = Warehouse(tmp_path / "w.duckdb")
+        collect_postgres(warehouse, CONFIG, env=_env(pg))
+        result = readiness(warehouse, as_of=None)["replicas"]
+    finally:
+        receiver.terminate()
+        receiver.wait(timeout=30)
+        pg.execute("SELECT pg_drop_replication_slot('idle_slot')")
+    assert result.status == "warn" and result.headline == "no replica for failover", result
+    assert "WAL is streamed to pg_receivewal, which replays none of it" in result.finding
+    assert "idle_slot" not in result.finding  # it holds no WAL back
 
 
 # ---------------------------------------------------------------------------------------------- the demo

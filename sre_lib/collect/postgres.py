@@ -188,7 +188,8 @@ FROM pg_stat_replication
 """
 _SLOTS = """
 SELECT slot_name, slot_type, active,
-       CASE WHEN pg_is_in_recovery() OR restart_lsn IS NULL THEN NULL
+       CASE WHEN pg_is_in_recovery() THEN NULL
+            WHEN restart_lsn IS NULL THEN 0  -- no WAL reserved yet (or the slot lost it): it holds none back
             ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint END AS retained_bytes
 FROM pg_replication_slots
 """
