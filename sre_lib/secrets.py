@@ -9,9 +9,14 @@ from pathlib import Path
 
 from sre_lib.errors import ConfigError
 
-_PASSWORD_LITERAL = re.compile(r"(?i)(password\s*(?:=\s*)?)('(?:[^']|'')*'|\"[^\"]*\")")
+# PASSWORD followed by any SQL string literal: '...', E'...' (backslash escapes), U&'...', $tag$...$tag$, "...".
+_PASSWORD_LITERAL = re.compile(
+    r"(?is)(password\s*(?:=\s*)?)"
+    r"('(?:[^']|'')*'|E'(?:[^'\\]|\\.|'')*'|U&'(?:[^']|'')*'|\$\$.*?\$\$|\$(?P<tag>[a-z_]\w*)\$.*?\$(?P=tag)\$|\"[^\"]*\")"
+)
 _URL_PASSWORD = re.compile(r"(?i)(\w+://[^:/@\s]*:)([^@\s]+)(@)")
-_DSN_PASSWORD = re.compile(r"(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)")
+# Not a placeholder ($1 in a statement pg_stat_statements normalised): that is no secret, and the text must stay.
+_DSN_PASSWORD = re.compile(r"(?i)(password\s*=\s*)(?!\$\d+\b)('(?:[^'\\]|\\.)*'|\S+)")
 
 
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:

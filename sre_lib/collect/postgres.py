@@ -34,7 +34,7 @@ class PostgresTarget:
 
     server: str
     host: str
-    port: int
+    port: int | str  # a str lists one port per host of a multi-host target ("5432,5433")
     dbname: str
     user: str
     databases: tuple[str, ...]
@@ -43,6 +43,8 @@ class PostgresTarget:
     statement_timeout_ms: int = 5000
     lock_timeout_ms: int = 1000
     long_session_seconds: float = 60.0
+    # Other libpq parameters of SRE_PG_DSN (sslmode, sslrootcert, target_session_attrs, ...), passed on as given
+    libpq_params: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def describe(self, dbname: str | None = None) -> str:
         return f"{self.server} ({self.user}@{self.host}:{self.port}/{dbname or self.dbname})"
@@ -52,7 +54,10 @@ class PostgresTarget:
             "-c default_transaction_read_only=on "
             f"-c statement_timeout={self.statement_timeout_ms} -c lock_timeout={self.lock_timeout_ms}"
         )
+        if self.libpq_params.get("options"):  # the DSN's own options first: ours, the safety net, win
+            options = f"{self.libpq_params['options']} {options}"
         params: dict[str, Any] = {
+            **self.libpq_params,
             "host": self.host,
             "port": self.port,
             "dbname": dbname or self.dbname,
@@ -77,12 +82,14 @@ def postgres_target(config: PlatformConfig, env: Mapping[str, str] | None = None
         "user": source.user,
         "password": None,
     }
+    extra: dict[str, str] = {}
     if env.get("SRE_PG_DSN"):
         try:
             parsed = psycopg.conninfo.conninfo_to_dict(env["SRE_PG_DSN"])
         except psycopg.ProgrammingError:
             raise CollectionError("SRE_PG_DSN is not a valid libpq connection string or URI") from None
         settings.update({k: v for k, v in parsed.items() if k in settings})
+        extra = {k: str(v) for k, v in parsed.items() if k not in settings and k != "application_name"}
     for variable, key in (
         ("PGHOST", "host"),
         ("PGPORT", "port"),
@@ -97,7 +104,7 @@ def postgres_target(config: PlatformConfig, env: Mapping[str, str] | None = None
     return PostgresTarget(
         server=source.server,
         host=str(settings["host"]),
-        port=int(settings["port"]),
+        port=_port(settings["port"]),
         dbname=str(settings["dbname"]),
         user=str(settings["user"]),
         password=settings["password"],
@@ -106,6 +113,19 @@ def postgres_target(config: PlatformConfig, env: Mapping[str, str] | None = None
         statement_timeout_ms=source.statement_timeout_ms,
         lock_timeout_ms=source.lock_timeout_ms,
         long_session_seconds=source.long_session_seconds,
+        libpq_params=extra,
+    )
+
+
+def _port(value: Any) -> int | str:
+    """A port number, or a comma-separated list of them for a multi-host target."""
+    text = str(value).strip()
+    if all(part.strip().isdigit() for part in text.split(",")):
+        return int(text) if "," not in text else text
+    # The value is not shown: in a URI whose password holds an unencoded "/", libpq reads part of it as the port.
+    raise CollectionError(
+        "PostgreSQL port (from SRE_PG_DSN, PGPORT or sources.postgres.port): expected a number; in an SRE_PG_DSN "
+        "URI, percent-encode a password's '/', '?', '#' or '@'"
     )
 
 

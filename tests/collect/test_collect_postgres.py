@@ -8,7 +8,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from servers import PostgresServer, postgres_server
+from servers import PostgresServer, free_port, postgres_server
 
 from sre_lib.collect.pgss_columns import DOCUMENTED_COLUMNS
 from sre_lib.collect.postgres import collect_postgres, postgres_target, take_snapshot
@@ -133,6 +133,9 @@ def test_one_statement_reset_alone_is_detected_after_its_counters_grew_back(pg: 
 
 def test_snapshot_has_every_view_and_no_password(pg: PostgresServer, tmp_path: Path) -> None:
     warehouse = Warehouse(tmp_path / "w.duckdb")
+    quoted = {"Fake-Dollar-Secret-1": "$$Fake-Dollar-Secret-1$$", "Fake-Esc-Secret-2": "E'Fake-Esc-Secret-2'"}
+    for number, literal in enumerate(quoted.values()):  # passwords in every quoting SQL allows, tracked by pgss
+        pg.execute(f"CREATE ROLE quoted_{number} LOGIN PASSWORD {literal}", dbname="bench")
     summary = collect_postgres(warehouse, CONFIG, env=env_for(pg))
     rows = summary.rows_by_table
     for table in (
@@ -163,6 +166,8 @@ def test_snapshot_has_every_view_and_no_password(pg: PostgresServer, tmp_path: P
     assert flagged.loc["ticket_seq", "used_ratio"] == pytest.approx(2e9 / (2**31 - 1))
     text = table_text(warehouse)
     assert MONITOR_PASSWORD not in text
+    assert "CREATE ROLE quoted_0 LOGIN PASSWORD '***'" in text
+    assert not [secret for secret in quoted if secret in text]
     assert "monitor@127.0.0.1" in text  # the run log names the target, without its secret
 
 
@@ -252,3 +257,24 @@ def test_sre_pg_dsn_overrides_the_config_and_its_password_never_shows(pg: Postgr
         take_snapshot(wrong)
     assert "password authentication failed" in str(raised.value)
     assert MONITOR_PASSWORD not in str(raised.value)
+
+
+def test_every_libpq_setting_of_sre_pg_dsn_is_honoured(pg: PostgresServer) -> None:
+    """sslmode=require must refuse this server (it has no SSL), not be dropped on the way to libpq."""
+    dsn = f"postgresql://monitor:{MONITOR_PASSWORD}@127.0.0.1:{pg.port}/bench"
+    with pytest.raises(CollectionError) as raised:
+        take_snapshot(postgres_target(CONFIG, {"SRE_PG_DSN": dsn + "?sslmode=require"}))
+    assert "SSL" in str(raised.value) and MONITOR_PASSWORD not in str(raised.value)
+    # a multi-host target: the first host is down, libpq tries the next
+    closed = free_port()
+    failover = f"postgresql://monitor:{MONITOR_PASSWORD}@127.0.0.1:{closed},127.0.0.1:{pg.port}/bench"
+    target = postgres_target(CONFIG, {"SRE_PG_DSN": failover})
+    assert target.port == f"{closed},{pg.port}"
+    assert take_snapshot(target)["pg_snapshots"].shape[0] == 1
+
+
+def test_a_dsn_password_with_an_unencoded_slash_is_refused_without_showing_it() -> None:
+    secret = "aB3x/9kQz+Lm"
+    with pytest.raises(CollectionError, match="percent-encode") as raised:
+        postgres_target(CONFIG, {"SRE_PG_DSN": f"postgresql://admin:{secret}@127.0.0.1:5432/db"})
+    assert "aB3x" not in str(raised.value) and "9kQz" not in str(raised.value)
