@@ -6,6 +6,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sre_lib.errors import ConfigError
 
@@ -56,3 +57,24 @@ def read_secret_file(path: str, what: str) -> str:
         return Path(path).expanduser().read_text(encoding="utf-8").splitlines()[0].strip()
     except (OSError, IndexError):
         raise ConfigError(f"{what}: cannot read a secret from password_file {path}") from None
+
+
+def url_location(url: str, what: str, schemes: Iterable[str]) -> str:
+    """``scheme://host[:port][/path]`` of a URL, without credentials, query or fragment: fit for messages.
+
+    Raises ConfigError naming ``what`` but never showing the URL, which may hold a password: in
+    ``http://user:pa/ss@host``, an unencoded "/" makes part of the password read as the host and port.
+    """
+    allowed = tuple(schemes)
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme not in allowed or port == -1 or not (parts.hostname or parts.scheme == "unix"):
+        raise ConfigError(
+            f"{what}: expected a URL like {allowed[0]}://host:port (scheme {' or '.join(allowed)}), with any '/', "
+            "'?', '#' or '@' in its password percent-encoded"
+        )
+    netloc = f"{parts.hostname or ''}{f':{port}' if port else ''}"
+    return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from sre_lib.secrets import environment_secrets, redact
+from sre_lib.collect.prometheus import prometheus_target
+from sre_lib.collect.redis import redis_target
+from sre_lib.config import DEFAULT_CONFIG_PATH, load_config
+from sre_lib.errors import ConfigError
+from sre_lib.secrets import environment_secrets, redact, url_location
 
 
 @pytest.mark.parametrize(
@@ -53,3 +57,36 @@ def test_environment_secrets_are_the_passwords_not_the_whole_urls() -> None:
         "SRE_PROMETHEUS_TOKEN": "bearer-token",
     }
     assert sorted(environment_secrets(env)) == ["bearer-token", "dsn-pass", "pg-pass", "redis-pass"]
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://sre:tok3n@prom.internal:9090/prefix/?x=1#f", "http://prom.internal:9090/prefix"),
+        ("https://prom.internal", "https://prom.internal"),
+    ],
+)
+def test_url_location_drops_credentials(url: str, expected: str) -> None:
+    assert url_location(url, "SRE_PROMETHEUS_URL", ("http", "https")) == expected
+
+
+@pytest.mark.parametrize(
+    "url", ["http://admin:aB3x/9kQz+Lm@127.0.0.1:1", "http://admin:aB3x?9kQz@host", "127.0.0.1:9090", "ftp://h"]
+)
+def test_an_unreadable_url_is_refused_without_showing_it(url: str) -> None:
+    with pytest.raises(ConfigError, match=r"^SRE_PROMETHEUS_URL: expected a URL like http://host:port") as raised:
+        url_location(url, "SRE_PROMETHEUS_URL", ("http", "https"))
+    assert "aB3x" not in str(raised.value) and "9kQz" not in str(raised.value)
+
+
+def test_collector_targets_refuse_an_unreadable_url_before_connecting() -> None:
+    config = load_config(DEFAULT_CONFIG_PATH)
+    with pytest.raises(ConfigError, match=r"SRE_PROMETHEUS_URL or sources\.prometheus\.url") as raised:
+        prometheus_target(config, {"SRE_PROMETHEUS_URL": "http://admin:aB3x/9kQz@127.0.0.1:1"})
+    assert "aB3x" not in str(raised.value)
+    with pytest.raises(ConfigError, match=r"SRE_REDIS_URL or sources\.redis\.url") as raised:
+        redis_target(config, {"SRE_REDIS_URL": "redis://:aB3x/9kQz@127.0.0.1:6379/0"})
+    assert "aB3x" not in str(raised.value)
+    with pytest.raises(ConfigError, match="SRE_REDIS_URL"):
+        redis_target(config, {"SRE_REDIS_URL": "127.0.0.1:6379"})
+    assert redis_target(config, {"SRE_REDIS_URL": "unix:///run/redis.sock"}).describe().endswith("(/run/redis.sock)")

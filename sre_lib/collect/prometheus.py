@@ -49,7 +49,7 @@ from urllib3.util.retry import Retry
 
 from sre_lib.config import CatalogueEntry, PlatformConfig
 from sre_lib.errors import CollectionError
-from sre_lib.secrets import redact
+from sre_lib.secrets import redact, url_location
 from sre_lib.warehouse import Warehouse, WriteRun, canonical_labels, series_id
 
 log = logging.getLogger(__name__)
@@ -91,10 +91,7 @@ class PrometheusTarget:
 
     def describe(self) -> str:
         """The URL without credentials, query or fragment: fit for messages and the run log."""
-        parts = urlsplit(self.url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-        return f"{parts.scheme}://{host}{port}{parts.path.rstrip('/')}"
+        return url_location(self.url, f"{URL_ENV_VAR} or sources.prometheus.url", ("http", "https"))
 
     def secrets(self) -> list[str | None]:
         return [self.token, urlsplit(self.url).password]
@@ -104,7 +101,7 @@ def prometheus_target(config: PlatformConfig, env: Mapping[str, str] | None = No
     """Settings from [sources.prometheus]; URL overridden by SRE_PROMETHEUS_URL; token from SRE_PROMETHEUS_TOKEN."""
     env = os.environ if env is None else env
     source = config.sources.prometheus
-    return PrometheusTarget(
+    target = PrometheusTarget(
         url=(env.get(URL_ENV_VAR) or source.url).rstrip("/"),
         token=env.get(TOKEN_ENV_VAR) or None,
         max_points_per_request=source.max_points_per_request,
@@ -113,6 +110,8 @@ def prometheus_target(config: PlatformConfig, env: Mapping[str, str] | None = No
         timeout_seconds=source.timeout_seconds,
         retries=source.retries,
     )
+    target.describe()  # a URL that cannot be read fails here, before any request
+    return target
 
 
 # ---------------------------------------------------------------------------------------------- window

@@ -19,7 +19,7 @@ import redis
 
 from sre_lib.config import PlatformConfig
 from sre_lib.errors import CollectionError
-from sre_lib.secrets import read_secret_file, redact
+from sre_lib.secrets import read_secret_file, redact, url_location
 from sre_lib.warehouse import Warehouse
 
 _INFO_FIELDS = (
@@ -37,8 +37,11 @@ class RedisTarget:
     timeout_seconds: float = 5.0
 
     def describe(self) -> str:
+        """The server and where it is, without credentials: fit for messages and the run log."""
+        url_location(self.url, "SRE_REDIS_URL or sources.redis.url", ("redis", "rediss", "unix"))  # readable?
         parts = urlsplit(self.url)
-        return f"{self.server} ({parts.hostname}:{parts.port or 6379})"
+        where = parts.path if parts.scheme == "unix" else f"{parts.hostname}:{parts.port or 6379}"
+        return f"{self.server} ({where})"
 
     def client(self) -> redis.Redis:
         return redis.Redis.from_url(
@@ -53,7 +56,9 @@ def redis_target(config: PlatformConfig, env: Mapping[str, str] | None = None) -
     source = config.sources.redis
     url = env.get("SRE_REDIS_URL") or source.url
     password = read_secret_file(source.password_file, "sources.redis") if source.password_file else None
-    return RedisTarget(server=source.server, url=url, password=password, timeout_seconds=source.timeout_seconds)
+    target = RedisTarget(server=source.server, url=url, password=password, timeout_seconds=source.timeout_seconds)
+    target.describe()  # a URL that cannot be read fails here, before any connection
+    return target
 
 
 def take_info(target: RedisTarget) -> pd.DataFrame:
