@@ -23,12 +23,14 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 import pandas as pd
-from croniter import croniter
+from croniter import CroniterError, croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sre_lib.config import PROJECT_ROOT, PlatformConfig, describe_validation_error, load_config
+from sre_lib.durations import parse_duration
 from sre_lib.errors import ConfigError, SreError, WarehouseBusyError
-from sre_lib.reports import DEFAULT_OUT_DIR, run_report
+from sre_lib.reports import DEFAULT_OUT_DIR, NOTEBOOK_DIR, REPORTS, check_parameters, run_report
+from sre_lib.secrets import environment_secrets, redact
 from sre_lib.warehouse import Warehouse
 
 DEFAULT_JOBS_DIR = PROJECT_ROOT / "papermill_jobs"
@@ -57,6 +59,13 @@ class Job(BaseModel):
             raise ValueError("exactly one of `report` or `collect`")
         if not croniter.is_valid(self.schedule):
             raise ValueError(f"a cron schedule such as '0 7 * * *' in `schedule`, got {self.schedule!r}")
+        try:  # valid fields can still name a day that never comes ('0 7 31 2 *')
+            croniter(self.schedule, datetime(2000, 1, 1)).get_next(datetime)
+        except CroniterError:
+            raise ValueError(f"a cron schedule that comes due in `schedule`, got {self.schedule!r}") from None
+        if self.collect is not None:
+            parse_duration(self.since, "since")
+            parse_duration(str(self.parameters.get("step", "1m")), "parameters.step")
         return self
 
     @property
@@ -106,13 +115,25 @@ def _load_job(path: Path) -> Job:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text: expected a TOML job file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from None
     raw.setdefault("name", path.stem)
     try:
         job = Job.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc, str(path))) from None
+    except SreError as exc:  # since, parameters.step
+        raise ConfigError(f"{path}: {exc}") from None
     if job.notebook is not None and not (PROJECT_ROOT / job.notebook).is_file():
         raise ConfigError(f"{path}: notebook: {job.notebook!r} is not a file under {PROJECT_ROOT}")
+    if job.report is not None:
+        notebook = PROJECT_ROOT / job.notebook if job.notebook else NOTEBOOK_DIR / REPORTS[job.report]
+        try:
+            check_parameters(job.parameters, notebook)
+        except SreError as exc:
+            raise ConfigError(f"{path}: parameters: {exc}") from None
     return job
 
 
@@ -235,6 +256,8 @@ def run_job(
             output = _perform(job, config, config_path, warehouse, out_dir)
         except SreError as exc:
             status, error = "failed", str(exc)
+        except Exception as exc:  # a bug or an unforeseen failure fails this job, not the jobs after it
+            status, error = "failed", redact(f"{type(exc).__name__}: {exc}", environment_secrets())
         if warehouse.path.exists():  # a report that failed for want of a warehouse does not create an empty one
             try:
                 _record(warehouse, job, slot, started, status, output, error)
@@ -255,7 +278,6 @@ def _perform(job: Job, config: PlatformConfig, config_path: Any, warehouse: Ware
         )  # fmt: skip
         return str(run.html or run.directory)
     from sre_lib.collect.run import collect_once, collection_window
-    from sre_lib.durations import parse_duration
 
     start, end = collection_window(job.since, None, None)
     step = parse_duration(str(job.parameters.get("step", "1m")), "step")

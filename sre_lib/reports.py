@@ -12,9 +12,11 @@ secrets: anything secret reaches collectors through the environment, and noteboo
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -42,7 +44,11 @@ REPORTS: dict[str, str] = {
     "slow-queries": "slow_queries.ipynb",
     "dr": "dr_readiness.ipynb",
 }
-_SECRET_PARAMETER_WORDS = ("password", "secret", "token", "dsn", "passwd", "pgpass", "apikey", "api_key")
+_SECRET_PARAMETER_WORDS = (  # anywhere in a name
+    "password", "secret", "token", "dsn", "passwd", "pgpass", "apikey", "api_key", "credential", "private_key",
+    "bearer",
+)  # fmt: skip
+_SECRET_PARAMETER_PARTS = frozenset({"pass", "pwd", "pw", "auth", "authorization", "key"})  # as a whole part: db_pass
 
 
 class ReportError(SreError):
@@ -80,20 +86,68 @@ def ensure_kernel() -> str:
     return KERNEL_NAME
 
 
-def check_parameters(parameters: Mapping[str, Any]) -> None:
-    """Refuse parameters that look like secrets: papermill would write them into the output notebook. Keys
-    are checked for secret-like names, and every text value, nested in lists and mappings too, for a password
-    or the value of a secret environment variable."""
+def check_parameters(parameters: Mapping[str, Any], notebook: str | os.PathLike[str] | None = None) -> None:
+    """Refuse parameters that look like secrets: papermill would write them into the output notebook. Names
+    (and the keys of mapping values) are checked for secret-like words, and every text value, nested in lists
+    and mappings too, for a password or the value of a secret environment variable. Given the ``notebook``,
+    also refuse a name its parameters cell does not define (a typo would silently leave the default) and a
+    value of another type than a number or text default."""
     known = environment_secrets()
     for key, value in parameters.items():
-        lowered = key.lower()
-        if any(word in lowered for word in _SECRET_PARAMETER_WORDS):
+        secret_like = [name for name in (key, *_keys(value)) if _looks_secret(name)]
+        if secret_like:
             raise ReportError(
-                f"parameter {key!r} looks like a secret; papermill writes parameters into the report, so "
-                "secrets must come from the environment"
+                f"parameter {key!r} looks like a secret ({secret_like[0]!r}); papermill writes parameters into the "
+                "report, so secrets must come from the environment"
             )
         if any(redact(text, known) != text for text in _texts(value)):
             raise ReportError(f"parameter {key!r} carries a password; pass secrets through the environment")
+    if notebook is not None:
+        _check_declared(parameters, Path(notebook))
+
+
+def _looks_secret(name: str) -> bool:
+    lowered = name.lower()
+    parts = set(re.split(r"[^a-z0-9]+", lowered))
+    return any(word in lowered for word in _SECRET_PARAMETER_WORDS) or bool(parts & _SECRET_PARAMETER_PARTS)
+
+
+def _keys(value: Any) -> list[str]:
+    """Every mapping key inside a parameter value, however deep."""
+    if isinstance(value, Mapping):
+        return [str(key) for key in value] + [key for item in value.values() for key in _keys(item)]
+    if isinstance(value, (list, tuple, set)):
+        return [key for item in value for key in _keys(item)]
+    return []
+
+
+def _check_declared(parameters: Mapping[str, Any], notebook: Path) -> None:
+    """Each parameter is one the notebook's parameters cell defines, of the type of its number or text default."""
+    import papermill  # heavy: only when a report runs
+
+    declared = papermill.inspect_notebook(str(notebook))
+    for key, value in parameters.items():
+        if key not in declared:
+            raise ReportError(
+                f"parameter {key!r}: not a parameter of {notebook.name}; expected one of {', '.join(declared)}"
+            )
+        try:
+            default = ast.literal_eval(declared[key]["default"])
+        except (ValueError, SyntaxError):
+            continue  # an expression: no type to hold the value to
+        expected = _EXPECTED_TYPES.get(type(default))
+        if expected and (isinstance(value, bool) or not isinstance(value, expected[0])):
+            raise ReportError(
+                f"parameter {key!r} of {notebook.name}: expected {expected[1]} like its default "
+                f"{declared[key]['default']}, got {value!r}"
+            )
+
+
+_EXPECTED_TYPES: dict[type, tuple[tuple[type, ...], str]] = {
+    int: ((int,), "a whole number"),
+    float: ((int, float), "a number"),
+    str: ((str,), "text"),
+}
 
 
 def _texts(value: Any) -> list[str]:
@@ -139,11 +193,11 @@ def run_report(
         "config": str(resolve_config_path(config).resolve()),
         **(parameters or {}),
     }
-    check_parameters(params)
-    Warehouse(params["warehouse"]).current_snapshot()  # a missing warehouse is a user error, not a failed run
     source = Path(notebook) if notebook else NOTEBOOK_DIR / REPORTS[report]
     if not source.exists():
         raise ReportError(f"report notebook {source} is missing")
+    check_parameters(params, source)
+    Warehouse(params["warehouse"]).current_snapshot()  # a missing warehouse is a user error, not a failed run
     root = Path(out_dir or DEFAULT_OUT_DIR) / report
     directory = _new_run_directory(root, datetime.now(platform.tz))
     executed = directory / f"{source.stem}.ipynb"

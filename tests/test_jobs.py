@@ -14,9 +14,10 @@ from zoneinfo import ZoneInfo
 import nbformat
 import pytest
 
+from sre_lib import jobs as jobs_module
 from sre_lib.config import DEFAULT_CONFIG_PATH
 from sre_lib.errors import ConfigError
-from sre_lib.jobs import DEFAULT_JOBS_DIR, Job, is_due, load_jobs, prune_runs, run_job
+from sre_lib.jobs import DEFAULT_JOBS_DIR, Job, is_due, load_jobs, load_jobs_leniently, prune_runs, run_due, run_job
 from sre_lib.reports import REPORTS
 from sre_lib.warehouse import Warehouse
 
@@ -40,6 +41,17 @@ def test_shipped_jobs_match_the_seed_cadence() -> None:
         ('schedule = "0 7 * * *"', "exactly one of `report` or `collect`"),
         ('report = "dr"\nschedule = "0 7 * * *"\nkeep = 0', "keep: expected greater than or equal to 1"),
         ('report = "dr"\nschedule = "0 7 * * *"\ncolour = 1', "colour: unknown key"),
+        ('report = "dr"\nschedule = "0 7 31 2 *"', "expected a cron schedule that comes due"),  # 31 February
+        ('collect = "redis"\nschedule = "*/15 * * * *"\nsince = "2 hours"', "since: expected a positive duration"),
+        ('collect = "prometheus"\nschedule = "0 * * * *"\n[parameters]\nstep = "often"', "parameters.step: expected"),
+        (
+            'report = "capacity"\nschedule = "0 7 * * *"\n[parameters]\nwindow_day = 7',
+            "parameters: parameter 'window_day': not a parameter of capacity.ipynb",
+        ),
+        (
+            'report = "dr"\nschedule = "0 7 * * *"\n[parameters]\ndb_pass = "x"',
+            "parameter 'db_pass' looks like a secret",
+        ),
     ],
 )
 def test_a_bad_job_file_is_named_with_its_key(tmp_path: Path, text: str, expected: str) -> None:
@@ -48,6 +60,34 @@ def test_a_bad_job_file_is_named_with_its_key(tmp_path: Path, text: str, expecte
         load_jobs(tmp_path)
     assert str(raised.value).startswith(f"{tmp_path / 'broken.toml'}: ")
     assert expected in str(raised.value)
+
+
+def test_a_job_file_that_is_not_utf8_is_named_and_the_others_still_load(tmp_path: Path) -> None:
+    (tmp_path / "latin1.toml").write_bytes('description = "caf\xe9"\n'.encode("latin-1"))
+    (tmp_path / "good.toml").write_text('report = "dr"\nschedule = "0 9 1 * *"\n')
+    jobs, problems = load_jobs_leniently(tmp_path)
+    assert list(jobs) == ["good"]
+    assert problems == [f"{tmp_path / 'latin1.toml'}: not UTF-8 text: expected a TOML job file"]
+
+
+def test_a_job_that_crashes_fails_alone_and_its_message_holds_no_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not every failure is one of ours (a library's ValueError, a bug): the jobs after it must still run."""
+    secret = "Fake-Crash-Secret-77"
+    monkeypatch.setenv("PGPASSWORD", secret)
+
+    def crash(*_args: object) -> str:
+        raise ValueError(f"unexpected reply while using {secret}")
+
+    monkeypatch.setattr(jobs_module, "_perform", crash)
+    jobs = {
+        name: Job(name=name, collect="redis", schedule="*/15 * * * *", out=str(tmp_path / "out"))
+        for name in ("first", "second")
+    }
+    outcomes = run_due(jobs, DEFAULT_CONFIG_PATH, tmp_path / "w.duckdb")
+    assert [(o.job, o.status) for o in outcomes] == [("first", "failed"), ("second", "failed")]
+    assert outcomes[0].detail == "ValueError: unexpected reply while using ***"
 
 
 def test_due_follows_local_time_across_daylight_saving() -> None:

@@ -9,7 +9,15 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from sre_lib.reports import ReportError, check_parameters, latest, parse_parameter, render_html, run_report
+from sre_lib.reports import (
+    NOTEBOOK_DIR,
+    ReportError,
+    check_parameters,
+    latest,
+    parse_parameter,
+    render_html,
+    run_report,
+)
 from sre_lib.warehouse import Warehouse
 
 FAKE_SECRET = "Report-Fake-Secret-9911"
@@ -112,6 +120,26 @@ def test_secrets_are_refused_as_parameters(monkeypatch: pytest.MonkeyPatch) -> N
     with pytest.raises(ReportError, match="carries a password"):
         check_parameters({"tags": ["x", "S3cret-url"]})
     check_parameters({"window_days": 30, "warehouse": "/data/w.duckdb", "components": ["app", "redis"]})
+    for name in ("pg_pass", "db_pass", "credentials", "private_key", "bearer", "auth", "DB_PWD"):
+        with pytest.raises(ReportError, match=rf"parameter '{name}' looks like a secret"):
+            check_parameters({name: "x"})
+    with pytest.raises(ReportError, match=r"parameter 'opts' looks like a secret \('password'\)"):
+        check_parameters({"opts": {"password": "NestedSecret9"}})  # a mapping's keys too, however deep
+    with pytest.raises(ReportError, match=r"\('api_token'\)"):
+        check_parameters({"opts": [{"x": {"api_token": "t"}}]})
+
+
+def test_parameters_are_checked_against_the_notebooks_own_cell() -> None:
+    """A typo would silently leave the default in place; a wrong type would fail deep inside the notebook."""
+    capacity = NOTEBOOK_DIR / "capacity.ipynb"
+    check_parameters({"window_days": 14, "horizon_days": 30, "as_of": "2026-10-01", "components": ["app"]}, capacity)
+    with pytest.raises(ReportError, match=r"parameter 'window_day': not a parameter of capacity\.ipynb; expected one "
+                       r"of warehouse, config, as_of, window_days, horizon_days, components"):  # fmt: skip
+        check_parameters({"window_day": 7}, capacity)
+    for value in ("abc", 7.5, True):
+        with pytest.raises(ReportError, match=r"parameter 'window_days' of capacity\.ipynb: expected a whole number "
+                           r"like its default 30, got"):  # fmt: skip
+            check_parameters({"window_days": value}, capacity)
 
 
 def test_a_non_positive_time_limit_is_a_usage_error_and_makes_no_run(notebooks: Path, tmp_path: Path) -> None:
