@@ -27,11 +27,17 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warehouse", help="DuckDB warehouse file (default: $SRE_WAREHOUSE or data/warehouse.duckdb)")
 
 
+DEMO_MAX_DAYS = 366  # a year of minute samples takes about 3 GB to build; more is no better a demo
+DEMO_YEARS = (1971, 2200)
+
+
 def _parse_day(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an ISO date such as 2026-11-01, got {text!r}") from None
+    if not DEMO_YEARS[0] <= value.year <= DEMO_YEARS[1]:  # pandas' nanosecond times end in 2262
+        raise argparse.ArgumentTypeError(f"expected a date from {DEMO_YEARS[0]} to {DEMO_YEARS[1]}, got {text!r}")
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -123,8 +129,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from sre_lib.demo.spec import DemoSpec
 
     config = load_config(args.config)
-    if args.days <= 0:
-        raise SreError(f"--days: expected a positive number of days, got {args.days}")
+    if not 0 < args.days <= DEMO_MAX_DAYS:
+        raise SreError(f"--days: expected a number of days from 1 to {DEMO_MAX_DAYS}, got {args.days}")
+    if args.seed is not None and args.seed < 0:
+        raise SreError(f"--seed: expected a whole number of 0 or more, got {args.seed}")
     spec_args: dict[str, object] = {"days": args.days, "timezone": config.platform.timezone}
     if args.end:
         spec_args["end"] = args.end

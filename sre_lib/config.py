@@ -334,6 +334,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> PlatformConfig:
         text = config_path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{config_path}: config file not found") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{config_path}: not UTF-8 text: expected a TOML platform config") from None
     except OSError as exc:
         raise ConfigError(f"{config_path}: cannot read config file ({exc.strerror})") from None
     return parse_config(text, source=str(config_path))

@@ -14,12 +14,18 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 
 
+MAX_DURATION = timedelta(days=36_525)  # a century: beyond it a window would leave the calendar
+
+
 def parse_duration(text: str, what: str = "duration") -> timedelta:
     """``15m`` -> 15 minutes. Raises SreError naming ``what`` and the accepted forms."""
     match = _DURATION.match(text)
-    if not match or float(match.group(1)) <= 0:
-        raise SreError(f"{what}: expected a positive duration such as 90s, 15m, 6h, 30d or 2w, got {text!r}")
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    seconds = float(match.group(1)) * _UNITS[match.group(2)] if match else 0.0
+    if not 0 < seconds <= MAX_DURATION.total_seconds():
+        raise SreError(
+            f"{what}: expected a positive duration of at most 100 years, such as 90s, 15m, 6h, 30d or 2w, got {text!r}"
+        )
+    return timedelta(seconds=seconds)
 
 
 def parse_instant(text: str, what: str = "time") -> datetime:

@@ -320,8 +320,15 @@ class Warehouse:
 
     @contextlib.contextmanager
     def _write_lock(self, timeout: float | None = None) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.lock_path, "a+") as handle:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(self.lock_path, "a+")  # noqa: SIM115 - closed by the with below
+        except OSError as exc:
+            raise WarehouseError(
+                f"warehouse {self.path}: cannot create its lock file {self.lock_path} ({exc.strerror}): the "
+                "folder must be writable by whoever collects or reads"
+            ) from None
+        with handle:
             wait = self.lock_timeout if timeout is None else timeout
             deadline = time.monotonic() + wait
             while True:
@@ -529,9 +536,9 @@ class Warehouse:
             snapshot = self.current_snapshot()
             try:
                 return _connect(snapshot, read_only=True)
-            except duckdb.IOException:
+            except duckdb.IOException as exc:
                 if snapshot.exists():
-                    raise
+                    raise WarehouseError(f"cannot read warehouse {self.path}: {_one_line(exc)}") from None
                 continue  # a writer replaced CURRENT and removed the old file between our two steps
         raise WarehouseError(f"warehouse {self.path}: read snapshot keeps disappearing; is a writer looping?")
 

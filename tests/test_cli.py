@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from sre_lib.config import DEFAULT_CONFIG_PATH
 
 SRE = str(Path(sys.executable).with_name("sre"))
@@ -57,6 +59,40 @@ def test_user_errors_exit_non_zero_with_one_line(tmp_path: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
     assert "does not exist" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["demo", "--days", "100000", "--no-reports"], "--days: expected a number of days from 1 to 366"),
+        (["demo", "--seed", "-1", "--no-reports"], "--seed: expected a whole number of 0 or more, got -1"),
+        (["demo", "--end", "9999-12-31", "--no-reports"], "expected a date from 1971 to 2200"),
+        (["collect", "prometheus", "--since", "99999999999999d"], "--since: expected a positive duration"),
+    ],
+)
+def test_out_of_range_options_get_one_line(tmp_path: Path, args: list[str], expected: str) -> None:
+    result = run(*args, "--warehouse", str(tmp_path / "w.duckdb"))
+    assert result.returncode in (1, 2), result  # 2: argparse's own usage error
+    assert expected in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert not (tmp_path / "w.duckdb").exists()
+
+
+def test_a_damaged_warehouse_or_config_and_an_unusable_folder_get_one_line(tmp_path: Path) -> None:
+    damaged = tmp_path / "damaged.duckdb"
+    damaged.write_bytes(bytes(range(256)) * 400)
+    result = run("warehouse", "info", "--warehouse", str(damaged))
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.startswith(f"sre: error: cannot read warehouse {damaged}: ")
+    assert len(result.stderr.strip().splitlines()) == 1
+    config = tmp_path / "latin1.toml"
+    config.write_bytes(DEFAULT_CONFIG_PATH.read_text().replace("Community Hub", "Caf\xe9").encode("latin-1"))
+    result = run("config", "check", str(config))
+    assert result.stderr.strip() == f"sre: error: {config}: not UTF-8 text: expected a TOML platform config"
+    (tmp_path / "file").write_text("not a folder")
+    inside_a_file = tmp_path / "file" / "w.duckdb"
+    result = run("demo", "--days", "1", "--no-reports", "--warehouse", str(inside_a_file))
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert f"sre: error: warehouse {inside_a_file}: cannot create its lock file" in result.stderr
 
 
 def test_backups_load_reads_pgbackrest_json_and_the_log(tmp_path: Path) -> None:

@@ -20,10 +20,12 @@ def test_durations_as_users_type_them(text: str, expected: timedelta) -> None:
     assert parse_duration(text) == expected
 
 
-@pytest.mark.parametrize("text", ["15", "0m", "-5m", "15 minutes", "1y", ""])
+@pytest.mark.parametrize("text", ["15", "0m", "-5m", "15 minutes", "1y", "", "99999999999999d", "5300w"])
 def test_a_bad_duration_names_the_option_and_the_accepted_forms(text: str) -> None:
-    with pytest.raises(SreError, match=rf"--every: expected a positive duration such as 90s, 15m.*got {text!r}"):
+    with pytest.raises(SreError, match=rf"--every: expected a positive duration of at most 100 years, such as 90s.*"
+                       rf"got {text!r}"):  # fmt: skip
         parse_duration(text, "--every")
+    assert parse_duration("5200w", "--every") == timedelta(weeks=5200)  # just under a century
 
 
 def test_instants_are_utc_unless_they_say_otherwise() -> None:
