@@ -17,10 +17,13 @@ ending 10:15 .. 11:00). ``None`` leaves that side open: all history. Point-in-ti
 sequences, invalid indexes, ...) read the latest snapshot at or before ``end``. Naive date-times are UTC.
 
 **Counter deltas** of the snapshot tables (``window_deltas_sql``) follow the same rules as ``sre_lib.pgss``
-for statements: an object's delta over an interval is now minus then; if a counter went down (pg_stat_reset,
-a crash, a dropped and re-created object) the delta is the value now, a lower bound, and the object is
-flagged ``reset``; an object absent from the previous snapshot counts from zero (it is new); the first
-snapshot a server ever had starts no interval. No delta is ever negative.
+for statements: an object's delta over an interval is now minus then, unless its counters restarted inside
+the interval: a counter went down, the object's oid changed (dropped and re-created under the same name), or
+its database's ``stats_reset`` (pg_stat_reset()) falls after the previous snapshot. Then the delta is the
+value now, a lower bound, and the object is flagged ``reset``. An object absent from the previous snapshot
+counts from zero (it is new), unless its database was not collected then (added to ``[sources.postgres]
+databases`` since): its lifetime counters are no interval's work, so that interval only starts its history.
+The first snapshot a server ever had starts no interval. No delta is ever negative.
 """
 
 from __future__ import annotations
@@ -81,6 +84,12 @@ def latest_rows_sql(table: str, server: str, end: datetime | None) -> tuple[str,
     return sql, params
 
 
+#: Per snapshot table: the column whose change means the object was dropped and re-created under the same name.
+_IDENTITY = {"pg_tables": "relid", "pg_indexes": "indexrelid"}
+#: Snapshot tables listing only the objects of the databases collected ([sources.postgres] databases).
+_COLLECTED_PER_DATABASE = frozenset({"pg_tables", "pg_indexes", "pg_sequences"})
+
+
 def window_deltas_sql(
     table: str,
     key: Sequence[str],
@@ -93,14 +102,30 @@ def window_deltas_sql(
 
     One row per object (``key``) with each counter's window delta, ``intervals`` (how many intervals it was
     seen in; 0 or absent: not observed in the window), ``observed_since`` (start of its first interval) and
-    ``reset`` (a counter went down: the sums are lower bounds). See the module docstring for the rules.
+    ``reset`` (its counters restarted inside an interval: the sums are lower bounds). See the module
+    docstring for the rules.
     """
-    keys = ", ".join(key)
-    lags = ", ".join(f"lag({c}) OVER obj AS prev_{c}" for c in counters)
+    keys = ", ".join(f"t.{k}" for k in key)
+    identity = _IDENTITY.get(table)
+    lags = ", ".join(f"lag(t.{c}) OVER obj AS prev_{c}" for c in [*counters, *([identity] if identity else [])])
     decreased = " OR ".join(f"coalesce({c} < prev_{c}, false)" for c in counters)
+    recreated = f"coalesce({identity} <> prev_{identity}, false)" if identity else "false"
+    per_database = table in _COLLECTED_PER_DATABASE
+    if table == "pg_databases":
+        database_reset = "t.stats_reset"
+    elif per_database:
+        database_reset = "(SELECT d.stats_reset FROM pg_databases d WHERE d.server = t.server AND d.taken_at = " \
+            "t.taken_at AND d.datname = t.datname)"  # fmt: skip
+    else:
+        database_reset = "NULL::TIMESTAMPTZ"
+    watched = (
+        f"EXISTS (SELECT 1 FROM {table} w WHERE w.server = t.server AND w.taken_at = s.prev_snap "
+        "AND w.datname = t.datname)"
+        if per_database
+        else "true"
+    )
     sums = ",\n".join(
-        f"sum(CASE WHEN prev_snap IS NULL THEN NULL WHEN prev_{c} IS NULL OR {c} < prev_{c} THEN {c} "
-        f"ELSE {c} - prev_{c} END)::BIGINT AS {c}"
+        f"sum(CASE WHEN NOT counted THEN NULL WHEN is_new OR restarted THEN {c} ELSE {c} - prev_{c} END)::BIGINT AS {c}"
         for c in counters
     )
     filters, params = ["taken_at > ?", "taken_at <= ?"], [start, end]
@@ -112,17 +137,27 @@ def window_deltas_sql(
         FROM (SELECT DISTINCT taken_at FROM {table} WHERE server = ?)
     ),
     rows AS (
-        SELECT t.*, s.prev_snap, {lags}
+        SELECT t.*, s.prev_snap, lag(t.taken_at) OVER obj AS prev_seen, {lags},
+               {database_reset} AS database_reset_at, {watched} AS watched_before
         FROM {table} t JOIN snaps s USING (taken_at)
         WHERE t.server = ?
         WINDOW obj AS (PARTITION BY {keys} ORDER BY t.taken_at)
+    ),
+    judged AS (
+        SELECT *,
+               prev_seen IS DISTINCT FROM prev_snap AS is_new,
+               (coalesce(database_reset_at > prev_snap, false) OR {recreated} OR {decreased}) AS restarted
+        FROM rows WHERE prev_snap IS NOT NULL
+    ),
+    counted AS (
+        SELECT *, NOT (is_new AND NOT watched_before) AS counted FROM judged
     )
-    SELECT {keys}, {sums},
-           count(*) FILTER (WHERE prev_snap IS NOT NULL) AS intervals,
-           min(prev_snap) AS observed_since,
-           coalesce(bool_or(prev_snap IS NOT NULL AND ({decreased})), false) AS reset
-    FROM rows
+    SELECT {", ".join(key)}, {sums},
+           count(*) FILTER (WHERE counted) AS intervals,
+           min(prev_snap) FILTER (WHERE counted) AS observed_since,
+           coalesce(bool_or(counted AND restarted AND NOT is_new), false) AS reset
+    FROM counted
     {"WHERE " + where if where else ""}
-    GROUP BY {keys}
+    GROUP BY {", ".join(key)}
     """
     return sql, params

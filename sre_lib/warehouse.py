@@ -47,11 +47,19 @@ from sre_lib.config import PROJECT_ROOT
 from sre_lib.durations import to_utc
 from sre_lib.errors import WarehouseBusyError, WarehouseError
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 # How to bring a warehouse of an older schema version to the next one; applied in order, in one transaction,
 # by the first writer that opens it. Collected history is never rebuilt: pg_stat_statements deltas need it.
 MIGRATIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "1": ("2", ("ALTER TABLE pg_sequences ADD COLUMN IF NOT EXISTS min_value BIGINT",)),
+    "2": (
+        "3",
+        (
+            "ALTER TABLE pg_tables ADD COLUMN IF NOT EXISTS relid BIGINT",
+            "ALTER TABLE pg_indexes ADD COLUMN IF NOT EXISTS indexrelid BIGINT",
+            "ALTER TABLE pg_databases ADD COLUMN IF NOT EXISTS stats_reset TIMESTAMPTZ",
+        ),
+    ),
 }
 DEFAULT_WAREHOUSE_PATH = PROJECT_ROOT / "data" / "warehouse.duckdb"
 WAREHOUSE_ENV_VAR = "SRE_WAREHOUSE"

@@ -123,7 +123,8 @@ CREATE TABLE IF NOT EXISTS pg_tables (
     idx_blks_hit         BIGINT,
     table_bytes          BIGINT,       -- pg_table_size
     total_bytes          BIGINT,       -- pg_total_relation_size
-    frozen_xid_age       BIGINT        -- age(relfrozenxid)
+    frozen_xid_age       BIGINT,       -- age(relfrozenxid)
+    relid                BIGINT        -- the table's oid: a new one means it was dropped and re-created (schema 3)
 );
 COMMENT ON TABLE pg_tables IS 'pg_stat_user_tables + pg_statio_user_tables + sizes per snapshot. Key: (server, taken_at, datname, schemaname, relname).';
 
@@ -141,7 +142,8 @@ CREATE TABLE IF NOT EXISTS pg_indexes (
     indexdef        VARCHAR,         -- pg_get_indexdef
     is_unique       BOOLEAN,
     is_primary      BOOLEAN,
-    is_valid        BOOLEAN
+    is_valid        BOOLEAN,
+    indexrelid      BIGINT           -- the index's oid: a new one means it was dropped and re-created (schema 3)
 );
 COMMENT ON TABLE pg_indexes IS 'pg_stat_user_indexes with definitions and sizes per snapshot. Key: (server, taken_at, datname, schemaname, indexrelname).';
 
@@ -157,7 +159,8 @@ CREATE TABLE IF NOT EXISTS pg_databases (
     blks_read       BIGINT,
     blks_hit        BIGINT,
     temp_bytes      BIGINT,
-    deadlocks       BIGINT
+    deadlocks       BIGINT,
+    stats_reset     TIMESTAMPTZ      -- when pg_stat_reset() last ran in it (NULL: never); its tables' and indexes' counters restart then (schema 3)
 );
 COMMENT ON TABLE pg_databases IS 'pg_stat_database and sizes per snapshot. Key: (server, taken_at, datname).';
 

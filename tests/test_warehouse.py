@@ -213,7 +213,7 @@ def test_a_warehouse_of_another_schema_version_is_refused(warehouse: Warehouse) 
     con = duckdb.connect(str(warehouse.path))
     con.execute("UPDATE schema_info SET value = '99' WHERE key = 'schema_version'")
     con.close()
-    expected = r"has schema version 99; .* can migrate only from 1"
+    expected = r"has schema version 99; this sre_lib writes version 3 and can migrate only from 1, 2"
     with pytest.raises(WarehouseError, match=expected), warehouse.write_run("test"):
         pass
 
@@ -221,18 +221,25 @@ def test_a_warehouse_of_another_schema_version_is_refused(warehouse: Warehouse) 
 def test_a_schema_1_warehouse_is_migrated_in_place_keeping_its_rows(warehouse: Warehouse) -> None:
     _load(warehouse, 1)
     con = duckdb.connect(str(warehouse.path))
-    con.execute("ALTER TABLE pg_sequences DROP COLUMN min_value")  # the shape schema version 1 had
+    for table, column in [("pg_sequences", "min_value"), ("pg_tables", "relid"), ("pg_indexes", "indexrelid"),
+                          ("pg_databases", "stats_reset")]:  # fmt: skip
+        con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")  # the shape schema version 1 had
     con.execute("UPDATE schema_info SET value = '1' WHERE key = 'schema_version'")
     con.execute("INSERT INTO pg_sequences VALUES ('db', ?, 'd', 'public', 'old_seq', 'integer', 5, 100, 1)", [START])
+    con.execute("INSERT INTO pg_databases (server, taken_at, datname, size_bytes) VALUES ('db', ?, 'd', 7)", [START])
     con.close()
-    assert warehouse_module.SCHEMA_VERSION == "2"
+    assert warehouse_module.SCHEMA_VERSION == "3"
     with warehouse.write_run("test") as run:
         run.replace_rows("backups", _backup("b2"))
     sequences = _table(warehouse, "SELECT sequencename, last_value, min_value IS NULL AS unknown FROM pg_sequences")
     assert sequences.values.tolist() == [["old_seq", 5, True]]
+    databases = _table(warehouse, "SELECT datname, size_bytes, stats_reset IS NULL AS unknown FROM pg_databases")
+    assert databases.values.tolist() == [["d", 7, True]]
+    for table, column in [("pg_tables", "relid"), ("pg_indexes", "indexrelid")]:
+        assert column in _table(warehouse, f"SELECT * FROM {table}").columns
     assert len(_table(warehouse, "SELECT * FROM metric_samples")) == 120
     version = _table(warehouse, "SELECT value FROM schema_info WHERE key = 'schema_version'")
-    assert version.value.tolist() == ["2"]
+    assert version.value.tolist() == ["3"]
 
 
 def test_old_snapshots_are_pruned(warehouse: Warehouse) -> None:

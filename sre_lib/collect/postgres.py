@@ -149,7 +149,7 @@ SELECT current_database() AS datname, s.schemaname, s.relname, s.seq_scan, s.seq
        s.last_vacuum, s.last_autovacuum, s.last_analyze, s.last_autoanalyze, s.vacuum_count, s.autovacuum_count,
        s.analyze_count, s.autoanalyze_count, io.heap_blks_read, io.heap_blks_hit, io.idx_blks_read,
        io.idx_blks_hit, pg_table_size(s.relid) AS table_bytes, pg_total_relation_size(s.relid) AS total_bytes,
-       age(c.relfrozenxid)::bigint AS frozen_xid_age
+       age(c.relfrozenxid)::bigint AS frozen_xid_age, s.relid::bigint AS relid
 FROM pg_stat_user_tables s
 JOIN pg_statio_user_tables io USING (relid)
 JOIN pg_class c ON c.oid = s.relid
@@ -157,7 +157,8 @@ JOIN pg_class c ON c.oid = s.relid
 _INDEXES = """
 SELECT current_database() AS datname, s.schemaname, s.relname, s.indexrelname, s.idx_scan, s.idx_tup_read,
        s.idx_tup_fetch, pg_relation_size(s.indexrelid) AS index_bytes, pg_get_indexdef(s.indexrelid) AS indexdef,
-       i.indisunique AS is_unique, i.indisprimary AS is_primary, i.indisvalid AS is_valid
+       i.indisunique AS is_unique, i.indisprimary AS is_primary, i.indisvalid AS is_valid,
+       s.indexrelid::bigint AS indexrelid
 FROM pg_stat_user_indexes s JOIN pg_index i USING (indexrelid)
 """
 _SEQUENCES = """
@@ -167,7 +168,8 @@ FROM pg_sequences
 """
 _DATABASES = """
 SELECT d.datname, pg_database_size(d.oid) AS size_bytes, age(d.datfrozenxid)::bigint AS xid_age,
-       s.numbackends, s.xact_commit, s.xact_rollback, s.blks_read, s.blks_hit, s.temp_bytes, s.deadlocks
+       s.numbackends, s.xact_commit, s.xact_rollback, s.blks_read, s.blks_hit, s.temp_bytes, s.deadlocks,
+       s.stats_reset
 FROM pg_database d JOIN pg_stat_database s ON s.datid = d.oid
 WHERE d.datallowconn AND NOT d.datistemplate
 """

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import psycopg
 import pytest
+import tomli_w
 from servers import PostgresServer, free_port, postgres_server
 
 from sre_lib.collect.pgss_columns import DOCUMENTED_COLUMNS
 from sre_lib.collect.postgres import collect_postgres, postgres_target, take_snapshot
-from sre_lib.config import DEFAULT_CONFIG_PATH, load_config
+from sre_lib.config import DEFAULT_CONFIG_PATH, config_to_toml, load_config, parse_config
 from sre_lib.errors import CollectionError
 from sre_lib.pg_maintenance import sequences_near_limit
 from sre_lib.pgss import statement_deltas
@@ -278,3 +281,69 @@ def test_a_dsn_password_with_an_unencoded_slash_is_refused_without_showing_it() 
     with pytest.raises(CollectionError, match="percent-encode") as raised:
         postgres_target(CONFIG, {"SRE_PG_DSN": f"postgresql://admin:{secret}@127.0.0.1:5432/db"})
     assert "aB3x" not in str(raised.value) and "9kQz" not in str(raised.value)
+
+
+def _run(pg: PostgresServer, dbname: str, *statements: str) -> None:
+    """Statements in one session, which then ends (PostgreSQL 15 flushes its statistics when it does)."""
+    with psycopg.connect(pg.dsn(dbname=dbname), autocommit=True) as con:
+        for statement in statements:
+            con.execute(statement)
+
+
+def _scans(table: str, count: int, index: bool = False) -> list[str]:
+    plan = ["SET enable_seqscan = off"] if index else ["SET enable_indexscan = off", "SET enable_bitmapscan = off"]
+    return [*plan, *[f"SELECT count(*) FROM {table} WHERE v = {n}" for n in range(count)]]
+
+
+def test_object_counters_restart_with_the_object_or_a_statistics_reset(pg: PostgresServer, tmp_path: Path) -> None:
+    """Counters are per object, not per name: an index re-created under its name, a table dropped for a
+    snapshot, pg_stat_reset() in the database, and a database collected for the first time each restart
+    them, and the window's deltas count what happened since, not against the old values."""
+    from sre_lib.pg_maintenance import table_activity, unused_indexes
+
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    setup = ["CREATE TABLE churn (id int PRIMARY KEY, v int)", "INSERT INTO churn SELECT g, g % 50 FROM "
+             "generate_series(1, 5000) g", "CREATE INDEX churn_v ON churn (v)", "ANALYZE churn",
+             "CREATE TABLE flaky (v int)", "INSERT INTO flaky VALUES (1)"]  # fmt: skip
+    _run(pg, "bench", *setup, *_scans("churn", 5, index=True), *_scans("flaky", 2))
+    _run(pg, "plain", "CREATE TABLE later (v int)", "INSERT INTO later VALUES (1)", *_scans("later", 6))
+    raw = tomllib.loads(config_to_toml(CONFIG))
+    raw["sources"]["postgres"]["databases"] = ["bench", "plain"]
+    both = parse_config(tomli_w.dumps(raw), source="test")
+    try:
+        collect_postgres(warehouse, CONFIG, env=env_for(pg))  # bench only
+        _run(pg, "bench", "DROP INDEX churn_v", "CREATE INDEX churn_v ON churn (v)", *_scans("churn", 5, index=True),
+             "DROP TABLE flaky")  # fmt: skip
+        collect_postgres(warehouse, both, env=env_for(pg))  # plain's lifetime counters are no interval's work
+        con = warehouse.open_read_only()
+        try:
+            unused = set(unused_indexes(con).indexrelname)
+            activity = table_activity(con).set_index(["datname", "relname"])
+        finally:
+            con.close()
+        assert "churn_v" not in unused  # 5 scans since it was re-created: the counter read 5 again
+        assert activity.loc[("plain", "later"), "intervals"] == 0
+        assert pd.isna(activity.loc[("plain", "later"), "seq_scan"])
+
+        before = pg.execute("SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'churn'", dbname="bench")[0][0]
+        _run(pg, "bench", "SELECT pg_stat_reset()", *_scans("churn", before + 3), "CREATE TABLE flaky (v int)",
+             *_scans("flaky", 4))  # fmt: skip
+        _run(pg, "plain", *_scans("later", 2))
+        collect_postgres(warehouse, both, env=env_for(pg))
+        con = warehouse.open_read_only()
+        try:
+            last = pg_snapshot_times(con)[-2]
+            since = table_activity(con, start=last).set_index(["datname", "relname"])
+        finally:
+            con.close()
+        assert since.loc[("bench", "churn"), "seq_scan"] == before + 3  # grew past the old count after the reset
+        assert since.loc[("bench", "churn"), "reset"]
+        assert since.loc[("bench", "flaky"), "seq_scan"] == 4  # back after a snapshot without it: new
+        assert since.loc[("plain", "later"), "seq_scan"] == 2 and since.loc[("plain", "later"), "intervals"] == 1
+    finally:
+        _run(pg, "bench", "DROP TABLE IF EXISTS churn", "DROP TABLE IF EXISTS flaky")
+        _run(pg, "plain", "DROP TABLE IF EXISTS later")
+
+
+def pg_snapshot_times(con: object) -> list:
+    return [row[0] for row in con.execute("SELECT DISTINCT taken_at FROM pg_tables ORDER BY 1").fetchall()]
