@@ -141,6 +141,19 @@ def _check_declared(parameters: Mapping[str, Any], notebook: Path) -> None:
                 f"parameter {key!r} of {notebook.name}: expected {expected[1]} like its default "
                 f"{declared[key]['default']}, got {value!r}"
             )
+        low, high = PARAMETER_RANGES.get(key, (None, None))
+        if low is not None and isinstance(value, (int, float)) and not low <= value <= high:
+            raise ReportError(f"parameter {key!r} of {notebook.name}: expected {low} to {high}, got {value!r}")
+
+
+#: Bounds of the numeric report parameters: beyond them a report says nothing more, only takes longer (a
+#: 100,000-day horizon ran into Altair's row limit).
+PARAMETER_RANGES: dict[str, tuple[int, int]] = {
+    "window_days": (1, 366),
+    "baseline_days": (1, 366),
+    "horizon_days": (1, 730),
+    "top": (1, 200),
+}
 
 
 _EXPECTED_TYPES: dict[type, tuple[tuple[type, ...], str]] = {

@@ -140,6 +140,8 @@ def test_parameters_are_checked_against_the_notebooks_own_cell() -> None:
         with pytest.raises(ReportError, match=r"parameter 'window_days' of capacity\.ipynb: expected a whole number "
                            r"like its default 30, got"):  # fmt: skip
             check_parameters({"window_days": value}, capacity)
+    with pytest.raises(ReportError, match=r"parameter .horizon_days. of capacity\.ipynb: expected 1 to 730, got 1"):
+        check_parameters({"horizon_days": 100_000}, capacity)
 
 
 def test_a_non_positive_time_limit_is_a_usage_error_and_makes_no_run(notebooks: Path, tmp_path: Path) -> None:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
+import tomllib
+from pathlib import Path
 
+import pytest
+import tomli_w
+
+from sre_lib.collect.postgres import postgres_target
 from sre_lib.collect.prometheus import prometheus_target
 from sre_lib.collect.redis import redis_target
-from sre_lib.config import DEFAULT_CONFIG_PATH, load_config
+from sre_lib.config import DEFAULT_CONFIG_PATH, config_to_toml, load_config, parse_config
 from sre_lib.errors import ConfigError
 from sre_lib.secrets import environment_secrets, redact, url_location
 
@@ -90,3 +95,15 @@ def test_collector_targets_refuse_an_unreadable_url_before_connecting() -> None:
     with pytest.raises(ConfigError, match="SRE_REDIS_URL"):
         redis_target(config, {"SRE_REDIS_URL": "127.0.0.1:6379"})
     assert redis_target(config, {"SRE_REDIS_URL": "unix:///run/redis.sock"}).describe().endswith("(/run/redis.sock)")
+
+
+def test_an_unreadable_password_file_is_named_with_the_config_that_points_at_it(tmp_path: Path) -> None:
+    raw = tomllib.loads(config_to_toml(load_config(DEFAULT_CONFIG_PATH)))
+    raw["sources"]["redis"]["password_file"] = str(tmp_path / "missing")
+    raw["sources"]["postgres"]["password_file"] = str(tmp_path / "missing")
+    config = parse_config(tomli_w.dumps(raw), source="site.toml")
+    expected = rf"^site\.toml: sources\.redis: cannot read a secret from password_file {tmp_path}/missing$"
+    with pytest.raises(ConfigError, match=expected):
+        redis_target(config, {})
+    with pytest.raises(ConfigError, match=r"^site\.toml: sources\.postgres: cannot read a secret"):
+        postgres_target(config, {})

@@ -56,7 +56,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -244,9 +243,14 @@ def _object(item: Mapping[str, Any], key: str, where: str, required: bool = Fals
 
 def _epoch(item: Mapping[str, Any], key: str, where: str) -> float:
     value = item.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-        raise DataError(f"{where}.{key}: expected a time in epoch seconds (a number), got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < _EPOCH_LIMIT:
+        raise DataError(
+            f"{where}.{key}: expected a time in epoch seconds (a number before the year 9999), got {value!r}"
+        )
     return float(value)
+
+
+_EPOCH_LIMIT = 253_402_300_800  # 9999-12-31 24:00 UTC: Python's datetime ends there
 
 
 def _count(item: Mapping[str, Any], key: str, where: str) -> int | None:

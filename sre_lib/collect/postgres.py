@@ -100,7 +100,7 @@ def postgres_target(config: PlatformConfig, env: Mapping[str, str] | None = None
         if env.get(variable):
             settings[key] = env[variable]
     if settings["password"] is None and source.password_file:
-        settings["password"] = read_secret_file(source.password_file, "sources.postgres")
+        settings["password"] = read_secret_file(source.password_file, f"{config.source}: sources.postgres")
     return PostgresTarget(
         server=source.server,
         host=str(settings["host"]),

@@ -55,7 +55,9 @@ def redis_target(config: PlatformConfig, env: Mapping[str, str] | None = None) -
     env = os.environ if env is None else env
     source = config.sources.redis
     url = env.get("SRE_REDIS_URL") or source.url
-    password = read_secret_file(source.password_file, "sources.redis") if source.password_file else None
+    password = (
+        read_secret_file(source.password_file, f"{config.source}: sources.redis") if source.password_file else None
+    )
     target = RedisTarget(server=source.server, url=url, password=password, timeout_seconds=source.timeout_seconds)
     target.describe()  # a URL that cannot be read fails here, before any connection
     return target

@@ -112,7 +112,12 @@ def _broken(tmp_path: Path, edit) -> Path:
         (
             lambda d: d[0]["backup"][1]["timestamp"].update(stop="2026-10-03 03:05"),
             r"broken\.json: \[0\]\.backup\[1\] \(20261002-030002F_20261003-030001D\)\.timestamp\.stop: expected a time "
-            r"in epoch seconds \(a number\), got '2026-10-03 03:05'",
+            r"in epoch seconds \(a number before the year 9999\), got '2026-10-03 03:05'",
+        ),
+        (
+            lambda d: d[0]["backup"][1]["timestamp"].update(stop=1e30),
+            r"\(20261002-030002F_20261003-030001D\)\.timestamp\.stop: expected a time in epoch seconds \(a number "
+            r"before the year 9999\), got 1e\+30",
         ),
         (
             lambda d: d[0]["backup"][0].update(type="snapshot"),
