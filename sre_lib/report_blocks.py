@@ -49,11 +49,14 @@ def verdict_banner(
     tz: ZoneInfo,
     made_at: datetime | None = None,
     as_of_chosen: bool = False,
+    demo: bool = False,
 ) -> Html:
     """The first thing a manager sees: GREEN / AMBER / RED, what it is about, and as of when.
 
     With ``made_at`` (when the report is made) it also says when that was, and warns in red when the data is
     older than STALE_AFTER, unless the reader chose the as-of time (``as_of_chosen``: a report of the past).
+    ``demo`` (the warehouse holds only ``sre demo``'s synthetic data, see ``sre_lib.demo.build.is_demo``) says so
+    instead: a demo's fixed span is not a collection that stopped.
     """
     css = {"warn": "warning", "fail": "critical", "pass": "healthy", "no data": "nodata"}.get(status, status)
     label = _LABELS.get(status, status.upper())
@@ -65,7 +68,12 @@ def verdict_banner(
     if made_at is not None:
         footer += f"; report made {made_at.astimezone(tz):%Y-%m-%d %H:%M %Z}"
         age = made_at - as_of
-        if age > STALE_AFTER and not as_of_chosen:
+        if demo:
+            stale = (
+                '<span class="sre-demo">Demo data: a synthetic platform made by <code>sre demo</code>, not '
+                "measurements of a live one.</span>"
+            )
+        elif age > STALE_AFTER and not as_of_chosen:
             stale = (
                 f'<span class="sre-stale">Stale: the newest data is {human_duration(age)} old. Check that '
                 "collection still runs before acting on this report.</span>"

@@ -89,6 +89,8 @@ def test_verdict_banner_says_when_the_data_is_stale() -> None:
     assert "Stale" not in verdict_banner("pass", "DR", "ok", as_of, SYDNEY).markup
     naive = verdict_banner("pass", "DR", "ok", datetime(2026, 11, 1), SYDNEY, made_at=datetime(2026, 11, 30)).markup
     assert "as of 2026-11-01 11:00 AEDT" in naive and "Stale: the newest data is 29 d old" in naive  # naive is UTC
+    demo = verdict_banner("pass", "DR", "ok", as_of, SYDNEY, made_at=as_of + timedelta(days=29), demo=True).markup
+    assert "Stale" not in demo and 'class="sre-demo"' in demo and "not measurements of a live one" in demo
 
 
 def test_since_says_before_when_the_state_held_from_the_first_sample_read() -> None:

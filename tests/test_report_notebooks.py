@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,6 @@ from sre_lib.capacity import capacity_review
 from sre_lib.config import DEFAULT_CONFIG_PATH, load_config
 from sre_lib.demo import postgres as demo
 from sre_lib.dr import dr_readiness
-from sre_lib.report_blocks import STALE_AFTER
 from sre_lib.reports import run_report
 from sre_lib.slow_queries import slow_query_review
 from sre_lib.warehouse import Warehouse
@@ -108,8 +106,9 @@ def test_dr_report_states_the_library_checks(reports, demo_warehouse: Path) -> N
     assert f"{BANNER[report.verdict]} · Disaster recovery of postgresql" in text
     assert _squash(report.summary) in text
     assert report.score in text
-    stale = datetime.now(UTC) - report.as_of > STALE_AFTER  # the demo's data ends on a fixed day
-    assert ("Stale: the newest data is" in text) == stale and "report made " in text
+    # the demo's data ends on a fixed day: its reports say they are a demo, never that collection stopped
+    assert "Demo data: a synthetic platform made by sre demo" in text and "Stale" not in text
+    assert "report made " in text
     for check in report.checks:
         assert _squash(check.finding) in text
 

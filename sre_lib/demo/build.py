@@ -19,7 +19,7 @@ from sre_lib.demo.spec import DemoSpec
 from sre_lib.errors import WarehouseError
 from sre_lib.warehouse import Warehouse, scalar
 
-__all__ = ["DemoSpec", "DemoSummary", "build_demo"]
+__all__ = ["DemoSpec", "DemoSummary", "build_demo", "is_demo"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,17 @@ def build_demo(
         for table, frame in frames.items():
             rows[table] = run.replace_rows(table, frame)
     return DemoSummary(warehouse=str(target.path), rows_by_table=rows)
+
+
+def is_demo(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the warehouse holds only the demo's synthetic data: a report of it must say so."""
+    return bool(
+        scalar(
+            con,
+            "SELECT count(*) FILTER (WHERE source = 'demo') > 0 AND count(*) FILTER (WHERE source <> 'demo') = 0 "
+            "FROM collection_runs WHERE status = 'ok'",
+        )
+    )
 
 
 def _metric(series: pd.DataFrame, samples: pd.DataFrame, component: str, metric: str) -> pd.Series | None:

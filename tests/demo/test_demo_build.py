@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sre_lib.demo.build import build_demo
+from sre_lib.demo.build import build_demo, is_demo
 from sre_lib.demo.spec import DemoSpec
 from sre_lib.errors import WarehouseError
 from sre_lib.warehouse import Warehouse, table_keys
@@ -48,6 +48,29 @@ def test_demo_refuses_a_warehouse_holding_collected_data(tmp_path: Path) -> None
         run.replace_rows("pg_snapshots", pd.DataFrame({"server": ["pg"], "taken_at": [pd.Timestamp.now(tz="UTC")]}))
     with pytest.raises(WarehouseError, match=r"holds 1 collection runs of real data"):
         build_demo(warehouse.path, DemoSpec(days=2))
+
+
+def test_only_a_warehouse_of_demo_data_alone_is_called_a_demo(demo_warehouse: Path, tmp_path: Path) -> None:
+    con = Warehouse(demo_warehouse).open_read_only()
+    try:
+        assert is_demo(con)
+    finally:
+        con.close()
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    with warehouse.write_run("postgres", target="prod") as run:
+        run.replace_rows("pg_snapshots", pd.DataFrame({"server": ["pg"], "taken_at": [pd.Timestamp.now(tz="UTC")]}))
+    con = warehouse.open_read_only()
+    try:
+        assert not is_demo(con)  # collected data, and no demo run
+    finally:
+        con.close()
+    empty = Warehouse(tmp_path / "empty.duckdb")
+    empty.ensure_created()
+    con = empty.open_read_only()
+    try:
+        assert not is_demo(con)
+    finally:
+        con.close()
 
 
 def test_the_two_views_of_postgres_connections_agree(demo_warehouse: Path) -> None:
