@@ -57,9 +57,9 @@ from servers import require
 
 from sre_lib.collect.prometheus import (
     ACCEPT_ENCODING,
-    READ_CHUNK_BYTES,
     collect_prometheus,
     decode_matrix,
+    read_body,
     split_window,
 )
 from sre_lib.config import config_to_toml, load_config, parse_config
@@ -119,7 +119,7 @@ def download_only(url: str, chunks: list[tuple[int, int]], concurrency: int) -> 
             stream=True,
         )  # fmt: skip
         response.raise_for_status()
-        body = b"".join(response.iter_content(READ_CHUNK_BYTES))  # read as the collector reads
+        body = read_body(response)  # read as the collector reads
         response.close()
         return len(body)
 

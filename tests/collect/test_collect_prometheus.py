@@ -494,6 +494,44 @@ def test_an_overloaded_server_answering_503_is_retried(
     assert stored(warehouse, "cpu") == stored(collected[0], "cpu")
 
 
+@contextlib.contextmanager
+def _cut_short_server() -> Iterator[str]:
+    """A peer on loopback that promises a 100 kB body and hangs up after its first bytes (a network failure,
+    which no Prometheus we could start would produce on demand)."""
+    import socketserver
+
+    class CutShort(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            while self.rfile.readline() not in (b"\r\n", b""):
+                pass
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
+                             b'{"status":"success","data":{"resultType":"matrix","result":[')  # fmt: skip
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), CutShort)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_response_cut_short_is_retried_then_named_and_nothing_is_written(tmp_path: Path) -> None:
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    config = with_settings(retries=1)
+    with _cut_short_server() as url, pytest.raises(CollectionError) as raised:
+        collect_prometheus(warehouse, config, START, START + timedelta(hours=1), STEP, metrics=["cpu"],
+                           env={"SRE_PROMETHEUS_URL": url})  # fmt: skip
+    assert re.fullmatch(
+        r"Prometheus http://127\.0\.0\.1:\d+: query 'cpu' chunk 2025-12-07 00:00:00\.\.2025-12-07 01:00:00 UTC "
+        r"failed after 2 attempts: connection broken while reading the response",
+        str(raised.value),
+    ), raised.value
+    assert warehouse.runs().status.tolist() == ["failed"]
+
+
 def test_credentials_never_show_in_the_target() -> None:
     target = prometheus_target(BASE, {"SRE_PROMETHEUS_URL": "https://sre:Fake-Url-Pw@prom.example:9443/prom/"})
     assert target.describe() == "https://prom.example:9443/prom"
