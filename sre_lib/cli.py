@@ -228,19 +228,21 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_jobs_list(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from sre_lib.jobs import load_jobs, schedule_table
+    from sre_lib.jobs import load_jobs_leniently, schedule_table
 
     config = load_config(args.config)
-    table = schedule_table(load_jobs(args.jobs_dir), config, Warehouse(args.warehouse), datetime.now(UTC))
+    jobs, problems = load_jobs_leniently(args.jobs_dir)  # the good jobs are listed; each bad file is named
+    for problem in problems:
+        print(f"sre: error: {problem}", file=sys.stderr, flush=True)
+    table = schedule_table(jobs, config, Warehouse(args.warehouse), datetime.now(UTC))
     if table.empty:
         print("no jobs")
-        return 0
     for row in table.itertuples():
         last = f"{row.last_run:%Y-%m-%d %H:%M}" if pd.notna(row.last_run) else "never"
         due = "  DUE" if row.due else ""
         upcoming = f"{row.next_run:%Y-%m-%d %H:%M %Z}"
         print(f"{row.job:<22} {row.does:<22} {row.schedule:<14} last {last:<16} next {upcoming}{due}")
-    return 0
+    return 1 if problems else 0
 
 
 def _cmd_jobs_run(args: argparse.Namespace) -> int:

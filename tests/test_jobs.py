@@ -210,6 +210,21 @@ def test_jobs_list_shows_next_runs(tmp_path: Path) -> None:
     assert "last never" in capacity and "next " in capacity and "DUE" in capacity
 
 
+def test_jobs_list_names_a_bad_job_file_and_lists_the_good_ones(tmp_path: Path) -> None:
+    (tmp_path / "good.toml").write_text('report = "dr"\nschedule = "0 9 1 * *"\n')
+    (tmp_path / "feb31.toml").write_text('report = "dr"\nschedule = "0 7 31 2 *"\n')
+    result = subprocess.run(
+        [SRE, "jobs", "list", "--jobs-dir", str(tmp_path), "--warehouse", str(tmp_path / "none.duckdb")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == (
+        f"sre: error: {tmp_path / 'feb31.toml'}: expected a cron schedule that comes due in `schedule`, "
+        "got '0 7 31 2 *'"
+    )
+    assert [line.split()[0] for line in result.stdout.splitlines()] == ["good"]
+
+
 def test_a_report_job_without_a_warehouse_fails_clearly_and_creates_none(tmp_path: Path) -> None:
     job = load_jobs(_slow_job(tmp_path))["slow"]
     missing = tmp_path / "none.duckdb"
