@@ -246,7 +246,7 @@ def _cmd_jobs_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_jobs_run(args: argparse.Namespace) -> int:
-    from sre_lib.jobs import load_jobs, load_jobs_leniently, run_due, run_job
+    from sre_lib.jobs import job_file, load_job, load_jobs_leniently, run_due, run_job
 
     if args.due == bool(args.name):
         raise SreError("jobs run: give a job name or --due (not both)")
@@ -258,8 +258,11 @@ def _cmd_jobs_run(args: argparse.Namespace) -> int:
         if problems:
             return 1
     else:
-        jobs = load_jobs(args.jobs_dir)
+        jobs, _problems = load_jobs_leniently(args.jobs_dir)  # another job's bad file must not stop this one
         if args.name not in jobs:
+            own_file = job_file(args.jobs_dir, args.name)
+            if own_file.is_file():
+                load_job(own_file)  # raises what is wrong with it
             raise SreError(f"jobs run: no job {args.name!r}; jobs are: {', '.join(sorted(jobs)) or 'none'}")
         outcome = run_job(jobs[args.name], args.config, args.warehouse)
         print(outcome, flush=True)

@@ -1002,18 +1002,28 @@ def _check_replicas(ctx: _Context) -> DrCheck:
     replicas = [row for row in connected if row["replay_lsn"] is not None]
     receivers = [row for row in connected if row["replay_lsn"] is None]
     slots = ctx.rows(
-        "SELECT slot_name, slot_type, active, retained_bytes FROM pg_replication_slots WHERE server = ? "
-        "AND taken_at = ? ORDER BY slot_name",
+        "SELECT slot_name, slot_type, active, retained_bytes, wal_status FROM pg_replication_slots "
+        "WHERE server = ? AND taken_at = ? ORDER BY slot_name",
         [ctx.server, latest],
     )
-    # A slot that has reserved no WAL yet (retained 0) holds nothing back; an unknown amount may.
-    inactive = [s for s in slots if not s["active"] and (s["retained_bytes"] is None or s["retained_bytes"] > 0)]
+    # A slot that has reserved no WAL yet (retained 0) holds nothing back; an unknown amount may; a lost one
+    # holds nothing either, but the replica using it can no longer catch up.
+    inactive = [
+        s for s in slots
+        if not s["active"] and (s["retained_bytes"] is None or s["retained_bytes"] > 0 or s["wal_status"] == "lost")
+    ]  # fmt: skip
+    lost = [s for s in inactive if s["wal_status"] == "lost"]
+    holding = [s for s in inactive if s["wal_status"] != "lost"]
     evidence |= {"replicas": replicas, "wal_receivers": receivers, "inactive_slots": inactive}
     seen = f"pg_stat_replication at {ctx.local(latest)}"
     slot_note = ""
-    if inactive:
-        slot_note = "; inactive replication slot(s) holding WAL on the primary: " + ", ".join(
-            f"{s['slot_name']} ({_bytes(s['retained_bytes'])})" for s in inactive
+    if holding:
+        slot_note += "; inactive replication slot(s) holding WAL on the primary: " + ", ".join(
+            f"{s['slot_name']} ({_bytes(s['retained_bytes'])})" for s in holding
+        )
+    if lost:
+        slot_note += "; replication slot(s) that lost the WAL their replica needs (it must be re-seeded): " + ", ".join(
+            s["slot_name"] for s in lost
         )
     if not replicas:
         streamed = ""
@@ -1062,8 +1072,10 @@ def _check_replicas(ctx: _Context) -> DrCheck:
             "Find why the replica lags or is not streaming (network, replica I/O, long queries with "
             "hot_standby_feedback, a conflicting recovery); a failover now would lose the lag."
         )
-        if inactive:
+        if holding:
             action += " Drop or reconnect inactive replication slots before they fill the primary's disk."
+        if lost:
+            action += " Re-seed the replica of a lost slot from a new base backup, or drop the slot."
         headline = "replica lagging or not streaming" if any(s != PASS for s in statuses) else "inactive slot"
     return DrCheck(name, title, status, headline, finding, action, evidence)
 

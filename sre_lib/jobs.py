@@ -99,7 +99,7 @@ def load_jobs_leniently(directory: str | os.PathLike[str] | None = None) -> tupl
     problems: list[str] = []
     for path in sorted(folder.glob("*.toml")):
         try:
-            job = _load_job(path)
+            job = load_job(path)
         except ConfigError as exc:
             problems.append(str(exc))
             continue
@@ -110,7 +110,13 @@ def load_jobs_leniently(directory: str | os.PathLike[str] | None = None) -> tupl
     return jobs, problems
 
 
-def _load_job(path: Path) -> Job:
+def job_file(directory: str | os.PathLike[str] | None, name: str) -> Path:
+    """Where a job of that name is defined by default: ``<directory>/<name>.toml``."""
+    return Path(directory or DEFAULT_JOBS_DIR) / f"{name}.toml"
+
+
+def load_job(path: Path) -> Job:
+    """One job file, validated; ConfigError naming the file, the key and what was expected."""
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:

@@ -85,8 +85,8 @@ def deltas_sql(
                (s.prev_entry_taken_at IS NULL OR s.prev_entry_taken_at <> n.prev_taken_at) AS new_entry,
                (n.pgss_stats_reset IS DISTINCT FROM n.prev_stats_reset
                 OR s.stats_since IS DISTINCT FROM s.prev_stats_since OR {decreased}
-                OR (s.stats_since IS NULL AND coalesce(s.max_exec_time_ms < s.prev_max
-                                                       OR s.min_exec_time_ms > s.prev_min, false))) AS reset,
+                OR (s.stats_since IS NULL AND s.prev_calls > 0  -- before a first call min and max are 0
+                    AND coalesce(s.max_exec_time_ms < s.prev_max OR s.min_exec_time_ms > s.prev_min, false))) AS reset,
                coalesce(n.pgss_dealloc > n.prev_dealloc, false) AS dealloc
         FROM entries s JOIN snaps n USING (server, taken_at)
         WHERE n.prev_taken_at IS NOT NULL

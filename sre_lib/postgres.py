@@ -17,13 +17,16 @@ ending 10:15 .. 11:00). ``None`` leaves that side open: all history. Point-in-ti
 sequences, invalid indexes, ...) read the latest snapshot at or before ``end``. Naive date-times are UTC.
 
 **Counter deltas** of the snapshot tables (``window_deltas_sql``) follow the same rules as ``sre_lib.pgss``
-for statements: an object's delta over an interval is now minus then, unless its counters restarted inside
-the interval: a counter went down, the object's oid changed (dropped and re-created under the same name), or
-its database's ``stats_reset`` (pg_stat_reset()) falls after the previous snapshot. Then the delta is the
-value now, a lower bound, and the object is flagged ``reset``. An object absent from the previous snapshot
-counts from zero (it is new), unless its database was not collected then (added to ``[sources.postgres]
-databases`` since): its lifetime counters are no interval's work, so that interval only starts its history.
-The first snapshot a server ever had starts no interval. No delta is ever negative.
+for statements: an object's delta over an interval is now minus then. A counter that went down, or an object
+whose oid changed (dropped and re-created under the same name), counts from zero: the delta is the value now,
+a lower bound, and the object is flagged ``reset``. A statistics reset of its database (``stats_reset`` after
+the previous snapshot: pg_stat_reset(), but PostgreSQL also moves it when a single object is reset) flags the
+object and keeps now minus then where that is not negative, a lower bound too. An object absent from the
+previous snapshot counts from zero (it is new), unless its database's objects were not read then (added to
+``[sources.postgres] databases`` since): its lifetime counters are no interval's work, so that interval only
+starts its history. The first snapshot a server ever had starts no interval. No delta is ever negative.
+(``REINDEX CONCURRENTLY`` gives an index a new oid but keeps its counters: that interval then counts the
+index's lifetime scans, which errs towards "used", never towards "unused".)
 """
 
 from __future__ import annotations
@@ -111,21 +114,28 @@ def window_deltas_sql(
     decreased = " OR ".join(f"coalesce({c} < prev_{c}, false)" for c in counters)
     recreated = f"coalesce({identity} <> prev_{identity}, false)" if identity else "false"
     per_database = table in _COLLECTED_PER_DATABASE
+    database = (  # a column of the object's database at a snapshot
+        "(SELECT {column} FROM pg_databases d WHERE d.server = t.server AND d.taken_at = {at} "
+        "AND d.datname = t.datname)"
+    )
     if table == "pg_databases":
         database_reset = "t.stats_reset"
     elif per_database:
-        database_reset = "(SELECT d.stats_reset FROM pg_databases d WHERE d.server = t.server AND d.taken_at = " \
-            "t.taken_at AND d.datname = t.datname)"  # fmt: skip
+        database_reset = database.format(column="d.stats_reset", at="t.taken_at")
     else:
         database_reset = "NULL::TIMESTAMPTZ"
-    watched = (
-        f"EXISTS (SELECT 1 FROM {table} w WHERE w.server = t.server AND w.taken_at = s.prev_snap "
-        "AND w.datname = t.datname)"
-        if per_database
-        else "true"
-    )
+    watched = "true"
+    if per_database:  # the previous snapshot read this database's objects (older rows do not say: any object of it)
+        watched = (
+            f"coalesce({database.format(column='d.objects_collected', at='s.prev_snap')}, EXISTS (SELECT 1 FROM "
+            f"{table} w WHERE w.server = t.server AND w.taken_at = s.prev_snap AND w.datname = t.datname))"
+        )
+    # A counter that went down, or a re-created object, counts from zero. A statistics reset of the database
+    # flags the object but keeps now minus then where that is not negative: PostgreSQL also moves stats_reset
+    # when a single other object is reset, and either way the difference is a lower bound.
     sums = ",\n".join(
-        f"sum(CASE WHEN NOT counted THEN NULL WHEN is_new OR restarted THEN {c} ELSE {c} - prev_{c} END)::BIGINT AS {c}"
+        f"sum(CASE WHEN NOT counted THEN NULL WHEN is_new OR recreated OR {c} < prev_{c} THEN {c} "
+        f"ELSE {c} - prev_{c} END)::BIGINT AS {c}"
         for c in counters
     )
     filters, params = ["taken_at > ?", "taken_at <= ?"], [start, end]
@@ -146,6 +156,7 @@ def window_deltas_sql(
     judged AS (
         SELECT *,
                prev_seen IS DISTINCT FROM prev_snap AS is_new,
+               {recreated} AS recreated,
                (coalesce(database_reset_at > prev_snap, false) OR {recreated} OR {decreased}) AS restarted
         FROM rows WHERE prev_snap IS NOT NULL
     ),

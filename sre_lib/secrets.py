@@ -17,7 +17,8 @@ _PASSWORD_LITERAL = re.compile(
 )
 _URL_PASSWORD = re.compile(r"(?i)(\w+://[^:/@\s]*:)([^@\s]+)(@)")
 # Not a placeholder ($1 in a statement pg_stat_statements normalised): that is no secret, and the text must stay.
-_DSN_PASSWORD = re.compile(r"(?i)(password\s*=\s*)(?!\$\d+\b)('(?:[^'\\]|\\.)*'|\S+)")
+_DSN_PASSWORD = re.compile(r"(?i)(password\s*=\s*)(?!\$\d+(?:[\s),;]|$))('(?:[^'\\]|\\.)*'|\S+)")
+_DSN_PASSWORD_ANY = re.compile(r"(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)")  # in a DSN: never a placeholder
 
 
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
@@ -47,7 +48,7 @@ def environment_secrets(env: Mapping[str, str] | None = None) -> list[str]:
             found.append(value)
             continue
         found += [match.group(2) for match in _URL_PASSWORD.finditer(value)]
-        found += [match.group(2).strip("'") for match in _DSN_PASSWORD.finditer(value)]
+        found += [match.group(2).strip("'") for match in _DSN_PASSWORD_ANY.finditer(value)]
     return [secret for secret in found if secret]
 
 
@@ -71,7 +72,9 @@ def url_location(url: str, what: str, schemes: Iterable[str]) -> str:
         port = parts.port
     except ValueError:
         port = -1
-    if parts.scheme not in allowed or port == -1 or not (parts.hostname or parts.scheme == "unix"):
+    # an unencoded "@" or "/" in the password leaves an "@" after the host, or makes two of them
+    misread = parts.netloc.count("@") > 1 or "@" in f"{parts.path}{parts.query}{parts.fragment}"
+    if parts.scheme not in allowed or port == -1 or misread or not (parts.hostname or parts.scheme == "unix"):
         raise ConfigError(
             f"{what}: expected a URL like {allowed[0]}://host:port (scheme {' or '.join(allowed)}), with any '/', "
             "'?', '#' or '@' in its password percent-encoded"

@@ -58,6 +58,8 @@ MIGRATIONS: dict[str, tuple[str, tuple[str, ...]]] = {
             "ALTER TABLE pg_tables ADD COLUMN IF NOT EXISTS relid BIGINT",
             "ALTER TABLE pg_indexes ADD COLUMN IF NOT EXISTS indexrelid BIGINT",
             "ALTER TABLE pg_databases ADD COLUMN IF NOT EXISTS stats_reset TIMESTAMPTZ",
+            "ALTER TABLE pg_databases ADD COLUMN IF NOT EXISTS objects_collected BOOLEAN",
+            "ALTER TABLE pg_replication_slots ADD COLUMN IF NOT EXISTS wal_status VARCHAR",
         ),
     ),
 }
@@ -543,11 +545,18 @@ class Warehouse:
         for _attempt in range(5):
             snapshot = self.current_snapshot()
             try:
-                return _connect(snapshot, read_only=True)
+                con = _connect(snapshot, read_only=True)
             except duckdb.IOException as exc:
                 if snapshot.exists():
                     raise WarehouseError(f"cannot read warehouse {self.path}: {_one_line(exc)}") from None
                 continue  # a writer replaced CURRENT and removed the old file between our two steps
+            version = _schema_version(con)
+            if version is None or version == SCHEMA_VERSION:
+                return con
+            con.close()  # written by another sre_lib: migrate the file as a writer would (or refuse), then read
+            with self._write_lock():
+                self._open_for_write().close()
+                self._bump_generation()
         raise WarehouseError(f"warehouse {self.path}: read snapshot keeps disappearing; is a writer looping?")
 
     def runs(self) -> pd.DataFrame:

@@ -160,7 +160,8 @@ CREATE TABLE IF NOT EXISTS pg_databases (
     blks_hit        BIGINT,
     temp_bytes      BIGINT,
     deadlocks       BIGINT,
-    stats_reset     TIMESTAMPTZ      -- when pg_stat_reset() last ran in it (NULL: never); its tables' and indexes' counters restart then (schema 3)
+    stats_reset     TIMESTAMPTZ,     -- when pg_stat_reset() last ran in it (NULL: never); its tables' and indexes' counters restart then (schema 3)
+    objects_collected BOOLEAN        -- its tables, indexes and sequences were read in this snapshot ([sources.postgres] databases; schema 3)
 );
 COMMENT ON TABLE pg_databases IS 'pg_stat_database and sizes per snapshot. Key: (server, taken_at, datname).';
 
@@ -228,7 +229,8 @@ CREATE TABLE IF NOT EXISTS pg_replication_slots (
     slot_name        VARCHAR,
     slot_type        VARCHAR,
     active           BOOLEAN,
-    retained_bytes   BIGINT            -- WAL held back by the slot; 0 when it reserves none, NULL when unknown (a standby)
+    retained_bytes   BIGINT,           -- WAL held back by the slot; 0 when it reserves none, NULL when unknown (a standby)
+    wal_status       VARCHAR           -- PG >= 13: reserved, extended, unreserved, or lost (its WAL is gone; schema 3)
 );
 COMMENT ON TABLE pg_replication_slots IS 'pg_replication_slots per snapshot. Key: (server, taken_at, slot_name).';
 

@@ -650,6 +650,17 @@ def test_a_wal_receiver_is_not_a_replica_to_fail_over_to(tmp_path: Path) -> None
     assert both.status == "pass" and "1 replica(s)" in both.finding and "standby-1" in both.finding
 
 
+def test_a_lost_slot_says_its_replica_must_be_re_seeded(tmp_path: Path) -> None:
+    slots = frame([{"server": SERVER, "taken_at": T0, "slot_name": "standby_2", "slot_type": "physical",
+                    "active": False, "retained_bytes": 0, "wal_status": "lost"}])  # fmt: skip
+    result = check(tmp_path, "replicas", pg_replication_slots=slots)
+    assert result.status == "warn"
+    assert "replication slot(s) that lost the WAL their replica needs (it must be re-seeded): standby_2" in (
+        result.finding
+    )
+    assert "holding WAL" not in result.finding and "Re-seed the replica of a lost slot" in result.action
+
+
 def test_a_slot_that_reserves_no_wal_holds_nothing_back(tmp_path: Path) -> None:
     slots = frame([{"server": SERVER, "taken_at": T0, "slot_name": "unused", "slot_type": "physical",
                     "active": False, "retained_bytes": 0}])  # fmt: skip

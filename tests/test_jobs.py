@@ -225,6 +225,25 @@ def test_jobs_list_names_a_bad_job_file_and_lists_the_good_ones(tmp_path: Path) 
     assert [line.split()[0] for line in result.stdout.splitlines()] == ["good"]
 
 
+def test_a_job_run_by_name_is_not_stopped_by_another_jobs_bad_file(tmp_path: Path) -> None:
+    jobs_dir = _slow_job(tmp_path)
+    (jobs_dir / "broken.toml").write_text(
+        'report = "capacity"\nschedule = "0 7 * * *"\n[parameters]\nhorizon_days = 1095\n'
+    )
+    warehouse = tmp_path / "w.duckdb"
+    Warehouse(warehouse).ensure_created()
+    argv = [SRE, "jobs", "run", "--jobs-dir", str(jobs_dir), "--warehouse", str(warehouse),
+            "--config", str(DEFAULT_CONFIG_PATH)]  # fmt: skip
+    good = subprocess.run([*argv, "slow"], capture_output=True, text=True, timeout=120)
+    assert good.returncode == 0 and good.stdout.startswith("slow: ok: "), good
+    bad = subprocess.run([*argv, "broken"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert bad.stderr.strip() == (
+        f"sre: error: {jobs_dir / 'broken.toml'}: parameters: parameter 'horizon_days' of capacity.ipynb: "
+        "expected 1 to 730, got 1095"
+    )
+
+
 def test_a_report_job_without_a_warehouse_fails_clearly_and_creates_none(tmp_path: Path) -> None:
     job = load_jobs(_slow_job(tmp_path))["slow"]
     missing = tmp_path / "none.duckdb"

@@ -28,6 +28,7 @@ from sre_lib.pg_queries import (
     top_statements,
     window_summary,
 )
+from sre_lib.pgss import statement_deltas
 from sre_lib.warehouse import Warehouse, schema_sql
 
 PASSWORD = "Analysis-Test-Pw-1"
@@ -335,6 +336,30 @@ def test_a_full_reset_seen_in_stats_reset_flags_the_window_and_counts_from_zero(
     assert tops["reset"].all() and tops["spans_reset"].all()
     assert window_summary(con).resets == (T0 + timedelta(minutes=30),)
     assert not top_statements(con, end=T0 + timedelta(minutes=15))["spans_reset"].any()
+
+
+@pytest.mark.parametrize(
+    ("rows", "reset", "calls", "plans"),
+    [  # (calls, plans, min ms, max ms) at each of two snapshots
+        ([(3, 3, 10.0, 30.0), (8, 8, 20.0, 20.0)], True, 8, 8),  # max fell: reset alone, counted from zero
+        ([(3, 3, 10.0, 30.0), (8, 8, 9.0, 31.0)], False, 5, 5),  # the range widened: an entry that lived on
+        ([(0, 1, 0.0, 0.0), (1, 1, 5.0, 5.0)], False, 1, 0),  # planned, not yet executed: min 0 is no minimum
+    ],
+)
+def test_a_statement_reset_alone_shows_in_its_min_and_max_times(
+    rows: list[tuple[int, int, float, float]], reset: bool, calls: int, plans: int
+) -> None:
+    con = _empty_warehouse()
+    _snapshots(con, [0, 0])
+    for i, (n, planned, low, high) in enumerate(rows):
+        con.execute(
+            "INSERT INTO pg_stat_statements (server, taken_at, userid, dbid, queryid, toplevel, username, datname, "
+            "query, calls, plans, total_exec_time_ms, min_exec_time_ms, max_exec_time_ms, rows) "
+            "VALUES ('db', ?, 10, 5, 7, true, 'app', 'appdb', 'SELECT 7', ?, ?, ?, ?, ?, ?)",
+            [T0 + timedelta(minutes=15 * i), n, planned, 20.0 * n, low, high, n],
+        )
+    (delta,) = statement_deltas(con).to_dict("records")
+    assert (delta["reset"], delta["calls"], delta["plans"]) == (reset, calls, plans)
 
 
 def test_server_must_be_named_when_there_are_several_and_metrics_are_checked() -> None:

@@ -21,6 +21,7 @@ from sre_lib.secrets import environment_secrets, redact, url_location
     [
         ("host=db port=5432 password=S3cr3t! user=x", "host=db port=5432 password=*** user=x"),
         ("host=db password='two words' user=x", "host=db password=*** user=x"),
+        ("host=db password=$1!abc user=x", "host=db password=*** user=x"),  # a password, not a placeholder
         ("redis://:hunter2@cache:6379/0 refused", "redis://:***@cache:6379/0 refused"),
         ("http://sre:tok3n@prom:9090/api", "http://sre:***@prom:9090/api"),
         ("CREATE ROLE app LOGIN PASSWORD 'pw''quoted'", "CREATE ROLE app LOGIN PASSWORD '***'"),
@@ -41,6 +42,9 @@ def test_passwords_are_replaced(text: str, expected: str) -> None:
         "SELECT id FROM users WHERE password = $1",
         "UPDATE users SET password=$12, salt = $13 WHERE id = $1",
         "SELECT password = $1 AS ok FROM users",
+        "SELECT * FROM users WHERE password = $1",
+        "SELECT f(password=$1, $2)",
+        "UPDATE t SET password = $3;",
     ],
 )
 def test_placeholders_of_normalised_statements_are_kept(statement: str) -> None:
@@ -62,6 +66,7 @@ def test_environment_secrets_are_the_passwords_not_the_whole_urls() -> None:
         "SRE_PROMETHEUS_TOKEN": "bearer-token",
     }
     assert sorted(environment_secrets(env)) == ["bearer-token", "dsn-pass", "pg-pass", "redis-pass"]
+    assert environment_secrets({"SRE_PG_DSN": "host=db password=$12345"}) == ["$12345"]  # a DSN has no placeholders
 
 
 @pytest.mark.parametrize(
@@ -76,12 +81,20 @@ def test_url_location_drops_credentials(url: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["http://admin:aB3x/9kQz+Lm@127.0.0.1:1", "http://admin:aB3x?9kQz@host", "127.0.0.1:9090", "ftp://h"]
+    "url",
+    [
+        "http://admin:aB3x/9kQz+Lm@127.0.0.1:1",
+        "http://admin:aB3x?9kQz@host",
+        "http://admin:1234/9kQz@prom:9090",  # reads as port 1234 of host admin: the '@' after it gives it away
+        "http://admin:aB3x@9kQz@prom:9090",
+        "127.0.0.1:9090",
+        "ftp://h",
+    ],
 )
 def test_an_unreadable_url_is_refused_without_showing_it(url: str) -> None:
     with pytest.raises(ConfigError, match=r"^SRE_PROMETHEUS_URL: expected a URL like http://host:port") as raised:
         url_location(url, "SRE_PROMETHEUS_URL", ("http", "https"))
-    assert "aB3x" not in str(raised.value) and "9kQz" not in str(raised.value)
+    assert "aB3x" not in str(raised.value) and "9kQz" not in str(raised.value) and "1234" not in str(raised.value)
 
 
 def test_collector_targets_refuse_an_unreadable_url_before_connecting() -> None:

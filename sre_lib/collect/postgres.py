@@ -212,8 +212,9 @@ _SLOTS = """
 SELECT slot_name, slot_type, active,
        CASE WHEN pg_is_in_recovery() THEN NULL
             WHEN restart_lsn IS NULL THEN 0  -- no WAL reserved yet (or the slot lost it): it holds none back
-            ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint END AS retained_bytes
-FROM pg_replication_slots
+            ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint END AS retained_bytes,
+       to_jsonb(s) ->> 'wal_status' AS wal_status  -- PG >= 13: reserved, extended, unreserved, lost
+FROM pg_replication_slots s
 """
 
 
@@ -264,6 +265,7 @@ def take_snapshot(target: PostgresTarget, progress: Callable[[str], None] | None
         frames["pg_stat_statements"] = _statements(con, target)
         say("databases, activity, archiver, replication")
         frames["pg_databases"] = _frame(con, _DATABASES)
+        frames["pg_databases"]["objects_collected"] = frames["pg_databases"]["datname"].isin(target.databases)
         frames["pg_activity"] = _frame(con, _ACTIVITY)
         long_sessions = _frame(con, _LONG_SESSIONS, {"threshold": target.long_session_seconds})
         long_sessions["query"] = long_sessions["query"].map(lambda q: redact(q) if isinstance(q, str) else q)

@@ -492,6 +492,8 @@ class _Fetcher:
             urllib3.exceptions.SSLError,
         ):
             raise _Transient("connection broken while reading the response") from None
+        except urllib3.exceptions.DecodeError:  # a proxy's body that says gzip and is not
+            raise _ChunkFailed("the response body cannot be decoded (its Content-Encoding is wrong)") from None
         except requests.RequestException as exc:  # a malformed URL and the like: no retry will help
             raise _ChunkFailed(f"{type(exc).__name__}: {exc}") from None
         if response.status_code != 200:

@@ -495,19 +495,18 @@ def test_an_overloaded_server_answering_503_is_retried(
 
 
 @contextlib.contextmanager
-def _cut_short_server() -> Iterator[str]:
-    """A peer on loopback that promises a 100 kB body and hangs up after its first bytes (a network failure,
-    which no Prometheus we could start would produce on demand)."""
+def _faulty_peer(reply: bytes) -> Iterator[str]:
+    """A peer on loopback that answers every request with ``reply`` and hangs up: the failures of a network or a
+    proxy in between, which no Prometheus we could start would produce on demand."""
     import socketserver
 
-    class CutShort(socketserver.StreamRequestHandler):
+    class Faulty(socketserver.StreamRequestHandler):
         def handle(self) -> None:
             while self.rfile.readline() not in (b"\r\n", b""):
                 pass
-            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
-                             b'{"status":"success","data":{"resultType":"matrix","result":[')  # fmt: skip
+            self.wfile.write(reply)
 
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), CutShort)
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Faulty)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -518,10 +517,28 @@ def _cut_short_server() -> Iterator[str]:
         server.server_close()
 
 
+CUT_SHORT = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
+    b'{"status":"success","data":{"resultType":"matrix","result":['
+)  # promises 100 kB, sends 60 bytes
+NOT_GZIP = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 12\r\n\r\nnot gzipped!"
+
+
+def test_a_body_that_cannot_be_decoded_fails_at_once_naming_why(tmp_path: Path) -> None:
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    with _faulty_peer(NOT_GZIP) as url, pytest.raises(CollectionError) as raised:
+        collect_prometheus(warehouse, CONFIG, START, START + timedelta(hours=1), STEP, metrics=["cpu"],
+                           env={"SRE_PROMETHEUS_URL": url})  # fmt: skip
+    assert str(raised.value).endswith("failed: the response body cannot be decoded (its Content-Encoding is wrong)"), (
+        raised.value
+    )
+    assert warehouse.runs().status.tolist() == ["failed"]
+
+
 def test_a_response_cut_short_is_retried_then_named_and_nothing_is_written(tmp_path: Path) -> None:
     warehouse = Warehouse(tmp_path / "w.duckdb")
     config = with_settings(retries=1)
-    with _cut_short_server() as url, pytest.raises(CollectionError) as raised:
+    with _faulty_peer(CUT_SHORT) as url, pytest.raises(CollectionError) as raised:
         collect_prometheus(warehouse, config, START, START + timedelta(hours=1), STEP, metrics=["cpu"],
                            env={"SRE_PROMETHEUS_URL": url})  # fmt: skip
     assert re.fullmatch(
