@@ -32,8 +32,7 @@ def collect_once(
     if source == "redis":
         from sre_lib.collect.redis import collect_redis
 
-        rows = collect_redis(warehouse, config)
-        return f"INFO snapshot of {config.sources.redis.server}: {rows} row"
+        return str(collect_redis(warehouse, config))
     if source == "prometheus":
         from sre_lib.collect.prometheus import collect_prometheus
 
