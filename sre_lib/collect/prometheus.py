@@ -48,7 +48,6 @@ from prometheus_api_client import PrometheusConnect
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from sre_lib.collect.redis import retire_indicators
 from sre_lib.config import CatalogueEntry, PlatformConfig
 from sre_lib.errors import CollectionError
 from sre_lib.secrets import redact, url_location
@@ -594,7 +593,6 @@ class _Writer:
         self.entries = entries
         self.identities: dict[tuple[str, tuple[tuple[str, str], ...]], int | None] = {}
         self.written_series: set[int] = set()
-        self.written_pairs: set[tuple[str, str]] = set()  # (component, metric) of the series written
         self.metrics_with_data: set[str] = set()
         self.unmapped: set[str] = set()
         self.unmapped_keys: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
@@ -663,7 +661,6 @@ class _Writer:
         sid = series_id(metric, identity_labels)
         if sid not in self.written_series:
             self.written_series.add(sid)
-            self.written_pairs.add((component, metric))
             new_series.append(
                 {
                     "series_id": sid,
@@ -716,7 +713,6 @@ def collect_prometheus(
             for done, (chunk, matrix) in enumerate(fetcher.results(), start=1):
                 writer.write(chunk, matrix)
                 report(done, len(chunks))
-            retire_indicators(run, writer.written_pairs)  # redis_exporter's series replace INFO's stand-ins
     finally:
         fetcher.close()
     return PrometheusSummary(

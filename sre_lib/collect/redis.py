@@ -5,8 +5,7 @@ Each snapshot also gives the capacity report its ``[redis]`` indicators as metri
 the same four the catalogue reads from redis_exporter: memory as % of maxmemory, clients as % of maxclients,
 and, from the counters' change since the previous snapshot, the hit ratio (%) and evictions per minute (none
 across a restart, where the counters went down). An indicator that Prometheus already supplies for that
-component is left to it, and a Prometheus collection that brings one removes the stand-ins (``retire_indicators``),
-so that no cache is counted twice.
+component is left to it, so that no cache is counted twice.
 
 The URL comes from [sources.redis] or SRE_REDIS_URL; a password in it, or in password_file, never
 appears in a message or in the warehouse.
@@ -162,23 +161,6 @@ def collect_redis(warehouse: Warehouse, config: PlatformConfig, env: Mapping[str
         written = tuple(metric for metric in INDICATORS if metric in values and metric not in elsewhere)
         _write_indicators(run, source.server, source.component, row["taken_at"], {m: values[m] for m in written})
     return RedisSummary(source.server, written, tuple(m for m in INDICATORS if m in elsewhere))
-
-
-def retire_indicators(run: WriteRun, supplied: set[tuple[str, str]]) -> None:
-    """Remove the INFO indicators that another source now supplies, ``{(component, metric), ...}``: they stood
-    in until redis_exporter's series came (Prometheus back-fills their history), and two series of one cache
-    would be reported twice. They can be derived again from ``redis_info``, which stays."""
-    pairs = [pair for pair in supplied if pair[1] in INDICATORS]
-    if not pairs:
-        return
-    stale = pd.DataFrame(pairs, columns=["component", "metric"])
-    run.con.register("_supplied", stale)
-    try:
-        ids = "SELECT series_id FROM metric_series JOIN _supplied USING (component, metric) WHERE source = ?"
-        run.con.execute(f"DELETE FROM metric_samples WHERE series_id IN ({ids})", [SOURCE])
-        run.con.execute(f"DELETE FROM metric_series WHERE series_id IN ({ids})", [SOURCE])
-    finally:
-        run.con.unregister("_supplied")
 
 
 def _write_indicators(

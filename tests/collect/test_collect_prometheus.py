@@ -664,31 +664,3 @@ def test_sre_collect_prometheus_as_a_user_runs_it(prom: PrometheusServer, tmp_pa
     assert [line for line in lines if line.startswith("sre: error: ")] == [lines[-1]]
     assert "connection refused" in lines[-1] and "127.0.0.1:1" in lines[-1]
     assert all(line.startswith(("sre: warning: ", "sre: error: ", "prometheus:")) for line in lines), lines
-
-
-def test_redis_exporter_series_replace_the_info_stand_ins(prom: PrometheusServer, tmp_path: Path) -> None:
-    """INFO snapshots stand in for the [redis] indicators until redis_exporter's series arrive through
-    Prometheus; then the stand-ins of those indicators go, so the same cache is never reported twice."""
-    from sre_lib.collect.redis import collect_redis
-
-    warehouse = Warehouse(tmp_path / "w.duckdb")
-    with redis_server(maxmemory="64mb") as redis:
-        for _ in range(2):
-            collect_redis(warehouse, BASE, {"SRE_REDIS_URL": redis.url})
-    exporter = with_settings({"redis_memory": {"query": 'sre_test_cpu{job="batch"}', "component": "redis"}})
-    collect_prometheus(warehouse, exporter, START, START + timedelta(hours=1), STEP,
-                       env={"SRE_PROMETHEUS_URL": prom.url})  # fmt: skip
-    con = warehouse.open_read_only()
-    try:
-        series = con.execute(
-            "SELECT source, metric, count(m.ts) FROM metric_series s LEFT JOIN metric_samples m USING (series_id) "
-            "WHERE component = 'redis' GROUP BY ALL ORDER BY ALL"
-        ).fetchall()
-        info_rows = con.execute("SELECT count(*) FROM redis_info").fetchone()[0]
-    finally:
-        con.close()
-    # no traffic between the two snapshots: no hit ratio to read, 0 evictions per minute
-    assert series == [
-        ("prometheus", "redis_memory", 61), ("redis", "redis_clients", 2), ("redis", "redis_evictions", 1)
-    ]  # fmt: skip
-    assert info_rows == 2  # the raw snapshots stay
