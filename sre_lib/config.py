@@ -188,7 +188,6 @@ class RedisSource(_Frozen):
     url: str = "redis://127.0.0.1:6379/0"
     password_file: str | None = None
     timeout_seconds: Annotated[float, Field(gt=0)] = 5.0
-    component: str = "redis"  # the [components] entry its INFO indicators belong to
 
 
 class PrometheusSource(_Frozen):
@@ -251,12 +250,6 @@ class PlatformConfig(_Frozen):
                     f"catalogue.{metric}.component",
                     f"a key of [components] ({', '.join(sorted(self.components))}), got {entry.component!r}",
                 )
-        redis = self.sources.redis  # the default names a component a platform without Redis need not have
-        if "component" in redis.model_fields_set and redis.component not in self.components:
-            raise _KeyProblem(
-                "sources.redis.component",
-                f"a key of [components] ({', '.join(sorted(self.components))}), got {redis.component!r}",
-            )
         horizontal = self.scaling.horizontal
         if horizontal.component not in self.components:
             raise _KeyProblem(

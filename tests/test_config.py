@@ -115,11 +115,6 @@ def test_config_file_is_chosen_by_argument_then_environment(tmp_path: Path, monk
             'indicator = "ram"',
             "scaling.vertical[1].indicator: expected a key of [indicators]",
         ),
-        (
-            'server = "redis"\ncomponent = "redis"',
-            'server = "redis"\ncomponent = "cache"',
-            "sources.redis.component: expected a key of [components]",
-        ),
     ],
 )
 def test_bad_config_gets_one_error_naming_file_key_and_expectation(

@@ -1,12 +1,6 @@
 """Redis INFO snapshots into the warehouse, through the redis client library.
 
-Counters (hits, misses, evictions, rejected connections) are stored raw in ``redis_info``, as collected.
-Each snapshot also gives the capacity report its ``[redis]`` indicators as metric samples (source "redis"),
-the same four the catalogue reads from redis_exporter: memory as % of maxmemory, clients as % of maxclients,
-and, from the counters' change since the previous snapshot, the hit ratio (%) and evictions per minute (none
-across a restart, where the counters went down). An indicator that Prometheus already supplies for that
-component is left to it, so that no cache is counted twice.
-
+Counters (hits, misses, evictions, rejected connections) are stored as collected; analyses take deltas.
 The URL comes from [sources.redis] or SRE_REDIS_URL; a password in it, or in password_file, never
 appears in a message or in the warehouse.
 """
@@ -26,7 +20,7 @@ import redis
 from sre_lib.config import PlatformConfig
 from sre_lib.errors import CollectionError
 from sre_lib.secrets import read_secret_file, redact, url_location
-from sre_lib.warehouse import Warehouse, WriteRun, canonical_labels, series_id
+from sre_lib.warehouse import Warehouse
 
 _INFO_FIELDS = (
     "redis_version", "used_memory", "maxmemory", "keyspace_hits", "keyspace_misses", "evicted_keys",
@@ -92,92 +86,8 @@ def take_info(target: RedisTarget) -> pd.DataFrame:
     return pd.DataFrame([row])
 
 
-INDICATORS = ("redis_memory", "redis_clients", "redis_hit_ratio", "redis_evictions")
-SOURCE = "redis"
-
-
-@dataclass(frozen=True)
-class RedisSummary:
-    """What one collection wrote."""
-
-    server: str
-    indicators: tuple[str, ...]  # written as metric samples
-    supplied_elsewhere: tuple[str, ...]  # supplied by other series already (redis_exporter through Prometheus)
-
-    def __str__(self) -> str:
-        text = f"INFO snapshot of {self.server}: 1 row"
-        if self.indicators:
-            text += f"; indicators {', '.join(self.indicators)}"
-        if self.supplied_elsewhere:
-            text += f"; already in other series (redis_exporter): {', '.join(self.supplied_elsewhere)}"
-        return text
-
-
-def indicator_values(row: Mapping[str, Any], previous: Mapping[str, Any] | None) -> dict[str, float]:
-    """The [redis] indicators of one INFO snapshot; the counter-based ones need the previous snapshot."""
-    values: dict[str, float] = {}
-    known = {name for name, value in row.items() if not pd.isna(value)}
-    if {"used_memory", "maxmemory"} <= known and row["maxmemory"] > 0:  # 0: no limit, no share of it
-        values["redis_memory"] = 100 * (row["used_memory"] / row["maxmemory"])
-    if {"connected_clients", "maxclients"} <= known and row["maxclients"] > 0:
-        values["redis_clients"] = 100 * (row["connected_clients"] / row["maxclients"])
-    counters = ("keyspace_hits", "keyspace_misses", "evicted_keys", "taken_at")
-    if previous is None or any(pd.isna(row[c]) or pd.isna(previous[c]) for c in counters):
-        return values
-    hits = row["keyspace_hits"] - previous["keyspace_hits"]
-    misses = row["keyspace_misses"] - previous["keyspace_misses"]
-    evicted = row["evicted_keys"] - previous["evicted_keys"]
-    seconds = (row["taken_at"] - previous["taken_at"]).total_seconds()
-    if min(hits, misses, evicted) < 0 or seconds <= 0:  # restarted in between: no change to read
-        return values
-    if hits + misses:
-        values["redis_hit_ratio"] = 100 * (hits / (hits + misses))
-    values["redis_evictions"] = 60 * evicted / seconds
-    return values
-
-
-def collect_redis(warehouse: Warehouse, config: PlatformConfig, env: Mapping[str, str] | None = None) -> RedisSummary:
-    """Take one INFO snapshot and store it, with its indicators, in one write run."""
+def collect_redis(warehouse: Warehouse, config: PlatformConfig, env: Mapping[str, str] | None = None) -> int:
+    """Take one INFO snapshot and store it in one write run. Returns rows written."""
     target = redis_target(config, env)
-    source = config.sources.redis
     with warehouse.write_run("redis", target=target.describe()) as run:
-        info = take_info(target)
-        run.replace_rows("redis_info", info)
-        if source.component not in config.components:
-            return RedisSummary(source.server, (), ())
-        row = info.iloc[0].to_dict()
-        previous = run.con.execute(
-            "SELECT * FROM redis_info WHERE server = ? AND taken_at < ? ORDER BY taken_at DESC LIMIT 1",
-            [source.server, row["taken_at"]],
-        ).df()
-        values = indicator_values(row, previous.iloc[0].to_dict() if len(previous) else None)
-        elsewhere = {
-            metric
-            for (metric,) in run.con.execute(
-                "SELECT DISTINCT metric FROM metric_series WHERE component = ? AND source <> ?",
-                [source.component, SOURCE],
-            ).fetchall()
-        }
-        written = tuple(metric for metric in INDICATORS if metric in values and metric not in elsewhere)
-        _write_indicators(run, source.server, source.component, row["taken_at"], {m: values[m] for m in written})
-    return RedisSummary(source.server, written, tuple(m for m in INDICATORS if m in elsewhere))
-
-
-def _write_indicators(
-    run: WriteRun, server: str, component: str, taken_at: datetime, values: Mapping[str, float]
-) -> None:
-    if not values:
-        return
-    labels = {"component": component, "instance": server, "server": server}
-    series = pd.DataFrame(
-        [
-            {"series_id": series_id(metric, labels), "source": SOURCE, "metric": metric, "component": component,
-             "instance": server, "labels": canonical_labels(labels)}
-            for metric in values
-        ]
-    )  # fmt: skip
-    run.upsert_series(series)
-    samples = pd.DataFrame(
-        {"series_id": series["series_id"], "ts": [pd.Timestamp(taken_at)] * len(values), "value": list(values.values())}
-    )
-    run.replace_samples(samples, taken_at, taken_at)
+        return run.replace_rows("redis_info", take_info(target))

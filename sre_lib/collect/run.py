@@ -32,7 +32,8 @@ def collect_once(
     if source == "redis":
         from sre_lib.collect.redis import collect_redis
 
-        return str(collect_redis(warehouse, config))
+        rows = collect_redis(warehouse, config)
+        return f"INFO snapshot of {config.sources.redis.server}: {rows} row"
     if source == "prometheus":
         from sre_lib.collect.prometheus import collect_prometheus
 
