@@ -121,25 +121,56 @@ def _keys(value: Any) -> list[str]:
     return []
 
 
+def declared_parameters(notebook: Path) -> dict[str, str]:
+    """The names the notebook's ``parameters`` cell assigns, each with the source text of its default.
+
+    Read with json and ast, as papermill reads a Python parameters cell: importing papermill takes over a
+    second, which every ``sre jobs run --due`` would pay for checking its job files.
+    """
+    try:
+        cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ReportError(f"report notebook {notebook}: cannot be read as a notebook ({type(exc).__name__})") from None
+    for cell in cells:
+        if "parameters" not in cell.get("metadata", {}).get("tags", []):
+            continue
+        source = "".join(cell.get("source", []))
+        try:
+            tree = ast.parse(source)
+        except SyntaxError as exc:
+            raise ReportError(f"report notebook {notebook}: its parameters cell is not Python: {exc.msg}") from None
+        declared: dict[str, str] = {}
+        for node in tree.body:
+            if isinstance(node, ast.Assign):
+                targets, value = node.targets, node.value
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                targets, value = [node.target], node.value
+            else:
+                continue  # imports, comments' neighbours, bare annotations: not parameters
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    declared[target.id] = ast.get_source_segment(source, value) or ""
+        return declared
+    return {}
+
+
 def _check_declared(parameters: Mapping[str, Any], notebook: Path) -> None:
     """Each parameter is one the notebook's parameters cell defines, of the type of its number or text default."""
-    import papermill  # heavy: only when a report runs
-
-    declared = papermill.inspect_notebook(str(notebook))
+    declared = declared_parameters(notebook)
     for key, value in parameters.items():
         if key not in declared:
             raise ReportError(
                 f"parameter {key!r}: not a parameter of {notebook.name}; expected one of {', '.join(declared)}"
             )
         try:
-            default = ast.literal_eval(declared[key]["default"])
+            default = ast.literal_eval(declared[key])
         except (ValueError, SyntaxError):
             continue  # an expression: no type to hold the value to
         expected = _EXPECTED_TYPES.get(type(default))
         if expected and (isinstance(value, bool) or not isinstance(value, expected[0])):
             raise ReportError(
                 f"parameter {key!r} of {notebook.name}: expected {expected[1]} like its default "
-                f"{declared[key]['default']}, got {value!r}"
+                f"{declared[key]}, got {value!r}"
             )
         low, high = PARAMETER_RANGES.get(key, (None, None))
         if low is not None and isinstance(value, (int, float)) and not low <= value <= high:

@@ -13,6 +13,7 @@ from sre_lib.reports import (
     NOTEBOOK_DIR,
     ReportError,
     check_parameters,
+    declared_parameters,
     latest,
     parse_parameter,
     render_html,
@@ -127,6 +128,21 @@ def test_secrets_are_refused_as_parameters(monkeypatch: pytest.MonkeyPatch) -> N
         check_parameters({"opts": {"password": "NestedSecret9"}})  # a mapping's keys too, however deep
     with pytest.raises(ReportError, match=r"\('api_token'\)"):
         check_parameters({"opts": [{"x": {"api_token": "t"}}]})
+
+
+def test_declared_parameters_are_read_as_papermill_reads_them(tmp_path: Path) -> None:
+    import papermill
+
+    for notebook in sorted(NOTEBOOK_DIR.glob("*.ipynb")):
+        inspected = {name: spec["default"] for name, spec in papermill.inspect_notebook(str(notebook)).items()}
+        assert declared_parameters(notebook) == inspected, notebook.name
+    cell = nbformat.v4.new_code_cell(
+        'import os\nwindow: int = 7\nlabel = "a"  # text\nx = y = 2.5\nhint: str\nprint(1)'
+    )
+    cell.metadata["tags"] = ["parameters"]
+    odd = nbformat.v4.new_notebook(cells=[cell])
+    nbformat.write(odd, tmp_path / "odd.ipynb")
+    assert declared_parameters(tmp_path / "odd.ipynb") == {"window": "7", "label": '"a"', "x": "2.5", "y": "2.5"}
 
 
 def test_parameters_are_checked_against_the_notebooks_own_cell() -> None:
