@@ -49,7 +49,7 @@ from sre_lib.errors import WarehouseBusyError, WarehouseError
 
 SCHEMA_VERSION = "3"
 # How to bring a warehouse of an older schema version to the next one; applied in order, in one transaction,
-# by the first writer that opens it. Collected history is never rebuilt: pg_stat_statements deltas need it.
+# by the first writer (or reader) that opens it. Collected history is never rebuilt: pg_stat_statements deltas need it.
 MIGRATIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "1": ("2", ("ALTER TABLE pg_sequences ADD COLUMN IF NOT EXISTS min_value BIGINT",)),
     "2": (
