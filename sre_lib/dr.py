@@ -993,14 +993,15 @@ def _check_replicas(ctx: _Context) -> DrCheck:
             evidence,
         )
     connected = ctx.rows(
-        "SELECT application_name, client_addr, state, sync_state, replay_lsn, replay_lag_bytes, replay_lag_seconds "
-        "FROM pg_replication WHERE server = ? AND taken_at = ? ORDER BY application_name, client_addr",
+        "SELECT application_name, client_addr, state, sync_state, replay_lsn, replay_lag_bytes, replay_lag_seconds, "
+        "slot_type FROM pg_replication WHERE server = ? AND taken_at = ? ORDER BY application_name, client_addr",
         [ctx.server, latest],
     )
-    # A standby reports the WAL it has replayed; pg_receivewal and a base backup's WAL stream replay nothing
-    # (no replay_lsn): they keep WAL, but nobody can fail over to them.
-    replicas = [row for row in connected if row["replay_lsn"] is not None]
-    receivers = [row for row in connected if row["replay_lsn"] is None]
+    # A standby reports the WAL it has replayed. pg_receivewal and a base backup's WAL stream replay nothing (no
+    # replay_lsn), and a logical subscriber (CDC, a logical replica) applies changes to a database of its own:
+    # none of them can be promoted in the primary's place.
+    replicas = [row for row in connected if row["replay_lsn"] is not None and row["slot_type"] != "logical"]
+    receivers = [row for row in connected if row not in replicas]
     slots = ctx.rows(
         "SELECT slot_name, slot_type, active, retained_bytes, wal_status FROM pg_replication_slots "
         "WHERE server = ? AND taken_at = ? ORDER BY slot_name",
@@ -1029,7 +1030,10 @@ def _check_replicas(ctx: _Context) -> DrCheck:
         streamed = ""
         if receivers:
             names = ", ".join(row["application_name"] or row["client_addr"] or "a client" for row in receivers)
-            streamed = f"; WAL is streamed to {names}, which replays none of it (a WAL archive, not a replica)"
+            streamed = (
+                f"; WAL is streamed to {names}, which cannot be promoted (a WAL archive or a logical subscriber, "
+                "not a standby)"
+            )
         return DrCheck(
             name,
             title,

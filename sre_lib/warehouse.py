@@ -60,6 +60,7 @@ MIGRATIONS: dict[str, tuple[str, tuple[str, ...]]] = {
             "ALTER TABLE pg_databases ADD COLUMN IF NOT EXISTS stats_reset TIMESTAMPTZ",
             "ALTER TABLE pg_databases ADD COLUMN IF NOT EXISTS objects_collected BOOLEAN",
             "ALTER TABLE pg_replication_slots ADD COLUMN IF NOT EXISTS wal_status VARCHAR",
+            "ALTER TABLE pg_replication ADD COLUMN IF NOT EXISTS slot_type VARCHAR",
         ),
     ),
 }

@@ -219,7 +219,8 @@ CREATE TABLE IF NOT EXISTS pg_replication (
     replay_lag_bytes  BIGINT,
     write_lag_seconds DOUBLE,
     flush_lag_seconds DOUBLE,
-    replay_lag_seconds DOUBLE
+    replay_lag_seconds DOUBLE,
+    slot_type         VARCHAR          -- of the slot it streams from: logical (a subscriber, not a standby), physical, or NULL (none; schema 3)
 );
 COMMENT ON TABLE pg_replication IS 'pg_stat_replication per snapshot (no rows: no replica). Key: (server, taken_at, application_name, client_addr).';
 

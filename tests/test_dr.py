@@ -645,9 +645,18 @@ def test_a_wal_receiver_is_not_a_replica_to_fail_over_to(tmp_path: Path) -> None
     receiver = replica(10.0).assign(application_name="pg_receivewal", client_addr="10.0.0.9", replay_lsn=None)
     result = check(tmp_path, "replicas", pg_replication=receiver)
     assert result.status == "warn" and result.headline == "no replica for failover"
-    assert "WAL is streamed to pg_receivewal, which replays none of it" in result.finding
+    assert "WAL is streamed to pg_receivewal, which cannot be promoted" in result.finding
     both = check(tmp_path / "both", "replicas", pg_replication=pd.concat([replica(), receiver], ignore_index=True))
     assert both.status == "pass" and "1 replica(s)" in both.finding and "standby-1" in both.finding
+
+
+def test_a_logical_subscriber_is_not_a_standby(tmp_path: Path) -> None:
+    subscriber = replica().assign(application_name="analytics_sub", slot_type="logical")
+    result = check(tmp_path, "replicas", pg_replication=subscriber)
+    assert result.status == "warn" and result.headline == "no replica for failover"
+    assert "WAL is streamed to analytics_sub, which cannot be promoted" in result.finding
+    standby = check(tmp_path / "s", "replicas", pg_replication=replica().assign(slot_type="physical"))
+    assert standby.status == "pass"
 
 
 def test_a_lost_slot_says_its_replica_must_be_re_seeded(tmp_path: Path) -> None:
@@ -802,8 +811,39 @@ def test_real_pg_receivewal_is_seen_as_a_wal_stream_not_a_replica(archiving_pg, 
         receiver.wait(timeout=30)
         pg.execute("SELECT pg_drop_replication_slot('idle_slot')")
     assert result.status == "warn" and result.headline == "no replica for failover", result
-    assert "WAL is streamed to pg_receivewal, which replays none of it" in result.finding
+    assert "WAL is streamed to pg_receivewal, which cannot be promoted" in result.finding
     assert "idle_slot" not in result.finding  # it holds no WAL back
+
+
+@pytest.mark.servers
+def test_a_real_logical_subscriber_is_seen_as_no_failover_replica(tmp_path: Path) -> None:
+    from servers import postgres_server
+
+    from sre_lib.collect.postgres import collect_postgres
+
+    with postgres_server(extra_conf={"wal_level": "logical"}) as primary, postgres_server() as other:
+        primary.execute("CREATE ROLE monitor LOGIN PASSWORD 'Fake-Secret-Pw-4711' IN ROLE pg_monitor")
+        for server in (primary, other):
+            server.execute("CREATE TABLE orders (id int PRIMARY KEY)")
+        primary.execute("CREATE PUBLICATION orders_pub FOR TABLE orders")
+        other.execute(
+            f"CREATE SUBSCRIPTION orders_sub CONNECTION 'host=127.0.0.1 port={primary.port} user=postgres "
+            "dbname=postgres' PUBLICATION orders_pub"
+        )
+        try:
+            deadline = clock.monotonic() + 30
+            while not primary.execute(
+                "SELECT 1 FROM pg_stat_replication WHERE application_name = 'orders_sub' AND replay_lsn IS NOT NULL"
+            ):
+                assert clock.monotonic() < deadline, "the subscription did not start streaming"
+                clock.sleep(0.1)
+            warehouse = Warehouse(tmp_path / "w.duckdb")
+            collect_postgres(warehouse, CONFIG, env=_env(primary))
+            result = readiness(warehouse, as_of=None)["replicas"]
+        finally:
+            other.execute("DROP SUBSCRIPTION orders_sub")
+    assert result.status == "warn" and result.headline == "no replica for failover", result
+    assert "WAL is streamed to orders_sub, which cannot be promoted" in result.finding
 
 
 # ---------------------------------------------------------------------------------------------- the demo

@@ -218,12 +218,17 @@ def test_a_warehouse_of_another_schema_version_is_refused(warehouse: Warehouse) 
         pass
 
 
+#: The columns schema version 3 added (MIGRATIONS["2"]).
+SCHEMA_3_COLUMNS = [
+    ("pg_tables", "relid"), ("pg_indexes", "indexrelid"), ("pg_databases", "stats_reset"),
+    ("pg_databases", "objects_collected"), ("pg_replication_slots", "wal_status"), ("pg_replication", "slot_type"),
+]  # fmt: skip
+
+
 def test_a_schema_1_warehouse_is_migrated_in_place_keeping_its_rows(warehouse: Warehouse) -> None:
     _load(warehouse, 1)
     con = duckdb.connect(str(warehouse.path))
-    for table, column in [("pg_sequences", "min_value"), ("pg_tables", "relid"), ("pg_indexes", "indexrelid"),
-                          ("pg_databases", "stats_reset"), ("pg_databases", "objects_collected"),
-                          ("pg_replication_slots", "wal_status")]:  # fmt: skip
+    for table, column in [("pg_sequences", "min_value"), *SCHEMA_3_COLUMNS]:
         con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")  # the shape schema version 1 had
     con.execute("UPDATE schema_info SET value = '1' WHERE key = 'schema_version'")
     con.execute("INSERT INTO pg_sequences VALUES ('db', ?, 'd', 'public', 'old_seq', 'integer', 5, 100, 1)", [START])
@@ -247,8 +252,7 @@ def test_a_reader_of_an_older_schema_migrates_it_first(warehouse: Warehouse) -> 
     """After an upgrade, the first report may come before the first collection: it must not fail on it."""
     _load(warehouse, 1)
     con = duckdb.connect(str(warehouse.path))
-    for table, column in [("pg_tables", "relid"), ("pg_indexes", "indexrelid"), ("pg_databases", "stats_reset"),
-                          ("pg_databases", "objects_collected"), ("pg_replication_slots", "wal_status")]:  # fmt: skip
+    for table, column in SCHEMA_3_COLUMNS:
         con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")  # the shape schema version 2 had
     con.execute("UPDATE schema_info SET value = '2' WHERE key = 'schema_version'")
     con.close()

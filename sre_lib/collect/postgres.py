@@ -205,8 +205,9 @@ SELECT coalesce(application_name, '') AS application_name, coalesce(client_addr:
        pg_wal_lsn_diff(sent_lsn, replay_lsn)::bigint AS replay_lag_bytes,
        extract(epoch FROM write_lag)::float8 AS write_lag_seconds,
        extract(epoch FROM flush_lag)::float8 AS flush_lag_seconds,
-       extract(epoch FROM replay_lag)::float8 AS replay_lag_seconds
-FROM pg_stat_replication
+       extract(epoch FROM replay_lag)::float8 AS replay_lag_seconds,
+       (SELECT s.slot_type FROM pg_replication_slots s WHERE s.active_pid = r.pid) AS slot_type
+FROM pg_stat_replication r
 """
 _SLOTS = """
 SELECT slot_name, slot_type, active,
