@@ -21,6 +21,7 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sre_lib.errors import ConfigError
+from sre_lib.secrets import url_expectation, url_location
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG_PATH = PROJECT_ROOT / "data" / "platform.toml"
@@ -250,6 +251,14 @@ class PlatformConfig(_Frozen):
                     f"catalogue.{metric}.component",
                     f"a key of [components] ({', '.join(sorted(self.components))}), got {entry.component!r}",
                 )
+        for key, url, schemes in (
+            ("sources.prometheus.url", self.sources.prometheus.url, ("http", "https")),
+            ("sources.redis.url", self.sources.redis.url, ("redis", "rediss", "unix")),
+        ):
+            try:
+                url_location(url, key, schemes)
+            except ConfigError:  # never shows the URL: it may hold a password
+                raise _KeyProblem(key, url_expectation(schemes)) from None
         horizontal = self.scaling.horizontal
         if horizontal.component not in self.components:
             raise _KeyProblem(

@@ -75,9 +75,15 @@ def url_location(url: str, what: str, schemes: Iterable[str]) -> str:
     # an unencoded "@" or "/" in the password leaves an "@" after the host, or makes two of them
     misread = parts.netloc.count("@") > 1 or "@" in f"{parts.path}{parts.query}{parts.fragment}"
     if parts.scheme not in allowed or port == -1 or misread or not (parts.hostname or parts.scheme == "unix"):
-        raise ConfigError(
-            f"{what}: expected a URL like {allowed[0]}://host:port (scheme {' or '.join(allowed)}), with any '/', "
-            "'?', '#' or '@' in its password percent-encoded"
-        )
+        raise ConfigError(f"{what}: expected {url_expectation(allowed)}")
     netloc = f"{parts.hostname or ''}{f':{port}' if port else ''}"
     return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
+
+
+def url_expectation(schemes: Iterable[str]) -> str:
+    """What ``url_location`` expects, in words, for messages that name the setting."""
+    allowed = tuple(schemes)
+    return (
+        f"a URL like {allowed[0]}://host:port (scheme {' or '.join(allowed)}), with any '/', '?', '#' or '@' in "
+        "its password percent-encoded"
+    )

@@ -115,6 +115,16 @@ def test_config_file_is_chosen_by_argument_then_environment(tmp_path: Path, monk
             'indicator = "ram"',
             "scaling.vertical[1].indicator: expected a key of [indicators]",
         ),
+        (
+            'url = "http://127.0.0.1:9090"',
+            'url = "http://sre:Pa55/word@127.0.0.1:9090"',
+            "sources.prometheus.url: expected a URL like http://host:port",
+        ),
+        (
+            'url = "redis://127.0.0.1:6379/0"',
+            'url = "127.0.0.1:6379"',
+            "sources.redis.url: expected a URL like redis://host:port (scheme redis or rediss or unix)",
+        ),
     ],
 )
 def test_bad_config_gets_one_error_naming_file_key_and_expectation(
@@ -129,6 +139,7 @@ def test_bad_config_gets_one_error_naming_file_key_and_expectation(
     assert message.startswith(f"{path}: ")
     assert expected in message
     assert "\n" not in message
+    assert "Pa55" not in message  # a password in a URL is never shown
 
 
 def test_missing_config_file_is_named(tmp_path: Path) -> None:
