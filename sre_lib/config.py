@@ -24,6 +24,8 @@ from sre_lib.errors import ConfigError
 from sre_lib.secrets import url_expectation, url_location
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROMETHEUS_URL_SCHEMES = ("http", "https")
+REDIS_URL_SCHEMES = ("redis", "rediss", "unix")
 DEFAULT_CONFIG_PATH = PROJECT_ROOT / "data" / "platform.toml"
 CONFIG_ENV_VAR = "SRE_CONFIG"
 
@@ -252,8 +254,8 @@ class PlatformConfig(_Frozen):
                     f"a key of [components] ({', '.join(sorted(self.components))}), got {entry.component!r}",
                 )
         for key, url, schemes in (
-            ("sources.prometheus.url", self.sources.prometheus.url, ("http", "https")),
-            ("sources.redis.url", self.sources.redis.url, ("redis", "rediss", "unix")),
+            ("sources.prometheus.url", self.sources.prometheus.url, PROMETHEUS_URL_SCHEMES),
+            ("sources.redis.url", self.sources.redis.url, REDIS_URL_SCHEMES),
         ):
             try:
                 url_location(url, key, schemes)

@@ -1000,8 +1000,9 @@ def _check_replicas(ctx: _Context) -> DrCheck:
     # A standby reports the WAL it has replayed. pg_receivewal and a base backup's WAL stream replay nothing (no
     # replay_lsn), and a logical subscriber (CDC, a logical replica) applies changes to a database of its own:
     # none of them can be promoted in the primary's place.
-    replicas = [row for row in connected if row["replay_lsn"] is not None and row["slot_type"] != "logical"]
-    receivers = [row for row in connected if row not in replicas]
+    promotable = [row["replay_lsn"] is not None and row["slot_type"] != "logical" for row in connected]
+    replicas = [row for row, standby in zip(connected, promotable, strict=True) if standby]
+    receivers = [row for row, standby in zip(connected, promotable, strict=True) if not standby]
     slots = ctx.rows(
         "SELECT slot_name, slot_type, active, retained_bytes, wal_status FROM pg_replication_slots "
         "WHERE server = ? AND taken_at = ? ORDER BY slot_name",

@@ -65,8 +65,13 @@ class Job(BaseModel):
             raise ValueError(f"a cron schedule that comes due in `schedule`, got {self.schedule!r}") from None
         if self.collect is not None:
             parse_duration(self.since, "since")
-            parse_duration(str(self.parameters.get("step", "1m")), "parameters.step")
+            _ = self.step  # refuses a bad parameters.step now, not at run time
         return self
+
+    @property
+    def step(self) -> timedelta:
+        """The resolution a collect job asks for (``parameters.step``, default 1m; prometheus only)."""
+        return parse_duration(str(self.parameters.get("step", "1m")), "parameters.step")
 
     @property
     def kind(self) -> str:
@@ -286,9 +291,8 @@ def _perform(job: Job, config: PlatformConfig, config_path: Any, warehouse: Ware
     from sre_lib.collect.run import collect_once, collection_window
 
     start, end = collection_window(job.since, None, None)
-    step = parse_duration(str(job.parameters.get("step", "1m")), "step")
     assert job.collect is not None
-    return collect_once(job.collect, warehouse, config, start, end, step)
+    return collect_once(job.collect, warehouse, config, start, end, job.step)
 
 
 def _record(

@@ -48,7 +48,7 @@ from prometheus_api_client import PrometheusConnect
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from sre_lib.config import CatalogueEntry, PlatformConfig
+from sre_lib.config import PROMETHEUS_URL_SCHEMES, CatalogueEntry, PlatformConfig
 from sre_lib.errors import CollectionError
 from sre_lib.secrets import redact, url_location
 from sre_lib.warehouse import Warehouse, WriteRun, canonical_labels, series_id
@@ -91,7 +91,7 @@ class PrometheusTarget:
 
     def describe(self) -> str:
         """The URL without credentials, query or fragment: fit for messages and the run log."""
-        return url_location(self.url, f"{URL_ENV_VAR} or sources.prometheus.url", ("http", "https"))
+        return url_location(self.url, f"{URL_ENV_VAR} or sources.prometheus.url", PROMETHEUS_URL_SCHEMES)
 
     def secrets(self) -> list[str | None]:
         return [self.token, urlsplit(self.url).password]

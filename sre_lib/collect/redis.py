@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 import redis
 
-from sre_lib.config import PlatformConfig
+from sre_lib.config import REDIS_URL_SCHEMES, PlatformConfig
 from sre_lib.errors import CollectionError
 from sre_lib.secrets import read_secret_file, redact, url_location
 from sre_lib.warehouse import Warehouse
@@ -38,7 +38,7 @@ class RedisTarget:
 
     def describe(self) -> str:
         """The server and where it is, without credentials: fit for messages and the run log."""
-        url_location(self.url, "SRE_REDIS_URL or sources.redis.url", ("redis", "rediss", "unix"))  # readable?
+        url_location(self.url, "SRE_REDIS_URL or sources.redis.url", REDIS_URL_SCHEMES)  # refuses an unreadable one
         parts = urlsplit(self.url)
         where = parts.path if parts.scheme == "unix" else f"{parts.hostname}:{parts.port or 6379}"
         return f"{self.server} ({where})"
