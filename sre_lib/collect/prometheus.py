@@ -383,6 +383,8 @@ class _Fetcher:
         self.session.mount(target.url, adapter)  # a pool as large as the worker count
         self.cancelled = threading.Event()
         self.unreachable = threading.Event()
+        self.retry_lock = threading.Lock()
+        self.retries_warned: set[tuple[str, int]] = set()  # (reason, attempt) already logged
         self.pool = ThreadPoolExecutor(max_workers=target.concurrency, thread_name_prefix="sre-prometheus")
         self.pending: dict[Future[Matrix], Chunk] = {}
         self.waiting: Iterator[Chunk] = iter(())
@@ -458,11 +460,26 @@ class _Fetcher:
                 delay = min(
                     RETRY_INITIAL_BACKOFF_SECONDS * RETRY_BACKOFF_MULTIPLIER**attempt, RETRY_MAX_BACKOFF_SECONDS
                 )
-                where = f"{self.target.describe()}: query {chunk.metric!r} chunk {chunk.describe()}"
-                log.warning("%s: %s; retrying in %.1f s", where, redact(reason, self.target.secrets()), delay)
+                if self.cancelled.is_set():
+                    raise _Cancelled
+                if self._first_to_retry(reason, attempt):
+                    where = f"{self.target.describe()}: query {chunk.metric!r} chunk {chunk.describe()}"
+                    log.warning(
+                        "%s: %s; retrying in %.1f s (attempt %d of %d)",
+                        where, redact(reason, self.target.secrets()), delay, attempt + 2, attempts,
+                    )  # fmt: skip
                 if self.cancelled.wait(delay):
                     raise _Cancelled
         raise _ChunkFailed(reason, attempts)
+
+    def _first_to_retry(self, reason: str, attempt: int) -> bool:
+        """Whether this is the first request of the run to retry for this reason after this many attempts:
+        a server that is down fails every request in flight alike, and one warning per round says it."""
+        with self.retry_lock:
+            if (reason, attempt) in self.retries_warned:
+                return False
+            self.retries_warned.add((reason, attempt))
+            return True
 
     def _attempt(self, chunk: Chunk) -> Matrix:
         """GET one chunk and decode it. Raises _Transient (worth retrying) or _ChunkFailed (not)."""

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sre_lib.config import PlatformConfig
 from sre_lib.durations import parse_duration, parse_instant
 from sre_lib.errors import SreError
+from sre_lib.progress import ProgressReporter
 from sre_lib.warehouse import Warehouse
 
 
@@ -37,30 +37,7 @@ def collect_once(
     if source == "prometheus":
         from sre_lib.collect.prometheus import collect_prometheus
 
-        with _ProgressBar("prometheus") as bar:
+        with ProgressReporter("prometheus", unit="chunk") as bar:
             summary = collect_prometheus(warehouse, config, start, end, step, progress=bar.update)
         return f"{summary!s}"
     raise SreError(f"unknown source {source!r}: expected prometheus, postgres, redis or all")
-
-
-class _ProgressBar:
-    """A tqdm bar on stderr advanced by a collector's progress(done, total) callback; closed however it ends."""
-
-    def __init__(self, description: str) -> None:
-        self.description = description
-        self.bar: Any = None
-
-    def update(self, done: int, total: int) -> None:
-        from tqdm import tqdm
-
-        if self.bar is None:
-            self.bar = tqdm(total=total, unit="chunk", desc=self.description, leave=False)
-        self.bar.n = done
-        self.bar.refresh()
-
-    def __enter__(self) -> _ProgressBar:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        if self.bar is not None:
-            self.bar.close()
