@@ -47,7 +47,7 @@ from sre_lib.config import PROJECT_ROOT
 from sre_lib.durations import to_utc
 from sre_lib.errors import WarehouseBusyError, WarehouseError
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 # How to bring a warehouse of an older schema version to the next one; applied in order, in one transaction,
 # by the first writer (or reader) that opens it. Collected history is never rebuilt: pg_stat_statements deltas need it.
 MIGRATIONS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -61,6 +61,15 @@ MIGRATIONS: dict[str, tuple[str, tuple[str, ...]]] = {
             "ALTER TABLE pg_databases ADD COLUMN IF NOT EXISTS objects_collected BOOLEAN",
             "ALTER TABLE pg_replication_slots ADD COLUMN IF NOT EXISTS wal_status VARCHAR",
             "ALTER TABLE pg_replication ADD COLUMN IF NOT EXISTS slot_type VARCHAR",
+        ),
+    ),
+    "3": (
+        "4",
+        (
+            "ALTER TABLE redis_info ADD COLUMN IF NOT EXISTS run_id VARCHAR",
+            "ALTER TABLE redis_info ADD COLUMN IF NOT EXISTS uptime_in_seconds BIGINT",
+            "ALTER TABLE redis_info ADD COLUMN IF NOT EXISTS total_commands_processed BIGINT",
+            "ALTER TABLE redis_info ADD COLUMN IF NOT EXISTS total_connections_received BIGINT",
         ),
     ),
 }

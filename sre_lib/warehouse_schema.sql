@@ -266,9 +266,13 @@ CREATE TABLE IF NOT EXISTS redis_info (
     rdb_last_bgsave_status     VARCHAR,
     rdb_last_save_time         TIMESTAMPTZ,
     aof_enabled                BOOLEAN,
-    aof_last_write_status      VARCHAR
+    aof_last_write_status      VARCHAR,
+    run_id                     VARCHAR,  -- changes when the server restarts (its counters start again from 0)
+    uptime_in_seconds          BIGINT,
+    total_commands_processed   BIGINT,
+    total_connections_received BIGINT
 );
-COMMENT ON TABLE redis_info IS 'Redis INFO snapshots, counters as collected. Key: (server, taken_at).';
+COMMENT ON TABLE redis_info IS 'Redis INFO snapshots, counters as collected (since the restart of run_id or a CONFIG RESETSTAT). Key: (server, taken_at).';
 
 CREATE TABLE IF NOT EXISTS backups (
     server        VARCHAR,

@@ -213,7 +213,7 @@ def test_a_warehouse_of_another_schema_version_is_refused(warehouse: Warehouse) 
     con = duckdb.connect(str(warehouse.path))
     con.execute("UPDATE schema_info SET value = '99' WHERE key = 'schema_version'")
     con.close()
-    expected = r"has schema version 99; this sre_lib writes version 3 and can migrate only from 1, 2"
+    expected = r"has schema version 99; this sre_lib writes version 4 and can migrate only from 1, 2, 3"
     with pytest.raises(WarehouseError, match=expected), warehouse.write_run("test"):
         pass
 
@@ -223,18 +223,23 @@ SCHEMA_3_COLUMNS = [
     ("pg_tables", "relid"), ("pg_indexes", "indexrelid"), ("pg_databases", "stats_reset"),
     ("pg_databases", "objects_collected"), ("pg_replication_slots", "wal_status"), ("pg_replication", "slot_type"),
 ]  # fmt: skip
+#: The columns schema version 4 added (MIGRATIONS["3"]).
+SCHEMA_4_COLUMNS = [
+    ("redis_info", "run_id"), ("redis_info", "uptime_in_seconds"), ("redis_info", "total_commands_processed"),
+    ("redis_info", "total_connections_received"),
+]  # fmt: skip
 
 
 def test_a_schema_1_warehouse_is_migrated_in_place_keeping_its_rows(warehouse: Warehouse) -> None:
     _load(warehouse, 1)
     con = duckdb.connect(str(warehouse.path))
-    for table, column in [("pg_sequences", "min_value"), *SCHEMA_3_COLUMNS]:
+    for table, column in [("pg_sequences", "min_value"), *SCHEMA_3_COLUMNS, *SCHEMA_4_COLUMNS]:
         con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")  # the shape schema version 1 had
     con.execute("UPDATE schema_info SET value = '1' WHERE key = 'schema_version'")
     con.execute("INSERT INTO pg_sequences VALUES ('db', ?, 'd', 'public', 'old_seq', 'integer', 5, 100, 1)", [START])
     con.execute("INSERT INTO pg_databases (server, taken_at, datname, size_bytes) VALUES ('db', ?, 'd', 7)", [START])
     con.close()
-    assert warehouse_module.SCHEMA_VERSION == "3"
+    assert warehouse_module.SCHEMA_VERSION == "4"
     with warehouse.write_run("test") as run:
         run.replace_rows("backups", _backup("b2"))
     sequences = _table(warehouse, "SELECT sequencename, last_value, min_value IS NULL AS unknown FROM pg_sequences")
@@ -245,21 +250,36 @@ def test_a_schema_1_warehouse_is_migrated_in_place_keeping_its_rows(warehouse: W
         assert column in _table(warehouse, f"SELECT * FROM {table}").columns
     assert len(_table(warehouse, "SELECT * FROM metric_samples")) == 120
     version = _table(warehouse, "SELECT value FROM schema_info WHERE key = 'schema_version'")
-    assert version.value.tolist() == ["3"]
+    assert version.value.tolist() == ["4"]
+
+
+def test_a_schema_3_warehouse_keeps_its_redis_snapshots_and_gains_run_id(warehouse: Warehouse) -> None:
+    _load(warehouse, 1)
+    con = duckdb.connect(str(warehouse.path))
+    for table, column in SCHEMA_4_COLUMNS:
+        con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")  # the shape schema version 3 had
+    con.execute("UPDATE schema_info SET value = '3' WHERE key = 'schema_version'")
+    con.execute("INSERT INTO redis_info (server, taken_at, keyspace_hits) VALUES ('redis', ?, 41)", [START])
+    con.close()
+    with warehouse.write_run("test") as run:
+        run.replace_rows("backups", _backup("b2"))
+    rows = _table(warehouse, "SELECT keyspace_hits, run_id IS NULL AS unknown FROM redis_info")
+    assert rows.values.tolist() == [[41, True]]
 
 
 def test_a_reader_of_an_older_schema_migrates_it_first(warehouse: Warehouse) -> None:
     """After an upgrade, the first report may come before the first collection: it must not fail on it."""
     _load(warehouse, 1)
     con = duckdb.connect(str(warehouse.path))
-    for table, column in SCHEMA_3_COLUMNS:
+    for table, column in [*SCHEMA_3_COLUMNS, *SCHEMA_4_COLUMNS]:
         con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")  # the shape schema version 2 had
     con.execute("UPDATE schema_info SET value = '2' WHERE key = 'schema_version'")
     con.close()
     warehouse._bump_generation()  # as the older sre_lib's last run left it
     reader = warehouse.open_read_only()
     try:
-        assert reader.execute("SELECT value FROM schema_info WHERE key = 'schema_version'").fetchone() == ("3",)
+        assert reader.execute("SELECT value FROM schema_info WHERE key = 'schema_version'").fetchone() == ("4",)
+        assert "run_id" in reader.execute("SELECT * FROM redis_info").df().columns
         assert "relid" in reader.execute("SELECT * FROM pg_tables").df().columns
         assert reader.execute("SELECT count(*) FROM metric_samples").fetchone() == (120,)
     finally:

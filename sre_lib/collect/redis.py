@@ -1,6 +1,8 @@
 """Redis INFO snapshots into the warehouse, through the redis client library.
 
-Counters (hits, misses, evictions, rejected connections) are stored as collected; analyses take deltas.
+Counters (hits, misses, evictions, commands, connections) are stored as collected, with the server's run_id
+and uptime: they count from its last restart (a new run_id) or CONFIG RESETSTAT, so ``redis_stats`` takes
+deltas between snapshots that know where the counters started again.
 The URL comes from [sources.redis] or SRE_REDIS_URL; a password in it, or in password_file, never
 appears in a message or in the warehouse.
 """
@@ -25,7 +27,8 @@ from sre_lib.warehouse import Warehouse
 _INFO_FIELDS = (
     "redis_version", "used_memory", "maxmemory", "keyspace_hits", "keyspace_misses", "evicted_keys",
     "expired_keys", "connected_clients", "rejected_connections", "maxclients", "instantaneous_ops_per_sec",
-    "rdb_last_bgsave_status", "aof_last_write_status",
+    "rdb_last_bgsave_status", "aof_last_write_status", "run_id", "uptime_in_seconds", "total_commands_processed",
+    "total_connections_received",
 )  # fmt: skip
 
 
@@ -79,6 +82,8 @@ def take_info(target: RedisTarget) -> pd.DataFrame:
         client.close()
     row = {name: info.get(name) for name in _INFO_FIELDS}
     row["redis_version"] = str(row["redis_version"])
+    if row["run_id"] is not None:  # 40 hex digits: the client parses one of decimal digits alone as a number
+        row["run_id"] = str(row["run_id"])
     row["aof_enabled"] = bool(info.get("aof_enabled", 0))
     row["rdb_last_save_time"] = datetime.fromtimestamp(int(info.get("rdb_last_save_time", 0)), UTC)
     row["server"] = target.server

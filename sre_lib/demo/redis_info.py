@@ -29,6 +29,7 @@ OPS_PER_SEC = 520.0  # average commands per second at the start
 READ_SHARE = 0.6  # share of commands that look a key up (hits + misses)
 RDB_SAVE_SECONDS = 300  # `save 300 100`: a snapshot every 5 minutes under steady writes
 EVICTIONS_PER_SEC_END = 5.0  # on the last day (memory is full around the clock)
+CONNECTIONS_PER_SEC = 0.2  # new client connections (the app servers keep pools)
 
 
 def redis_info_frame(spec: DemoSpec) -> pd.DataFrame:
@@ -76,5 +77,11 @@ def redis_info_frame(spec: DemoSpec) -> pd.DataFrame:
             "rdb_last_save_time": (pd.Timestamp(spec.start) + pd.to_timedelta(last_save, unit="s")).as_unit("us"),
             "aof_enabled": False,
             "aof_last_write_status": "ok",
+            "run_id": f"{rng.integers(2**63):016x}" * 2 + "5e1f0a2b",  # one server process: no restart in the span
+            "uptime_in_seconds": np.round(UPTIME_DAYS * 86_400.0 + secs).astype(np.int64),
+            "total_commands_processed": (np.cumsum(ops * step) + before).astype(np.int64),
+            "total_connections_received": (np.cumsum(rng.poisson(CONNECTIONS_PER_SEC * step, n_t)) + 48_211).astype(
+                np.int64
+            ),
         }
     )

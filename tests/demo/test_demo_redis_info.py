@@ -8,10 +8,14 @@ import pytest
 
 from sre_lib.demo import redis_info as ri
 from sre_lib.demo.spec import DemoSpec
+from sre_lib.redis_stats import info_intervals
 from sre_lib.warehouse import schema_sql, table_keys
 
 SPEC = DemoSpec()
-COUNTERS = ["keyspace_hits", "keyspace_misses", "evicted_keys", "expired_keys", "rejected_connections"]
+COUNTERS = [
+    "keyspace_hits", "keyspace_misses", "evicted_keys", "expired_keys", "rejected_connections",
+    "total_commands_processed", "total_connections_received", "uptime_in_seconds",
+]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +105,12 @@ def test_clients_and_ops_follow_the_day(info) -> None:
         assert by_hour.max() > 2 * by_hour.min(), column
     assert (info.connected_clients < 0.9 * info.maxclients).all()
     assert (info.connected_clients > 0).all() and (info.rejected_connections == 0).all()
+
+
+def test_one_server_process_whose_commands_match_its_ops_per_second(info) -> None:
+    intervals = info_intervals(info)
+    assert info.run_id.nunique() == 1 and len(info.run_id[0]) == 40
+    assert not intervals.restarted.any() and not intervals.counters_reset.any()
+    # the commands counter and the instantaneous rate tell the same story
+    assert intervals.commands_per_second.mean() == pytest.approx(info.instantaneous_ops_per_sec.mean(), rel=0.05)
+    assert intervals.hit_ratio.tail(96).mean() < 0.80 < intervals.hit_ratio.head(96).mean()
