@@ -161,13 +161,10 @@ class WriteRun:
         missing_keys = [k for k in keys if k not in frame.columns]
         if missing_keys:
             raise WarehouseError(f"table {table}: rows lack key columns {missing_keys}")
-        self.con.register("_incoming", frame)
-        try:
+        with _registered(self.con, "_incoming", frame, table):
             match = " AND ".join(f"{table}.{k} IS NOT DISTINCT FROM _incoming.{k}" for k in keys)
             self.con.execute(f"DELETE FROM {table} USING _incoming WHERE {match}")
             self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _incoming")
-        finally:
-            self.con.unregister("_incoming")
         self.rows_written += len(frame)
         return len(frame)
 
@@ -175,14 +172,11 @@ class WriteRun:
         """Record series identities (series_id, source, metric, component, instance, labels)."""
         if frame.empty:
             return
-        self.con.register("_series", frame.drop_duplicates("series_id"))
-        try:
+        with _registered(self.con, "_series", frame.drop_duplicates("series_id"), "metric_series"):
             self.con.execute(
                 "DELETE FROM metric_series USING _series WHERE metric_series.series_id = _series.series_id"
             )
             self.con.execute("INSERT INTO metric_series BY NAME SELECT * FROM _series")
-        finally:
-            self.con.unregister("_series")
 
     def replace_samples(self, samples: Any, start: datetime, end: datetime) -> int:
         """Replace the samples of the series present in ``samples`` within [start, end] by ``samples``.
@@ -192,8 +186,7 @@ class WriteRun:
         ``start`` and ``end`` are UTC, as naive sample times are.
         """
         start, end = _utc(start, "start"), _utc(end, "end")
-        self.con.register("_samples", samples)
-        try:
+        with _registered(self.con, "_samples", samples, "metric_samples"):
             outside = scalar(self.con, "SELECT count(*) FROM _samples WHERE ts < ? OR ts > ?", [start, end])
             if outside:
                 raise WarehouseError(
@@ -213,8 +206,6 @@ class WriteRun:
                 self.con,
                 "INSERT INTO metric_samples SELECT series_id, ts, value FROM _samples WHERE isfinite(value)",
             )
-        finally:
-            self.con.unregister("_samples")
         self.rows_written += inserted
         return inserted
 
@@ -578,6 +569,25 @@ class Warehouse:
 def open_read_only(path: str | os.PathLike[str] | None = None) -> duckdb.DuckDBPyConnection:
     """Shorthand for notebooks: ``con = open_read_only()``."""
     return Warehouse(path).open_read_only()
+
+
+@contextlib.contextmanager
+def _registered(con: duckdb.DuckDBPyConnection, name: str, rows: Any, table: str) -> Iterator[None]:
+    """``rows`` visible as view ``name`` inside the block. A DuckDB error there (a value the column cannot
+    hold, say) becomes a WarehouseError naming the table; the run then rolls back, so nothing is half written.
+    Unregistering in an aborted transaction fails too, and must not hide the first error."""
+    con.register(name, rows)
+    try:
+        yield
+    except duckdb.Error as exc:
+        with contextlib.suppress(duckdb.Error):
+            con.unregister(name)
+        raise WarehouseError(f"table {table}: the rows cannot be stored: {_one_line(exc)}") from None
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            con.unregister(name)
+        raise
+    con.unregister(name)
 
 
 def _utc(moment: datetime, name: str) -> datetime:

@@ -427,3 +427,15 @@ def test_a_snapshot_that_cannot_be_written_leaves_no_half_copy(
         patch.setattr(warehouse_module, "_copy_file", disk_full)
         assert _table(warehouse, "SELECT count(*) AS n FROM metric_samples").n[0] == 120  # the last copy
     assert "cannot publish a new one" in caplog.text and not list(warehouse.snapshot_dir.glob("*.partial"))
+
+
+def test_rows_a_column_cannot_hold_fail_naming_the_table_and_nothing_is_written(warehouse: Warehouse) -> None:
+    _load(warehouse, 1)
+    rows = pd.DataFrame({"server": ["db"], "taken_at": [pd.Timestamp(START)], "datname": ["d"], "schemaname": ["s"],
+                         "sequencename": ["huge"], "last_value": [float(2**64)]})  # fmt: skip
+    expected = r"^table pg_sequences: the rows cannot be stored: Conversion Error"
+    with pytest.raises(WarehouseError, match=expected), warehouse.write_run("test") as run:
+        run.replace_rows("backups", _backup("b3"))
+        run.replace_rows("pg_sequences", rows)
+    assert _table(warehouse, "SELECT backup_id FROM backups").backup_id.tolist() == ["b1"]
+    assert warehouse.runs().status.tolist()[0] == "failed"

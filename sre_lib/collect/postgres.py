@@ -219,10 +219,19 @@ FROM pg_replication_slots s
 """
 
 
+# int2, int4, int8, oid: kept as exact nullable integers. pandas would make a column with a NULL float64,
+# which cannot hold a bigint beyond 2**53 (a sequence near its limit) and overflows the warehouse's BIGINT.
+_INTEGER_TYPE_OIDS = frozenset({20, 21, 23, 26})
+
+
 def _frame(con: psycopg.Connection, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
     cursor = con.execute(sql, params)
-    columns = [c.name for c in cursor.description]
-    return pd.DataFrame(cursor.fetchall(), columns=columns)
+    rows = cursor.fetchall()
+    columns: dict[str, Any] = {}
+    for position, column in enumerate(cursor.description):
+        values = [row[position] for row in rows]
+        columns[column.name] = pd.array(values, dtype="Int64") if column.type_code in _INTEGER_TYPE_OIDS else values
+    return pd.DataFrame(columns)
 
 
 def _statements(con: psycopg.Connection, target: PostgresTarget) -> pd.DataFrame:
@@ -242,8 +251,13 @@ def _statements(con: psycopg.Connection, target: PostgresTarget) -> pd.DataFrame
             f"PostgreSQL {target.describe()}: role {target.user} cannot see other roles' statements "
             f"({int(hidden.sum())} hidden): GRANT pg_monitor (or pg_read_all_stats) TO {target.user}"
         )
-    frame["query"] = frame["query"].map(redact)
+    frame["query"] = frame["query"].map(_redacted)
     return frame
+
+
+def _redacted(query: Any) -> Any:
+    """A query text with its literals redacted; NULL (pg_stat_statements lost its text file) stays NULL."""
+    return redact(query) if isinstance(query, str) else query
 
 
 def take_snapshot(target: PostgresTarget, progress: Callable[[str], None] | None = None) -> dict[str, pd.DataFrame]:
@@ -269,7 +283,7 @@ def take_snapshot(target: PostgresTarget, progress: Callable[[str], None] | None
         frames["pg_databases"]["objects_collected"] = frames["pg_databases"]["datname"].isin(target.databases)
         frames["pg_activity"] = _frame(con, _ACTIVITY)
         long_sessions = _frame(con, _LONG_SESSIONS, {"threshold": target.long_session_seconds})
-        long_sessions["query"] = long_sessions["query"].map(lambda q: redact(q) if isinstance(q, str) else q)
+        long_sessions["query"] = long_sessions["query"].map(_redacted)
         frames["pg_long_sessions"] = long_sessions
         frames["pg_archiver"] = _frame(con, _ARCHIVER)
         frames["pg_replication"] = _frame(con, _REPLICATION)
