@@ -17,16 +17,19 @@ ending 10:15 .. 11:00). ``None`` leaves that side open: all history. Point-in-ti
 sequences, invalid indexes, ...) read the latest snapshot at or before ``end``. Naive date-times are UTC.
 
 **Counter deltas** of the snapshot tables (``window_deltas_sql``) follow the same rules as ``sre_lib.pgss``
-for statements: an object's delta over an interval is now minus then. A counter that went down, or an object
-whose oid changed (dropped and re-created under the same name), counts from zero: the delta is the value now,
-a lower bound, and the object is flagged ``reset``. A statistics reset of its database (``stats_reset`` after
-the previous snapshot: pg_stat_reset(), but PostgreSQL also moves it when a single object is reset) flags the
-object and keeps now minus then where that is not negative, a lower bound too. An object absent from the
-previous snapshot counts from zero (it is new), unless its database's objects were not read then (added to
-``[sources.postgres] databases`` since): its lifetime counters are no interval's work, so that interval only
-starts its history. The first snapshot a server ever had starts no interval. No delta is ever negative.
-(``REINDEX CONCURRENTLY`` gives an index a new oid but keeps its counters: that interval then counts the
-index's lifetime scans, which errs towards "used", never towards "unused".)
+for statements: an object's delta over an interval is now minus then. Objects are followed by oid, so a
+renamed table or index (or one moved to another schema) keeps its history, under the name it had last in
+the window. A counter that went down counts from zero: the delta is the value now, a lower bound, and the
+object is flagged ``reset``. An object dropped and re-created under the same name is a new object, and the
+deltas of objects that bore one name in turn are summed under it. A statistics reset of its database
+(``stats_reset`` after the previous snapshot: pg_stat_reset(), but PostgreSQL also moves it when a single
+object is reset) flags the object and keeps now minus then where that is not negative, a lower bound too.
+An object absent from the previous snapshot counts from zero (it is new), unless its database's objects
+were not read then (added to ``[sources.postgres] databases`` since): its lifetime counters are no
+interval's work, so that interval only starts its history. The first snapshot a server ever had starts no
+interval. No delta is ever negative. (``REINDEX CONCURRENTLY`` gives an index a new oid but keeps its
+counters: that interval then counts the index's lifetime scans, which errs towards "used", never towards
+"unused".)
 """
 
 from __future__ import annotations
@@ -108,11 +111,19 @@ def window_deltas_sql(
     ``reset`` (its counters restarted inside an interval: the sums are lower bounds). See the module
     docstring for the rules.
     """
-    keys = ", ".join(f"t.{k}" for k in key)
     identity = _IDENTITY.get(table)
     lags = ", ".join(f"lag(t.{c}) OVER obj AS prev_{c}" for c in [*counters, *([identity] if identity else [])])
     decreased = " OR ".join(f"coalesce({c} < prev_{c}, false)" for c in counters)
     recreated = f"coalesce({identity} <> prev_{identity}, false)" if identity else "false"
+    named = "concat_ws(chr(0), " + ", ".join(f"t.{k}" for k in key) + ")"
+    if identity:  # the object by its oid (in its database): a rename is the same object, a re-creation another
+        later_oid = (
+            f"first_value(t.{identity} IGNORE NULLS) OVER (PARTITION BY {named} ORDER BY t.taken_at "
+            "ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING)"
+        )  # rows from before the oid was collected take it from the next row of the same name
+        obj = f"coalesce(t.datname || chr(0) || CAST(coalesce(t.{identity}, {later_oid}) AS VARCHAR), {named})"
+    else:
+        obj = named
     per_database = table in _COLLECTED_PER_DATABASE
     database = (  # a column of the object's database at a snapshot
         "(SELECT {column} FROM pg_databases d WHERE d.server = t.server AND d.taken_at = {at} "
@@ -141,17 +152,21 @@ def window_deltas_sql(
     filters, params = ["taken_at > ?", "taken_at <= ?"], [start, end]
     where = " AND ".join(f for f, p in zip(filters, params, strict=True) if p is not None)
     params = [server, server, *(p for p in params if p is not None)]
+    # Each object's deltas, under the name it had last in the window; objects that bore the same name in turn
+    # (dropped and re-created) are summed under it.
     sql = f"""
     WITH snaps AS (
         SELECT taken_at, lag(taken_at) OVER (ORDER BY taken_at) AS prev_snap
         FROM (SELECT DISTINCT taken_at FROM {table} WHERE server = ?)
     ),
+    objects AS (
+        SELECT t.*, {obj} AS object FROM {table} t WHERE t.server = ?
+    ),
     rows AS (
         SELECT t.*, s.prev_snap, lag(t.taken_at) OVER obj AS prev_seen, {lags},
                {database_reset} AS database_reset_at, {watched} AS watched_before
-        FROM {table} t JOIN snaps s USING (taken_at)
-        WHERE t.server = ?
-        WINDOW obj AS (PARTITION BY {keys} ORDER BY t.taken_at)
+        FROM objects t JOIN snaps s USING (taken_at)
+        WINDOW obj AS (PARTITION BY t.object ORDER BY t.taken_at)
     ),
     judged AS (
         SELECT *,
@@ -162,13 +177,19 @@ def window_deltas_sql(
     ),
     counted AS (
         SELECT *, NOT (is_new AND NOT watched_before) AS counted FROM judged
+    ),
+    per_object AS (
+        SELECT object, {", ".join(f"arg_max({k}, taken_at) AS {k}" for k in key)}, {sums},
+               count(*) FILTER (WHERE counted) AS intervals,
+               min(prev_snap) FILTER (WHERE counted) AS observed_since,
+               coalesce(bool_or(counted AND restarted AND NOT is_new), false) AS reset
+        FROM counted
+        {"WHERE " + where if where else ""}
+        GROUP BY object
     )
-    SELECT {", ".join(key)}, {sums},
-           count(*) FILTER (WHERE counted) AS intervals,
-           min(prev_snap) FILTER (WHERE counted) AS observed_since,
-           coalesce(bool_or(counted AND restarted AND NOT is_new), false) AS reset
-    FROM counted
-    {"WHERE " + where if where else ""}
+    SELECT {", ".join(key)}, {", ".join(f"sum({c})::BIGINT AS {c}" for c in counters)},
+           sum(intervals)::BIGINT AS intervals, min(observed_since) AS observed_since, bool_or(reset) AS reset
+    FROM per_object
     GROUP BY {", ".join(key)}
     """
     return sql, params

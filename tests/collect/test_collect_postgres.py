@@ -7,6 +7,7 @@ import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import psycopg
 import pytest
@@ -363,6 +364,89 @@ def test_object_counters_restart_with_the_object_or_a_statistics_reset(pg: Postg
     finally:
         _run(pg, "bench", "DROP TABLE IF EXISTS churn", "DROP TABLE IF EXISTS flaky")
         _run(pg, "plain", "DROP TABLE IF EXISTS later")
+
+
+def test_a_renamed_table_and_index_keep_their_history(pg: PostgresServer, tmp_path: Path) -> None:
+    """Followed by oid: the interval of a rename counts its scans, not the object's lifetime ones; and where the
+    earlier snapshot was collected before oids were (a warehouse from before schema version 3), an object
+    keeps its history by name."""
+    from sre_lib.pg_maintenance import table_activity
+    from sre_lib.postgres import window_deltas_sql
+
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    setup = ["CREATE TABLE orders (v int)", "INSERT INTO orders SELECT g % 10 FROM generate_series(1, 2000) g",
+             "CREATE INDEX orders_v ON orders (v)", "ANALYZE orders", "CREATE TABLE steady (v int)"]  # fmt: skip
+    _run(pg, "bench", *setup, *_scans("orders", 30), *_scans("orders", 20, index=True), *_scans("steady", 9))
+    try:
+        collect_postgres(warehouse, CONFIG, env=env_for(pg))
+        _run(pg, "bench", "ALTER TABLE orders RENAME TO orders_v2", "ALTER INDEX orders_v RENAME TO orders_v2_v",
+             *_scans("orders_v2", 1), *_scans("orders_v2", 2, index=True), *_scans("steady", 4))  # fmt: skip
+        collect_postgres(warehouse, CONFIG, env=env_for(pg))
+
+        def deltas() -> tuple[pd.DataFrame, pd.DataFrame]:
+            con = warehouse.open_read_only()
+            try:
+                sql, params = window_deltas_sql("pg_indexes", ("datname", "indexrelname"), ("idx_scan",),
+                                                "postgresql", None, None)  # fmt: skip
+                return table_activity(con).set_index("relname"), con.execute(sql, params).df().set_index("indexrelname")
+            finally:
+                con.close()
+
+        tables, indexes = deltas()
+        assert tables.loc["orders_v2", ["seq_scan", "intervals", "reset"]].tolist() == [1, 1, False]
+        assert indexes.loc["orders_v2_v", ["idx_scan", "intervals"]].tolist() == [2, 1]
+        assert "orders" not in tables.index and tables.loc["steady", "seq_scan"] == 4
+
+        con = duckdb.connect(str(warehouse.path))  # the first snapshot as an older sre_lib stored it: no oids
+        first = con.execute("SELECT min(taken_at) FROM pg_tables").fetchone()[0]
+        con.execute("UPDATE pg_tables SET relid = NULL WHERE taken_at = ?", [first])
+        con.close()
+        warehouse._bump_generation()
+        tables, _ = deltas()
+        assert tables.loc["steady", ["seq_scan", "intervals"]].tolist() == [4, 1]
+    finally:
+        _run(pg, "bench", "DROP TABLE IF EXISTS orders_v2", "DROP TABLE IF EXISTS steady")
+
+
+def test_bigint_sequences_are_stored_exactly_and_an_exhausted_one_is_flagged(
+    pg: PostgresServer, tmp_path: Path
+) -> None:
+    """Beyond 2**53 a float is off by hundreds; and a sequence never used has no last_value (NULL)."""
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    _run(pg, "bench", "CREATE SEQUENCE big_seq START 9223372036854775000", *["SELECT nextval('big_seq')"] * 5,
+         "CREATE SEQUENCE full_seq START 9223372036854775807", "SELECT nextval('full_seq')",
+         "CREATE SEQUENCE fresh_seq", "GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO monitor")  # fmt: skip
+    try:
+        collect_postgres(warehouse, CONFIG, env=env_for(pg))
+        con = warehouse.open_read_only()
+        try:
+            stored = dict(con.execute("SELECT sequencename, last_value FROM pg_sequences").fetchall())
+            flagged = sequences_near_limit(con).set_index("sequencename")
+        finally:
+            con.close()
+    finally:
+        _run(pg, "bench", "DROP SEQUENCE big_seq", "DROP SEQUENCE full_seq", "DROP SEQUENCE fresh_seq")
+    assert stored["big_seq"] == 9223372036854775004 and stored["full_seq"] == 2**63 - 1
+    assert stored["fresh_seq"] is None
+    assert flagged.loc["full_seq", "used_ratio"] == pytest.approx(1.0)
+    assert flagged.loc["fresh_seq", "status"] == "unknown"
+
+
+def test_statements_whose_text_pg_stat_statements_lost_are_kept(tmp_path: Path) -> None:
+    """pg_stat_statements keeps query texts in a file; when it cannot read them, the texts are NULL."""
+    with postgres_server() as own:
+        env = {"PGHOST": "127.0.0.1", "PGPORT": str(own.port), "PGUSER": "postgres", "PGDATABASE": "postgres"}
+        collect_postgres(Warehouse(tmp_path / "first.duckdb"), CONFIG, env=env)  # the collector's own statements
+        texts = own.datadir / "pg_stat_tmp" / "pgss_query_texts.stat"
+        texts.write_bytes(b"")  # the file lost; no new statement writes to it again
+        warehouse = Warehouse(tmp_path / "w.duckdb")
+        summary = collect_postgres(warehouse, CONFIG, env=env)
+    con = warehouse.open_read_only()
+    try:
+        lost = con.execute("SELECT count(*) FROM pg_stat_statements WHERE query IS NULL").fetchone()[0]
+    finally:
+        con.close()
+    assert summary.rows_by_table["pg_stat_statements"] >= lost > 0
 
 
 def pg_snapshot_times(con: object) -> list:
