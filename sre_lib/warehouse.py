@@ -70,6 +70,8 @@ MIGRATIONS: dict[str, tuple[str, tuple[str, ...]]] = {
             "ALTER TABLE redis_info ADD COLUMN IF NOT EXISTS uptime_in_seconds BIGINT",
             "ALTER TABLE redis_info ADD COLUMN IF NOT EXISTS total_commands_processed BIGINT",
             "ALTER TABLE redis_info ADD COLUMN IF NOT EXISTS total_connections_received BIGINT",
+            "ALTER TABLE pg_tables ADD COLUMN IF NOT EXISTS size_estimated BOOLEAN",
+            "ALTER TABLE pg_indexes ADD COLUMN IF NOT EXISTS size_estimated BOOLEAN",
         ),
     ),
 }

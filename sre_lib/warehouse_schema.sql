@@ -124,7 +124,8 @@ CREATE TABLE IF NOT EXISTS pg_tables (
     table_bytes          BIGINT,       -- pg_table_size
     total_bytes          BIGINT,       -- pg_total_relation_size
     frozen_xid_age       BIGINT,       -- age(relfrozenxid)
-    relid                BIGINT        -- the table's oid: a new one means it was dropped and re-created (schema 3)
+    relid                BIGINT,       -- the table's oid: a new one means it was dropped and re-created (schema 3)
+    size_estimated       BOOLEAN       -- table/total_bytes from pg_class.relpages: the table was locked (schema 4)
 );
 COMMENT ON TABLE pg_tables IS 'pg_stat_user_tables + pg_statio_user_tables + sizes per snapshot. Key: (server, taken_at, datname, schemaname, relname).';
 
@@ -143,7 +144,8 @@ CREATE TABLE IF NOT EXISTS pg_indexes (
     is_unique       BOOLEAN,
     is_primary      BOOLEAN,
     is_valid        BOOLEAN,
-    indexrelid      BIGINT           -- the index's oid: a new one means it was dropped and re-created (schema 3)
+    indexrelid      BIGINT,          -- the index's oid: a new one means it was dropped and re-created (schema 3)
+    size_estimated  BOOLEAN          -- index_bytes from pg_class.relpages: the index was locked (schema 4)
 );
 COMMENT ON TABLE pg_indexes IS 'pg_stat_user_indexes with definitions and sizes per snapshot. Key: (server, taken_at, datname, schemaname, indexrelname).';
 

@@ -226,7 +226,7 @@ SCHEMA_3_COLUMNS = [
 #: The columns schema version 4 added (MIGRATIONS["3"]).
 SCHEMA_4_COLUMNS = [
     ("redis_info", "run_id"), ("redis_info", "uptime_in_seconds"), ("redis_info", "total_commands_processed"),
-    ("redis_info", "total_connections_received"),
+    ("redis_info", "total_connections_received"), ("pg_tables", "size_estimated"), ("pg_indexes", "size_estimated"),
 ]  # fmt: skip
 
 

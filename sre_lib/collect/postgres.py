@@ -143,23 +143,56 @@ _PGSS_COLUMNS = """
 SELECT a.attname FROM pg_attribute a
 WHERE a.attrelid = 'pg_stat_statements'::regclass AND a.attnum > 0 AND NOT a.attisdropped
 """
-_TABLES = """
+# pg_table_size() and its kin take an AccessShareLock, which waits behind an AccessExclusiveLock held or
+# awaited (ALTER TABLE, VACUUM FULL, TRUNCATE, REINDEX, a migration): past lock_timeout the whole snapshot would
+# fail. Such relations (a table also when one of its indexes or its TOAST table is locked) are measured from
+# pg_class.relpages instead, as of their last VACUUM or ANALYZE, which needs no lock; size_estimated says so.
+_LOCKED = """
+locked AS (
+    SELECT l.relation AS oid FROM pg_locks l
+    WHERE l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock'
+      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+),
+locked_tables AS (
+    SELECT oid FROM locked
+    UNION SELECT i.indrelid FROM pg_index i JOIN locked l ON l.oid = i.indexrelid
+    UNION SELECT c.oid FROM pg_class c JOIN locked l ON l.oid = c.reltoastrelid
+)"""
+_TABLES = f"""
+WITH {_LOCKED}
 SELECT current_database() AS datname, s.schemaname, s.relname, s.seq_scan, s.seq_tup_read, s.idx_scan,
        s.idx_tup_fetch, s.n_tup_ins, s.n_tup_upd, s.n_tup_del, s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze,
        s.last_vacuum, s.last_autovacuum, s.last_analyze, s.last_autoanalyze, s.vacuum_count, s.autovacuum_count,
        s.analyze_count, s.autoanalyze_count, io.heap_blks_read, io.heap_blks_hit, io.idx_blks_read,
-       io.idx_blks_hit, pg_table_size(s.relid) AS table_bytes, pg_total_relation_size(s.relid) AS total_bytes,
-       age(c.relfrozenxid)::bigint AS frozen_xid_age, s.relid::bigint AS relid
+       io.idx_blks_hit,
+       CASE WHEN estimated THEN table_pages * block_size ELSE pg_table_size(s.relid) END AS table_bytes,
+       CASE WHEN estimated THEN (table_pages + index_pages) * block_size
+            ELSE pg_total_relation_size(s.relid) END AS total_bytes,
+       estimated AS size_estimated, age(c.relfrozenxid)::bigint AS frozen_xid_age, s.relid::bigint AS relid
 FROM pg_stat_user_tables s
 JOIN pg_statio_user_tables io USING (relid)
 JOIN pg_class c ON c.oid = s.relid
+CROSS JOIN LATERAL (
+    SELECT s.relid IN (SELECT oid FROM locked_tables) AS estimated,
+           current_setting('block_size')::bigint AS block_size,
+           c.relpages::bigint + coalesce((SELECT t.relpages FROM pg_class t WHERE t.oid = c.reltoastrelid), 0)
+               AS table_pages,
+           coalesce((SELECT sum(ic.relpages) FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+                     WHERE i.indrelid = s.relid), 0)::bigint AS index_pages
+) size
 """
-_INDEXES = """
+_INDEXES = f"""
+WITH {_LOCKED}
 SELECT current_database() AS datname, s.schemaname, s.relname, s.indexrelname, s.idx_scan, s.idx_tup_read,
-       s.idx_tup_fetch, pg_relation_size(s.indexrelid) AS index_bytes, pg_get_indexdef(s.indexrelid) AS indexdef,
+       s.idx_tup_fetch,
+       CASE WHEN estimated THEN ic.relpages::bigint * current_setting('block_size')::bigint
+            ELSE pg_relation_size(s.indexrelid) END AS index_bytes,
+       estimated AS size_estimated, pg_get_indexdef(s.indexrelid) AS indexdef,
        i.indisunique AS is_unique, i.indisprimary AS is_primary, i.indisvalid AS is_valid,
        s.indexrelid::bigint AS indexrelid
 FROM pg_stat_user_indexes s JOIN pg_index i USING (indexrelid)
+JOIN pg_class ic ON ic.oid = s.indexrelid
+CROSS JOIN LATERAL (SELECT s.indexrelid IN (SELECT oid FROM locked) AS estimated) size
 """
 _SEQUENCES = """
 SELECT current_database() AS datname, schemaname, sequencename, data_type::text AS data_type, last_value,
@@ -326,6 +359,11 @@ class _guard:
             message = f"{detail}: add pg_stat_statements to shared_preload_libraries and restart"
         elif isinstance(exc, pg_errors.QueryCanceled):
             message = f"a snapshot query exceeded statement_timeout={self.target.statement_timeout_ms} ms ({detail})"
+        elif isinstance(exc, pg_errors.LockNotAvailable):  # an OperationalError too, but the connection is fine
+            message = (
+                f"a snapshot query waited longer than lock_timeout={self.target.lock_timeout_ms} ms for a lock "
+                f"({detail}); the next snapshot will try again"
+            )
         elif isinstance(exc, psycopg.OperationalError):
             message = f"connection failed or was lost during the snapshot: {detail}"
         else:

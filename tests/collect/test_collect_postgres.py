@@ -449,5 +449,44 @@ def test_statements_whose_text_pg_stat_statements_lost_are_kept(tmp_path: Path) 
     assert summary.rows_by_table["pg_stat_statements"] >= lost > 0
 
 
+def test_a_locked_table_or_index_is_measured_from_pg_class_and_the_rest_exactly(
+    pg: PostgresServer, tmp_path: Path
+) -> None:
+    """A migration's ALTER TABLE or a REINDEX holds an AccessExclusiveLock, which pg_table_size() would wait for
+    until lock_timeout and fail the whole snapshot."""
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    with psycopg.connect(pg.dsn(dbname="bench")) as migration, psycopg.connect(pg.dsn(dbname="bench")) as reindex:
+        migration.execute("LOCK TABLE pgbench_history IN ACCESS EXCLUSIVE MODE")
+        reindex.execute("REINDEX INDEX pgbench_branches_pkey")  # the index exclusively, its table in SHARE mode
+        collect_postgres(warehouse, CONFIG, env=env_for(pg))
+    pages = dict(pg.execute("SELECT relname, relpages::bigint * 8192 FROM pg_class", dbname="bench"))
+    exact = dict(pg.execute("SELECT relname, pg_total_relation_size(oid) FROM pg_class", dbname="bench"))
+    con = warehouse.open_read_only()
+    try:
+        tables = con.execute("SELECT relname, size_estimated, total_bytes FROM pg_tables").df().set_index("relname")
+        indexes = con.execute("SELECT indexrelname, size_estimated, index_bytes FROM pg_indexes").df()
+    finally:
+        con.close()
+    estimated = set(tables.index[tables.size_estimated])
+    assert estimated == {"pgbench_history", "pgbench_branches"}
+    assert tables.loc["pgbench_accounts", "total_bytes"] == exact["pgbench_accounts"]  # not locked: exact
+    indexes = indexes.set_index("indexrelname")
+    assert set(indexes.index[indexes.size_estimated]) == {"pgbench_branches_pkey"}
+    assert indexes.loc["pgbench_branches_pkey", "index_bytes"] == pages["pgbench_branches_pkey"]
+
+
+def test_a_lock_that_outlasts_lock_timeout_is_named_and_nothing_is_written(pg: PostgresServer, tmp_path: Path) -> None:
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    with psycopg.connect(pg.dsn(dbname="bench")) as holder:
+        holder.execute("LOCK TABLE pg_stat_statements IN ACCESS EXCLUSIVE MODE")  # a view: nothing to estimate
+        with pytest.raises(CollectionError) as raised:
+            collect_postgres(warehouse, CONFIG, env=env_for(pg))
+    assert re.search(
+        r"waited longer than lock_timeout=\d+ ms for a lock \(canceling statement due to lock timeout",
+        str(raised.value),
+    )
+    assert warehouse.runs().status.tolist() == ["failed"]
+
+
 def pg_snapshot_times(con: object) -> list:
     return [row[0] for row in con.execute("SELECT DISTINCT taken_at FROM pg_tables ORDER BY 1").fetchall()]
