@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+import pandas as pd
+
 _COMMON_12 = [
     "userid",
     "dbid",
@@ -138,3 +140,42 @@ def select_list(available: Collection[str], alias: str = "s") -> str:
             expression = f"{alias}.queryid"
         parts.append(f"{expression} AS {target}")
     return ", ".join(parts)
+
+
+_KEY = ("userid", "dbid", "queryid")
+_NOT_SUMMED = frozenset({*_KEY, "toplevel", "query", "min_exec_time_ms", "max_exec_time_ms", "mean_exec_time_ms",
+                         "stddev_exec_time_ms", "stats_since"})  # fmt: skip
+
+
+def merge_levels(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per (userid, dbid, queryid) where the view hides ``toplevel``.
+
+    From PostgreSQL 14 the server keeps a top-level and a nested entry of a statement apart (with
+    ``pg_stat_statements.track = all``); an extension older than 1.9 (not updated after an upgrade) shows both
+    without the column that tells them apart. They are merged as one statement: counters summed, the
+    extremes of min and max, mean and (population) standard deviation of the union.
+    """
+    if "toplevel" in frame and frame["toplevel"].notna().any():
+        return frame
+    key = [column for column in _KEY if column in frame]
+    if not frame.duplicated(key).any():
+        return frame
+    calls = frame["calls"].astype("float64")
+    mean = frame["mean_exec_time_ms"].astype("float64")
+    spread = frame["stddev_exec_time_ms"].astype("float64")
+    helpers = pd.DataFrame({"_weighted": calls * mean, "_squares": calls * (spread**2 + mean**2)}, index=frame.index)
+    grouped = pd.concat([frame, helpers], axis=1).groupby(key, sort=False, dropna=False)
+    counters = [c for c in frame.columns if c not in _NOT_SUMMED and pd.api.types.is_numeric_dtype(frame[c])]
+    merged = grouped[[*counters, "_weighted", "_squares"]].sum(min_count=1)
+    merged["min_exec_time_ms"] = grouped["min_exec_time_ms"].min()
+    merged["max_exec_time_ms"] = grouped["max_exec_time_ms"].max()
+    for column in frame.columns:  # the texts (query, user and database names) are the same in every entry
+        if column not in merged and column not in key:
+            merged[column] = grouped[column].first()
+    merged["stats_since"] = grouped["stats_since"].min()
+    total = merged["calls"].astype("float64").where(merged["calls"] > 0)
+    merged["mean_exec_time_ms"] = merged.pop("_weighted") / total
+    merged["stddev_exec_time_ms"] = ((merged.pop("_squares") / total) - merged["mean_exec_time_ms"] ** 2).clip(
+        lower=0
+    ) ** 0.5
+    return merged.reset_index()[list(frame.columns)]

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg.sql import Identifier
 
 from sre_lib.collect import pgss_columns
 from sre_lib.config import PlatformConfig
@@ -138,10 +139,17 @@ SELECT now() AS taken_at,
        (SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements') AS pgss_version,
        current_setting('max_connections')::int AS max_connections
 """
-_PGSS_INFO = "SELECT dealloc AS pgss_dealloc, stats_reset AS pgss_stats_reset FROM pg_stat_statements_info"
+# The extension's views live in the schema it was created in (CREATE EXTENSION ... SCHEMA monitoring), which
+# need not be on the role's search_path: every reference is qualified with it ({schema}, quoted).
+_PGSS_SCHEMA = """
+SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+WHERE e.extname = 'pg_stat_statements'
+"""
+_PGSS_INFO = "SELECT dealloc AS pgss_dealloc, stats_reset AS pgss_stats_reset FROM {schema}.pg_stat_statements_info"
+_PGSS_INFO_SINCE = (1, 9)  # pg_stat_statements_info came with extension version 1.9 (PostgreSQL 14)
 _PGSS_COLUMNS = """
 SELECT a.attname FROM pg_attribute a
-WHERE a.attrelid = 'pg_stat_statements'::regclass AND a.attnum > 0 AND NOT a.attisdropped
+WHERE a.attrelid = %(view)s::regclass AND a.attnum > 0 AND NOT a.attisdropped
 """
 # pg_table_size() and its kin take an AccessShareLock, which waits behind an AccessExclusiveLock held or
 # awaited (ALTER TABLE, VACUUM FULL, TRUNCATE, REINDEX, a migration): past lock_timeout the whole snapshot would
@@ -267,15 +275,16 @@ def _frame(con: psycopg.Connection, sql: str, params: Mapping[str, Any] | None =
     return pd.DataFrame(columns)
 
 
-def _statements(con: psycopg.Connection, target: PostgresTarget) -> pd.DataFrame:
-    available = {row[0] for row in con.execute(_PGSS_COLUMNS).fetchall()}
+def _statements(con: psycopg.Connection, target: PostgresTarget, schema: str) -> pd.DataFrame:
+    view = f"{schema}.pg_stat_statements"
+    available = {row[0] for row in con.execute(_PGSS_COLUMNS, {"view": view}).fetchall()}
     try:
         select = pgss_columns.select_list(available)
     except ValueError as exc:
         raise CollectionError(f"PostgreSQL {target.describe()}: {exc}") from None
     frame = _frame(
         con,
-        f"SELECT {select}, r.rolname AS username, d.datname FROM pg_stat_statements s "
+        f"SELECT {select}, r.rolname AS username, d.datname FROM {view} s "
         "LEFT JOIN pg_roles r ON r.oid = s.userid LEFT JOIN pg_database d ON d.oid = s.dbid",
     )
     hidden = frame["queryid"].isna() | (frame["query"] == "<insufficient privilege>")
@@ -285,7 +294,20 @@ def _statements(con: psycopg.Connection, target: PostgresTarget) -> pd.DataFrame
             f"({int(hidden.sum())} hidden): GRANT pg_monitor (or pg_read_all_stats) TO {target.user}"
         )
     frame["query"] = frame["query"].map(_redacted)
-    return frame
+    return pgss_columns.merge_levels(frame)
+
+
+def _quote_ident(con: psycopg.Connection, name: str) -> str:
+    """An identifier quoted as PostgreSQL needs it ("Monitoring", "my schema")."""
+    return Identifier(name).as_string(con)
+
+
+def _version(text: str) -> tuple[int, ...]:
+    """An extension version ("1.10") as numbers, which compare as versions do; () if it is not one."""
+    try:
+        return tuple(int(part) for part in text.split("."))
+    except ValueError:
+        return ()
 
 
 def _redacted(query: Any) -> Any:
@@ -306,11 +328,12 @@ def take_snapshot(target: PostgresTarget, progress: Callable[[str], None] | None
                 f"database {target.dbname}: add it to shared_preload_libraries and CREATE EXTENSION pg_stat_statements"
             )
         taken_at = facts.at[0, "taken_at"]
-        if facts.at[0, "server_version_num"] >= 140000:
-            facts = pd.concat([facts, _frame(con, _PGSS_INFO)], axis=1)
+        schema = _quote_ident(con, con.execute(_PGSS_SCHEMA).fetchone()[0])
+        if _version(facts.at[0, "pgss_version"]) >= _PGSS_INFO_SINCE:  # by the extension's version, not the server's
+            facts = pd.concat([facts, _frame(con, _PGSS_INFO.format(schema=schema))], axis=1)
         frames["pg_snapshots"] = facts
         say("pg_stat_statements")
-        frames["pg_stat_statements"] = _statements(con, target)
+        frames["pg_stat_statements"] = _statements(con, target, schema)
         say("databases, activity, archiver, replication")
         frames["pg_databases"] = _frame(con, _DATABASES)
         frames["pg_databases"]["objects_collected"] = frames["pg_databases"]["datname"].isin(target.databases)

@@ -488,5 +488,37 @@ def test_a_lock_that_outlasts_lock_timeout_is_named_and_nothing_is_written(pg: P
     assert warehouse.runs().status.tolist() == ["failed"]
 
 
+def test_an_old_extension_in_its_own_schema_is_read_and_its_two_levels_merged(tmp_path: Path) -> None:
+    """After pg_upgrade without ALTER EXTENSION UPDATE, PostgreSQL 15 runs pg_stat_statements 1.8: no
+    pg_stat_statements_info, and with track = all a statement run both at top level and nested shows as two
+    entries without the toplevel column. Here the extension also lives in a schema of its own."""
+    statement = "SELECT count(*) FROM pg_class WHERE relname = 'no_such_relation'"
+    with postgres_server() as own:
+        own.execute("DROP EXTENSION pg_stat_statements")
+        own.execute("CREATE SCHEMA monitoring")
+        own.execute("CREATE EXTENSION pg_stat_statements VERSION '1.8' SCHEMA monitoring")
+        own.execute("GRANT USAGE ON SCHEMA monitoring TO pg_monitor")
+        own.execute(f"CREATE ROLE monitor LOGIN PASSWORD '{MONITOR_PASSWORD}' IN ROLE pg_monitor")
+        own.reconfigure(**{"pg_stat_statements.track": "all"})
+        for _ in range(3):
+            own.execute(statement)
+        nested = statement.replace("'", "''")
+        for _ in range(5):
+            own.execute(f"DO $$ BEGIN EXECUTE '{nested}'; END $$")
+        warehouse = Warehouse(tmp_path / "w.duckdb")
+        collect_postgres(warehouse, CONFIG, env=env_for(own, dbname="postgres"))
+    con = warehouse.open_read_only()
+    try:
+        facts = con.execute("SELECT pgss_version, pgss_dealloc FROM pg_snapshots").fetchall()
+        rows = con.execute(
+            "SELECT calls, min_exec_time_ms <= mean_exec_time_ms AND mean_exec_time_ms <= max_exec_time_ms, toplevel "
+            "FROM pg_stat_statements WHERE query LIKE 'SELECT count(*) FROM pg_class WHERE relname = %'"
+        ).fetchall()
+    finally:
+        con.close()
+    assert facts == [("1.8", None)]
+    assert rows == [(8, True, None)]  # one statement: 3 top-level calls and 5 nested
+
+
 def pg_snapshot_times(con: object) -> list:
     return [row[0] for row in con.execute("SELECT DISTINCT taken_at FROM pg_tables ORDER BY 1").fetchall()]

@@ -67,3 +67,31 @@ def test_every_version_fills_the_core_counters() -> None:
 def test_a_view_missing_core_columns_is_refused_with_the_reason() -> None:
     with pytest.raises(ValueError, match=r"lacks columns for \['calls'"):
         column_mapping(DOCUMENTED_COLUMNS[15] - {"calls"})
+
+
+def test_two_levels_of_one_statement_merge_as_the_union_of_their_calls() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from sre_lib.collect.pgss_columns import merge_levels
+
+    top, nested = np.array([1.0, 2.0, 3.0]), np.array([4.0, 4.5, 4.0, 6.0, 4.0])
+
+    def entry(times: np.ndarray, rows: int) -> dict[str, object]:
+        return {"userid": 10, "dbid": 5, "queryid": -42, "toplevel": None, "query": "SELECT $1", "calls": len(times),
+                "total_exec_time_ms": times.sum(), "min_exec_time_ms": times.min(), "max_exec_time_ms": times.max(),
+                "mean_exec_time_ms": times.mean(), "stddev_exec_time_ms": times.std(), "rows": rows,
+                "username": "app", "stats_since": None}  # fmt: skip
+
+    other = {**entry(top, 1), "queryid": 7}
+    merged = merge_levels(pd.DataFrame([entry(top, 3), entry(nested, 5), other])).set_index("queryid")
+    union = np.concatenate([top, nested])
+    assert list(merged.index) == [-42, 7]
+    row = merged.loc[-42]
+    assert (row.calls, row.rows, row.username, row.query) == (8, 8, "app", "SELECT $1")
+    assert (row.min_exec_time_ms, row.max_exec_time_ms) == (1.0, 6.0)
+    assert row.mean_exec_time_ms == pytest.approx(union.mean())
+    assert row.stddev_exec_time_ms == pytest.approx(union.std())
+    assert merged.loc[7, "calls"] == 3  # alone: untouched
+    with_levels = pd.DataFrame([{**entry(top, 3), "toplevel": True}, {**entry(nested, 5), "toplevel": False}])
+    assert len(merge_levels(with_levels)) == 2  # the view tells them apart: kept apart
