@@ -663,11 +663,13 @@ def sequences_near_limit(
     min_value) for an ascending sequence (increment_by > 0), (max_value - last_value) / (max_value - min_value)
     for a descending one. Where min_value was not collected (before schema version 2) it is last_value /
     max_value, or last_value over the type's minimum for a descending sequence. ``type_max`` is the data
-    type's maximum. The
-    ``action`` says what lifts the limit: widening the type, or the sequence's own MAXVALUE / MINVALUE when it
-    is set inside the type's range. A NULL last_value means the collector's role may not read the sequence (or
-    it was never used): ``status`` "unknown" and ``action`` the GRANT it needs (``monitor_role`` defaults to
-    the role of the last PostgreSQL collection).
+    type's maximum. The ``action`` says what lifts the limit: widening the type, or the sequence's own
+    MAXVALUE / MINVALUE when it is set inside the type's range. A sequence owned by a column (serial,
+    identity, OWNED BY) of a narrower type runs out at the column's maximum (or minimum) first: a bigint
+    sequence feeding an integer column fails at 2**31 - 1, so that is its limit, and the action widens the
+    column. A NULL last_value means the collector's role may not read the sequence (or it was never used):
+    ``status`` "unknown" and ``action`` the GRANT it needs (``monitor_role`` defaults to the role of the last
+    PostgreSQL collection).
     """
     frame = _latest(con, "pg_sequences", server, end)
     role = monitor_role or _collector_role(con) or "<monitor role>"
@@ -677,6 +679,12 @@ def sequences_near_limit(
     descending = frame["increment_by"].fillna(1) < 0
     min_value = frame["min_value"] if "min_value" in frame else pd.Series(np.nan, index=frame.index)
     low, high = min_value.astype("float64"), frame["max_value"].astype("float64")
+    column_type = _column(frame, "column_type").astype("str").str.lower()
+    column_max = column_type.map(_TYPE_MAX).astype("float64")  # NaN: not owned by a column (or not collected)
+    column_bound = np.where(descending, low.lt(-column_max - 1), high.gt(column_max))
+    column_bound = pd.Series(column_bound, index=frame.index) & column_max.notna()
+    high = high.where(~(column_bound & ~descending), column_max)  # the column's maximum comes first
+    low = low.where(~(column_bound & descending), -column_max - 1)
     limit = np.where(descending, low.fillna(-type_max - 1), high)
     span = (high - low).where(high > low)
     ranged = np.where(descending, (high - last) / span, (last - low) / span)
@@ -692,12 +700,16 @@ def sequences_near_limit(
     frame["status"] = np.where(unknown, "unknown", "near limit")
     names = [f"{_quoted(s)}.{_quoted(q)}" for s, q in zip(frame["schemaname"], frame["sequencename"], strict=True)]
     type_bound = np.where(descending, -type_max - 1, type_max)
+    owners = zip(_column(frame, "owner_table"), _column(frame, "owner_column"), column_type, strict=True)
     frame["action"] = [
-        _sequence_action(name, role, is_unknown, kind, is_down, at_type_bound)
-        for name, is_unknown, kind, is_down, at_type_bound in zip(
-            names, unknown, data_type, descending, limit == type_bound, strict=True
+        _column_action(owner, role if is_unknown else None)
+        if bound
+        else _sequence_action(name, role, is_unknown, kind, is_down, at_type_bound)
+        for name, is_unknown, kind, is_down, at_type_bound, bound, owner in zip(
+            names, unknown, data_type, descending, limit == type_bound, column_bound, owners, strict=True
         )
     ]
+    frame["column_type"] = _column(frame, "column_type")
     found = frame[unknown | near].rename(columns={"taken_at": "as_of"})
     columns = [
         "server",
@@ -706,6 +718,9 @@ def sequences_near_limit(
         "schemaname",
         "sequencename",
         "data_type",
+        "owner_table",
+        "owner_column",
+        "column_type",
         "last_value",
         "increment_by",
         "min_value",
@@ -760,6 +775,20 @@ def _sequence_action(name: str, role: str, unknown: bool, data_type: str, descen
     if data_type != "bigint":
         return f"ALTER SEQUENCE {name} AS bigint (and its column to bigint) before it runs out"
     return f"{name} is near the end of bigint: plan a new key (a wider type does not exist)"
+
+
+def _column_action(owner: tuple[str, str, str], role: str | None) -> str:
+    """What to do about a sequence whose owning column's type runs out before the sequence does."""
+    table, column, kind = owner
+    widen = f"ALTER TABLE {table} ALTER COLUMN {_quoted(column)} TYPE bigint"
+    if role is not None:
+        return f"its column {table}.{column} is {kind}: {widen}; and GRANT SELECT on the sequence to {role} to see it"
+    return f"its column {table}.{column} is {kind} and runs out first: {widen}"
+
+
+def _column(frame: pd.DataFrame, name: str) -> pd.Series:
+    """A column of a snapshot frame, all NULL when rows from before it was collected lack it."""
+    return frame[name] if name in frame else pd.Series(None, index=frame.index, dtype="object")
 
 
 def _collector_role(con: duckdb.DuckDBPyConnection) -> str | None:

@@ -72,6 +72,9 @@ MIGRATIONS: dict[str, tuple[str, tuple[str, ...]]] = {
             "ALTER TABLE redis_info ADD COLUMN IF NOT EXISTS total_connections_received BIGINT",
             "ALTER TABLE pg_tables ADD COLUMN IF NOT EXISTS size_estimated BOOLEAN",
             "ALTER TABLE pg_indexes ADD COLUMN IF NOT EXISTS size_estimated BOOLEAN",
+            "ALTER TABLE pg_sequences ADD COLUMN IF NOT EXISTS owner_table VARCHAR",
+            "ALTER TABLE pg_sequences ADD COLUMN IF NOT EXISTS owner_column VARCHAR",
+            "ALTER TABLE pg_sequences ADD COLUMN IF NOT EXISTS column_type VARCHAR",
         ),
     ),
 }

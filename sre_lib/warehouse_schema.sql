@@ -247,7 +247,10 @@ CREATE TABLE IF NOT EXISTS pg_sequences (
     last_value    BIGINT,
     max_value     BIGINT,
     increment_by  BIGINT,
-    min_value     BIGINT               -- the limit of a descending sequence; NULL in rows from schema 1
+    min_value     BIGINT,              -- the limit of a descending sequence; NULL in rows from schema 1
+    owner_table   VARCHAR,             -- the table and column owning it (serial, identity, OWNED BY), if any
+    owner_column  VARCHAR,
+    column_type   VARCHAR              -- that column's type: its maximum may come first (schema 4)
 );
 COMMENT ON TABLE pg_sequences IS 'pg_sequences per snapshot. Key: (server, taken_at, datname, schemaname, sequencename).';
 

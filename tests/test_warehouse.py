@@ -227,6 +227,7 @@ SCHEMA_3_COLUMNS = [
 SCHEMA_4_COLUMNS = [
     ("redis_info", "run_id"), ("redis_info", "uptime_in_seconds"), ("redis_info", "total_commands_processed"),
     ("redis_info", "total_connections_received"), ("pg_tables", "size_estimated"), ("pg_indexes", "size_estimated"),
+    ("pg_sequences", "owner_table"), ("pg_sequences", "owner_column"), ("pg_sequences", "column_type"),
 ]  # fmt: skip
 
 

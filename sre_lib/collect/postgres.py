@@ -202,10 +202,21 @@ FROM pg_stat_user_indexes s JOIN pg_index i USING (indexrelid)
 JOIN pg_class ic ON ic.oid = s.indexrelid
 CROSS JOIN LATERAL (SELECT s.indexrelid IN (SELECT oid FROM locked) AS estimated) size
 """
+# A sequence owned by a column (serial, identity, OWNED BY) runs out at the column's type too: a bigint sequence
+# feeding an integer column (every serial made before PostgreSQL 10) fails at 2**31 - 1, far below its maximum.
 _SEQUENCES = """
-SELECT current_database() AS datname, schemaname, sequencename, data_type::text AS data_type, last_value,
-       max_value, increment_by, min_value
-FROM pg_sequences
+SELECT current_database() AS datname, s.schemaname, s.sequencename, s.data_type::text AS data_type, s.last_value,
+       s.max_value, s.increment_by, s.min_value,
+       quote_ident(tn.nspname) || '.' || quote_ident(t.relname) AS owner_table, a.attname::text AS owner_column,
+       format_type(a.atttypid, NULL) AS column_type
+FROM pg_sequences s
+JOIN pg_namespace n ON n.nspname = s.schemaname
+JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = s.sequencename
+LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid
+     AND d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0 AND d.deptype IN ('a', 'i')
+LEFT JOIN pg_class t ON t.oid = d.refobjid
+LEFT JOIN pg_namespace tn ON tn.oid = t.relnamespace
+LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
 """
 _DATABASES = """
 SELECT d.datname, pg_database_size(d.oid) AS size_bytes, age(d.datfrozenxid)::bigint AS xid_age,

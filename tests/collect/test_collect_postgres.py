@@ -520,5 +520,36 @@ def test_an_old_extension_in_its_own_schema_is_read_and_its_two_levels_merged(tm
     assert rows == [(8, True, None)]  # one statement: 3 top-level calls and 5 nested
 
 
+def test_a_bigint_sequence_feeding_an_integer_column_is_flagged_at_the_column_limit(
+    pg: PostgresServer, tmp_path: Path
+) -> None:
+    """Every serial made before PostgreSQL 10 (and carried over by pg_upgrade): the sequence is bigint, the column
+    integer, and inserts fail with 'integer out of range' at 2**31 - 1."""
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    _run(pg, "bench", "CREATE TABLE legacy (id integer NOT NULL)",
+         "CREATE SEQUENCE legacy_id_seq AS bigint OWNED BY legacy.id",
+         "ALTER TABLE legacy ALTER COLUMN id SET DEFAULT nextval('legacy_id_seq')",
+         "SELECT setval('legacy_id_seq', 2147483000)", "CREATE TABLE modern (id bigint GENERATED ALWAYS AS IDENTITY)",
+         "SELECT setval(pg_get_serial_sequence('modern', 'id'), 2147483000)",
+         "GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO monitor")  # fmt: skip
+    try:
+        collect_postgres(warehouse, CONFIG, env=env_for(pg))
+        con = warehouse.open_read_only()
+        try:
+            flagged = sequences_near_limit(con).set_index("sequencename")
+        finally:
+            con.close()
+    finally:
+        _run(pg, "bench", "DROP TABLE legacy", "DROP TABLE modern")
+    legacy = flagged.loc["legacy_id_seq"]
+    assert (legacy.data_type, legacy.owner_table, legacy.owner_column, legacy.column_type) == (
+        "bigint", "public.legacy", "id", "integer",
+    )  # fmt: skip
+    assert legacy.limit_value == 2**31 - 1 and legacy.remaining_values == 647
+    assert legacy.used_ratio == pytest.approx(2147483000 / (2**31 - 1))
+    assert legacy.action.endswith("ALTER TABLE public.legacy ALTER COLUMN id TYPE bigint")
+    assert "modern_id_seq" not in flagged.index  # bigint column, bigint sequence: far from its limit
+
+
 def pg_snapshot_times(con: object) -> list:
     return [row[0] for row in con.execute("SELECT DISTINCT taken_at FROM pg_tables ORDER BY 1").fetchall()]
