@@ -50,7 +50,11 @@ TRIGGER_RECENT_DAYS = 7
 ALERT_WINDOW = timedelta(days=7)  # the range a predict_linear disk alert would typically look back over
 FORECAST_METRICS = ("cpu", "memory", "disk", "db_connections", "redis_memory")
 _RESOURCE_OF_METRIC = {"cpu": "vcpu", "memory": "ram_gb", "redis_memory": "ram_gb", "db_connections": "vcpu"}
-_ACTION_COLUMNS = ["by", "component", "instance", "metric", "action", "monthly_cost_change", "why", "trustworthy"]
+_ACTION_COLUMNS = [
+    "by", "component", "instance", "metric", "action", "monthly_cost_change", "why", "trustworthy", "cost_group",
+]  # fmt: skip
+# cost_group: actions that are alternatives or steps of one change (the fleet size of a tier, the size of one
+# component) share one, and only the dearest of a group counts in the total; an action alone has its own.
 
 
 @dataclass(frozen=True)
@@ -119,8 +123,13 @@ class CapacityReview:
 
     @property
     def monthly_cost_change(self) -> float:
-        """What the dated actions add per month, when all are taken (unknown costs count as 0)."""
-        return float(self.actions["monthly_cost_change"].fillna(0).sum()) if not self.actions.empty else 0.0
+        """What the dated actions add per month, when all are taken (unknown costs count as 0). Each row's cost
+        is against today; of the steps of one change (run 3, then 4 app servers; resizing one component for
+        its CPU and for its memory) only the dearest counts, not their sum."""
+        if self.actions.empty:
+            return 0.0
+        costs = self.actions["monthly_cost_change"].astype("float64").fillna(0.0)
+        return float(costs.groupby(self.actions["cost_group"], sort=False).max().sum())
 
     def series_forecast(self, component: str, instance: str, metric: str) -> pd.DataFrame:
         """History and forecast of one series in ``Forecast.to_frame()`` shape (date, kind, value, mean, bands)."""
@@ -464,7 +473,7 @@ def _actions(
                 "monthly_cost_change": row.monthly_difference,
                 "why": f"above {row.above_percent:g} % for {row.sustained_minutes} min (peak {row.peak:.0f} %), "
                        f"last on {pd.Timestamp(row.last_fired).tz_convert(config.tz):%Y-%m-%d}",
-                "trustworthy": True,
+                "trustworthy": True, "cost_group": _size_group(row.component, tier),
             })  # fmt: skip
     rows += _redis_policy_actions(config, status, today)
     for row in status[status["status"] == "critical"].itertuples():
@@ -476,8 +485,31 @@ def _actions(
     actions = pd.DataFrame(rows, columns=_ACTION_COLUMNS)
     if actions.empty:
         return actions
-    actions = actions.sort_values(["by", "component"], kind="stable")
-    return actions.drop_duplicates(subset=["component", "instance", "metric", "action"]).reset_index(drop=True)
+    alone = actions["cost_group"].isna()
+    actions.loc[alone, "cost_group"] = [f"action {number}" for number in range(int(alone.sum()))]
+    return _merge_same_actions(actions.sort_values(["by", "component"], kind="stable"))
+
+
+def _size_group(component: str, tier: str) -> str:
+    """The cost group of resizing ``component``: the scaled tier's sizes and server count are one change."""
+    return f"fleet {tier}" if component == tier else f"size {component}"
+
+
+def _merge_same_actions(actions: pd.DataFrame) -> pd.DataFrame:
+    """One row per distinct action on a component: the same resize asked for by its CPU, memory and
+    connections, or by two of its servers, is one action, due by the earliest of their dates, with every
+    reason."""
+    joined = lambda values: ", ".join(dict.fromkeys(values))  # noqa: E731 - in order, once each
+    merged = actions.groupby(["component", "action"], sort=False, as_index=False).agg(
+        by=("by", "min"),
+        instance=("instance", joined),
+        metric=("metric", joined),
+        monthly_cost_change=("monthly_cost_change", "first"),
+        why=("why", lambda reasons: "; ".join(dict.fromkeys(reasons))),
+        trustworthy=("trustworthy", "all"),
+        cost_group=("cost_group", "first"),
+    )
+    return merged.sort_values(["by", "component"], kind="stable")[_ACTION_COLUMNS].reset_index(drop=True)
 
 
 def _tier_actions(
@@ -498,7 +530,7 @@ def _tier_actions(
             "monthly_cost_change": price * (step.servers - current),
             "why": f"forecast daily peak load (80 % upper bound) needs {step.servers} servers to stay under "
                    f"{limit:g} % CPU each, the policy's add-a-server threshold",
-            "trustworthy": demand_forecast.trustworthy,
+            "trustworthy": demand_forecast.trustworthy, "cost_group": f"fleet {tier}",
         })  # fmt: skip
     if plan is not None and plan.best is not None:
         breach = plan.breach.loc["hi80"] if "hi80" in plan.breach.index else None
@@ -510,7 +542,7 @@ def _tier_actions(
                 "monthly_cost_change": float(plan.best["monthly_change"]),
                 "why": f"forecast load (80 % upper bound) runs the maximum of {policy.max_servers} servers above "
                        f"{limit:g} % CPU each",
-                "trustworthy": demand_forecast.trustworthy,
+                "trustworthy": demand_forecast.trustworthy, "cost_group": f"fleet {tier}",
             })  # fmt: skip
     return rows
 
@@ -541,7 +573,9 @@ def _crossing_actions(
         crossings["threshold"] == "warning",
         crossings["threshold"].isin(["critical", "full"]),
     )
-    relevant = crossings[acting & (crossings["likely"].notna() | crossings["already"])]
+    # by the earliest date, as the action is dated: an action due within the horizon is in every report that
+    # looks that far, whether or not the likely path also crosses within it
+    relevant = crossings[acting & (crossings["earliest"].notna() | crossings["likely"].notna() | crossings["already"])]
     for row in relevant.itertuples():
         if row.component == tier and row.metric == "cpu":
             continue  # the tier's CPU is answered by adding servers
@@ -570,6 +604,7 @@ def _crossing_actions(
         rows.append({
             "by": by, "component": row.component, "instance": row.instance, "metric": row.metric, "action": what,
             "monthly_cost_change": cost, "why": _crossing_reason(row), "trustworthy": bool(row.trustworthy),
+            "cost_group": _size_group(row.component, tier) if cost is not None else None,
         })  # fmt: skip
     return rows
 
@@ -585,6 +620,11 @@ def _crossing_reason(row: Any) -> str:
     level = "the policy's action level" if row.metric in POLICY_LEVEL_METRICS else row.threshold
     if bool(row.already):
         return f"{row.metric} of {row.instance}: the last daily peak is already past {row.level:g} % ({level})"
+    if pd.isna(row.likely):
+        return (
+            f"forecast: {row.metric} of {row.instance} may reach {row.level:g} % ({level}) from {day(row.earliest)} "
+            "(the forecast's upper band; the likely path stays below it within the horizon)"
+        )
     return (
         f"forecast: {row.metric} of {row.instance} at {row.level:g} % ({level}) around {day(row.likely)} "
         f"(earliest {day(row.earliest)}, latest {day(row.latest)})"

@@ -46,7 +46,49 @@ def test_demo_review_says_when_to_add_the_third_app_server(demo_review) -> None:
     assert third["monthly_cost_change"].iloc[0] == CONFIG.unit_price("app")
     assert list(review.actions["by"]) == sorted(review.actions["by"])
     assert review.monthly_cost == CONFIG.monthly_cost()
-    assert review.monthly_cost_change == pytest.approx(review.actions["monthly_cost_change"].fillna(0).sum())
+    groups = review.actions.groupby("cost_group")["monthly_cost_change"].max()
+    assert review.monthly_cost_change == pytest.approx(groups.fillna(0).sum())
+
+
+def test_a_change_asked_for_by_several_metrics_or_steps_is_listed_and_costed_once(demo_warehouse: Path) -> None:
+    """A year ahead, PostgreSQL's CPU, connections and memory each call for the same resize, and the app tier
+    grows from 3 to 4 servers and then to bigger ones: each change is one row, and the total counts each
+    change once at its dearest step (against today), not the sum of its steps."""
+    con = Warehouse(demo_warehouse).open_read_only()
+    try:
+        review = capacity_review(con, CONFIG, horizon_days=365)
+    finally:
+        con.close()
+    actions = review.actions
+    assert not actions.duplicated(["component", "action"]).any()
+    resize = actions[actions["action"].str.startswith("resize postgresql to ")].iloc[0]
+    assert {"cpu", "db_connections"} <= set(resize["metric"].split(", "))
+    pg = review.crossings.query("component == 'postgresql' and threshold == 'critical'")
+    assert resize["by"] == pg["earliest"].min()
+    fleet = actions[actions["cost_group"] == "fleet app"]
+    assert len(fleet) >= 3  # more servers, then bigger ones: one change of the app tier
+    assert review.monthly_cost_change == pytest.approx(
+        actions.groupby("cost_group")["monthly_cost_change"].max().fillna(0).sum()
+    )
+    assert review.monthly_cost_change < actions["monthly_cost_change"].fillna(0).sum()
+
+
+def test_an_action_due_within_the_horizon_is_listed_whether_or_not_the_likely_path_crosses(demo_review) -> None:
+    """Dated by the earliest crossing, as it is: a 90-day report lists what is due within 90 days."""
+    crossings = demo_review.crossings
+    due = crossings[
+        crossings["threshold"].isin(["critical", "full"]) & crossings["earliest"].notna() & crossings["likely"].isna()
+        & (crossings["metric"] == "disk")
+    ]  # fmt: skip
+    assert not due.empty
+    for row in due.itertuples():
+        listed = demo_review.actions[
+            (demo_review.actions["component"] == row.component) & demo_review.actions["action"].str.contains(
+                f"before it reaches {row.level:g} %", regex=False
+            )
+        ]  # fmt: skip
+        assert len(listed) == 1 and listed["by"].iloc[0] >= row.earliest
+        assert "upper band" in listed["why"].iloc[0]
 
 
 def test_demo_review_acts_on_the_redis_policy_levels(demo_review) -> None:
@@ -71,7 +113,9 @@ def test_demo_review_acts_on_the_redis_policy_levels(demo_review) -> None:
 def test_demo_review_tables_for_the_report(demo_review) -> None:
     table = actions_table(demo_review)
     assert list(table.columns) == ["by", "component", "what to do", "cost / month", "why", "caveat"]
-    assert table["cost / month"].str.endswith(" USD").all()
+    priced = demo_review.actions["monthly_cost_change"].notna()
+    assert table["cost / month"][priced].str.endswith(" USD").all()
+    assert (table["cost / month"][~priced] == "").all()  # growing a disk: no price in the inventory
     assert demo_review.tier_capacity_lines() == {
         "1 server at 70 %": 70.0, "2 servers at 70 %": 140.0, "3 servers at 70 %": 210.0, "4 servers at 70 %": 280.0,
     }  # fmt: skip
