@@ -34,6 +34,7 @@ from sre_lib.report_blocks import money
 from sre_lib.series import read_samples
 from sre_lib.signals import capacity_signal, daily_signal
 from sre_lib.thresholds import thresholds_for, time_to_threshold_many
+from sre_lib.warehouse import scalar
 
 URGENT_DAYS = 14
 CHARTED_SERIES = 8  # forecast charts a capacity report draws at most
@@ -218,12 +219,15 @@ def capacity_review(
     window_days: int = 30,
     horizon_days: int = 90,
     tier: str | None = None,
-    components: Sequence[str] | None = None,
+    components: Sequence[str] | str | None = None,
 ) -> CapacityReview:
     """Review capacity as of ``as_of`` (default: the newest sample) over the last ``window_days``.
 
-    ``components`` limits the review to some keys of [components] (default: all of them).
+    ``components`` limits the review to some keys of [components] (default: all of them); a text is one key,
+    or several separated by commas (as ``-p components=app,redis`` gives it).
     """
+    if isinstance(components, str):
+        components = [name.strip() for name in components.split(",") if name.strip()]
     if window_days <= 0 or horizon_days <= 0:
         raise DataError(f"capacity review: window_days and horizon_days must be positive, got {window_days}, "
                         f"{horizon_days}")  # fmt: skip
@@ -233,6 +237,7 @@ def capacity_review(
     end = pd.Timestamp(as_of if as_of is not None else newest)
     end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
     start = end - pd.Timedelta(days=window_days)
+    _require_samples_in(con, start, end, config)
     tier = tier or config.scaling.horizontal.component
     if components is not None:
         unknown = sorted(set(components) - set(config.components))
@@ -488,6 +493,25 @@ def _actions(
     alone = actions["cost_group"].isna()
     actions.loc[alone, "cost_group"] = [f"action {number}" for number in range(int(alone.sum()))]
     return _merge_same_actions(actions.sort_values(["by", "component"], kind="stable"))
+
+
+def _require_samples_in(
+    con: duckdb.DuckDBPyConnection, start: pd.Timestamp, end: pd.Timestamp, config: PlatformConfig
+) -> None:
+    """Refuse a window without a single sample (an as_of before the data begins or after it ends), naming
+    the span the warehouse holds, rather than failing later on the first empty analysis."""
+    if scalar(con, "SELECT EXISTS (SELECT 1 FROM metric_samples WHERE ts > ? AND ts <= ?)", [start, end]):
+        return
+    first, last = con.execute("SELECT min(ts), max(ts) FROM metric_samples").fetchall()[0]
+    tz = config.tz
+
+    def local(moment: Any) -> str:
+        return f"{pd.Timestamp(moment).tz_convert(tz):%Y-%m-%d %H:%M %Z}"
+
+    raise DataError(
+        f"capacity review: no metric samples from {local(start)} to {local(end)} (as_of and window_days); the "
+        f"warehouse holds {local(first)} to {local(last)}"
+    )
 
 
 def _size_group(component: str, tier: str) -> str:

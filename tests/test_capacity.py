@@ -292,3 +292,28 @@ def test_a_state_older_than_the_status_read_dates_from_its_episode(demo_review) 
     assert len(episode) == 1 and episode["start"].iloc[0] == pd.Timestamp(demo_review.window_start)
     status = demo_review.status.query("component == 'elasticsearch' and metric == 'memory'").iloc[0]
     assert status["since"] > elastic["since"]  # what the 24 h read alone would have said
+
+
+def test_components_given_as_text_are_keys_not_letters(demo_warehouse: Path) -> None:
+    """``-p components=app`` reaches the notebook as the text 'app'."""
+    con = Warehouse(demo_warehouse).open_read_only()
+    try:
+        one = capacity_review(con, CONFIG, components="app")
+        two = capacity_review(con, CONFIG, components="app, redis")
+    finally:
+        con.close()
+    assert set(one.status["component"]) == {"app"}
+    assert set(two.status["component"]) == {"app", "redis"}
+
+
+@pytest.mark.parametrize("as_of", ["2030-01-01", "2026-01-01"])  # after the demo's 90 days, and before them
+def test_a_window_without_samples_is_refused_naming_what_the_warehouse_holds(demo_warehouse: Path, as_of) -> None:
+    con = Warehouse(demo_warehouse).open_read_only()
+    try:
+        first, last = con.execute("SELECT min(ts), max(ts) FROM metric_samples").fetchall()[0]
+        with pytest.raises(DataError, match=r"no metric samples from .* \(as_of and window_days\)") as raised:
+            capacity_review(con, CONFIG, as_of=as_of)
+    finally:
+        con.close()
+    held = f"the warehouse holds {pd.Timestamp(first).tz_convert(CONFIG.tz):%Y-%m-%d %H:%M}"
+    assert held in str(raised.value) and f"{pd.Timestamp(last).tz_convert(CONFIG.tz):%Y-%m-%d}" in str(raised.value)
