@@ -112,8 +112,9 @@ class DrReport:
     @property
     def summary(self) -> str:
         when = _local(self.as_of, ZoneInfo(self.timezone))
-        failing = [c.headline for c in self.checks if c.status == FAIL]
-        warning = [c.headline for c in self.checks if c.status == WARN]
+        # two checks judged from one missing view give one headline: say it once
+        failing = list(dict.fromkeys(c.headline for c in self.checks if c.status == FAIL))
+        warning = list(dict.fromkeys(c.headline for c in self.checks if c.status == WARN))
         if not failing and not warning:
             return (
                 f"Disaster recovery for {self.server} is ready as of {when}: WAL archiving, backups, off-site "
@@ -232,15 +233,20 @@ def _utc(value: Any) -> Any:
 
 def latest_snapshot_time(con: duckdb.DuckDBPyConnection, server: str) -> datetime | None:
     """The newest time the warehouse knows about for a server: PostgreSQL snapshots and backup records."""
+    return _record_time(con, server, "max")
+
+
+def _record_time(con: duckdb.DuckDBPyConnection, server: str, edge: str) -> datetime | None:
+    """The oldest (``edge`` 'min') or newest ('max') record of a server: snapshots, backups, copies, tests."""
     rows = con.execute(
-        """
-        SELECT max(t) FROM (
-            SELECT max(taken_at) AS t FROM pg_snapshots WHERE server = $1
-            UNION ALL SELECT max(taken_at) FROM pg_archiver WHERE server = $1
-            UNION ALL SELECT max(taken_at) FROM pg_replication WHERE server = $1
-            UNION ALL SELECT max(finished_at) FROM backups WHERE server = $1
-            UNION ALL SELECT max(copied_at) FROM offsite_copies WHERE server = $1
-            UNION ALL SELECT max(finished_at) FROM restore_tests WHERE server = $1
+        f"""
+        SELECT {edge}(t) FROM (
+            SELECT {edge}(taken_at) AS t FROM pg_snapshots WHERE server = $1
+            UNION ALL SELECT {edge}(taken_at) FROM pg_archiver WHERE server = $1
+            UNION ALL SELECT {edge}(taken_at) FROM pg_replication WHERE server = $1
+            UNION ALL SELECT {edge}(finished_at) FROM backups WHERE server = $1
+            UNION ALL SELECT {edge}(copied_at) FROM offsite_copies WHERE server = $1
+            UNION ALL SELECT {edge}(finished_at) FROM restore_tests WHERE server = $1
         )
         """,
         [server],
@@ -259,8 +265,15 @@ def _context(
                 f"the warehouse holds no PostgreSQL snapshot and no backup record for server {server!r}: collect "
                 "(sre collect postgres), load backup records, or pass as_of"
             )
-    elif as_of.tzinfo is None:
-        as_of = as_of.replace(tzinfo=UTC)
+    else:
+        as_of = as_of if as_of.tzinfo is not None else as_of.replace(tzinfo=UTC)
+        first = _record_time(con, server, "min")
+        if first is None or first > as_of:  # nothing known yet: no check can say anything
+            since = f"its records start {_local(first, config.tz)}" if first else "it has no records at all"
+            raise DataError(
+                f"the warehouse holds no PostgreSQL snapshot or backup record of server {server!r} at or before "
+                f"{_local(as_of, config.tz)} (as_of): {since}"
+            )
     return _Context(con=con, config=config, as_of=as_of.astimezone(UTC), server=server)
 
 

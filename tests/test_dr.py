@@ -262,6 +262,25 @@ def test_an_empty_warehouse_is_a_data_error_not_a_report(tmp_path: Path) -> None
         readiness(warehouse, as_of=None)
 
 
+def test_an_as_of_before_any_record_is_a_data_error_naming_where_records_start(baseline: Warehouse) -> None:
+    """Not a red report that says 'take a full backup now' about a time nothing was known of."""
+    with contextlib.closing(baseline.open_read_only()) as con:
+        first = con.execute("SELECT min(finished_at) FROM backups").fetchall()[0][0]
+    before = first - timedelta(days=1)
+    with pytest.raises(DataError, match=r"no PostgreSQL snapshot or backup record of server 'postgresql' at or "
+                                        r"before .* \(as_of\): its records start 20") as raised:  # fmt: skip
+        readiness(baseline, as_of=before)
+    assert f"{first.astimezone(CONFIG.tz):%Y-%m-%d %H:%M}" in str(raised.value)
+    assert readiness(baseline, as_of=T0).verdict == "pass"
+
+
+def test_a_finding_shared_by_two_checks_is_said_once_in_the_summary(tmp_path: Path) -> None:
+    report = readiness(build(tmp_path, pg_archiver=None))
+    failing = [c.name for c in report.checks if c.headline == "WAL archiving not observed"]
+    assert len(failing) == 2  # WAL archiving and the age of the last archived WAL: both need pg_stat_archiver
+    assert report.summary.count("WAL archiving not observed") == 1
+
+
 # ---------------------------------------------------------------------------------------------- 1. WAL archiving
 
 
