@@ -9,6 +9,7 @@ logged as a failed run with a one-line reason that names the server but never it
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ from sre_lib.secrets import read_secret_file, redact
 from sre_lib.warehouse import Warehouse
 
 APPLICATION_NAME = "sre-workbench"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -358,7 +361,7 @@ def take_snapshot(target: PostgresTarget, progress: Callable[[str], None] | None
         con.execute("COMMIT")
     for table in ("pg_tables", "pg_indexes", "pg_sequences"):
         frames[table] = pd.DataFrame()
-    for dbname in target.databases:
+    for dbname in watched_databases(target, frames["pg_databases"]):
         say(f"tables, indexes and sequences of {dbname}")
         with _guard(target, dbname), target.connect(dbname) as con:
             con.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -369,6 +372,14 @@ def take_snapshot(target: PostgresTarget, progress: Callable[[str], None] | None
         frame.insert(0, "server", target.server)
         frame["taken_at"] = taken_at
     return frames
+
+
+def watched_databases(target: PostgresTarget, databases: pd.DataFrame) -> list[str]:
+    """The databases of [sources.postgres] databases that exist now. One dropped since it was listed is
+    skipped (and named in the summary) rather than failing every snapshot of the server until the config
+    is edited."""
+    existing = set(databases["datname"])
+    return [name for name in target.databases if name in existing]
 
 
 class _guard:
@@ -410,6 +421,7 @@ class SnapshotSummary:
     server: str
     taken_at: datetime
     rows_by_table: dict[str, int]
+    missing_databases: tuple[str, ...] = ()  # listed in [sources.postgres] databases, not on the server
 
     @property
     def total_rows(self) -> int:
@@ -428,4 +440,12 @@ def collect_postgres(
         frames = take_snapshot(target, progress)
         rows = {table: run.replace_rows(table, frame) for table, frame in frames.items()}
     taken_at = frames["pg_snapshots"].at[0, "taken_at"]
-    return SnapshotSummary(server=target.server, taken_at=taken_at, rows_by_table=rows)
+    found = set(watched_databases(target, frames["pg_databases"]))
+    missing = tuple(name for name in target.databases if name not in found)
+    if missing:
+        log.warning(
+            "PostgreSQL %s: database %s listed in [sources.postgres] databases does not exist (dropped?): its "
+            "tables, indexes and sequences were skipped",
+            target.describe(), ", ".join(missing),
+        )  # fmt: skip
+    return SnapshotSummary(server=target.server, taken_at=taken_at, rows_by_table=rows, missing_databases=missing)

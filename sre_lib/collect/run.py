@@ -28,7 +28,10 @@ def collect_once(
         from sre_lib.collect.postgres import collect_postgres
 
         summary = collect_postgres(warehouse, config)
-        return f"snapshot of {summary.server} at {summary.taken_at:%Y-%m-%d %H:%M:%S %Z}: {summary.total_rows:,} rows"
+        text = f"snapshot of {summary.server} at {summary.taken_at:%Y-%m-%d %H:%M:%S %Z}: {summary.total_rows:,} rows"
+        if summary.missing_databases:
+            text += f"; database {', '.join(summary.missing_databases)} not found, skipped"
+        return text
     if source == "redis":
         from sre_lib.collect.redis import collect_redis
 

@@ -551,5 +551,19 @@ def test_a_bigint_sequence_feeding_an_integer_column_is_flagged_at_the_column_li
     assert "modern_id_seq" not in flagged.index  # bigint column, bigint sequence: far from its limit
 
 
+def test_a_listed_database_that_was_dropped_is_skipped_and_named(
+    pg: PostgresServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    raw = tomllib.loads(config_to_toml(CONFIG))
+    raw["sources"]["postgres"]["databases"] = ["bench", "retired"]
+    config = parse_config(tomli_w.dumps(raw), source="test")
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    summary = collect_postgres(warehouse, config, env=env_for(pg))
+    assert summary.missing_databases == ("retired",)
+    assert summary.rows_by_table["pg_tables"] > 0 and summary.rows_by_table["pg_stat_statements"] > 0
+    assert "database retired listed in [sources.postgres] databases does not exist" in caplog.text
+    assert warehouse.runs().status.tolist() == ["ok"]
+
+
 def pg_snapshot_times(con: object) -> list:
     return [row[0] for row in con.execute("SELECT DISTINCT taken_at FROM pg_tables ORDER BY 1").fetchall()]
