@@ -76,10 +76,23 @@ class LatencyPlan:
 
     def __str__(self) -> str:
         now = "overloaded" if math.isinf(self.p95_at_current_ms) else f"{self.p95_at_current_ms:.0f} ms"
-        return (
+        peak = (
             f"at the forecast peak of {self.peak_rate_per_s:,.0f} requests/s ({self.service_time_ms:.1f} ms of CPU "
-            f"each), {self.servers_needed} app servers keep p95 under {self.target_p95_ms:g} ms; "
-            f"with {self.current_servers} it would be {now}"
+            "each)"
+        )
+        if self.servers_needed > self.current_servers:
+            return (
+                f"{peak}, p95 latency stays under {self.target_p95_ms:g} ms with {self.servers_needed} app servers; "
+                f"with today's {self.current_servers} it would be {now}"
+            )
+        enough = (
+            f"; {self.servers_needed} would be enough for latency alone"
+            if self.servers_needed < self.current_servers
+            else ""
+        )
+        return (
+            f"{peak}, today's {self.current_servers} app servers keep p95 latency at {now}, under the "
+            f"{self.target_p95_ms:g} ms target{enough} (the CPU policy above may still ask for more)"
         )
 
 

@@ -317,3 +317,14 @@ def test_a_window_without_samples_is_refused_naming_what_the_warehouse_holds(dem
         con.close()
     held = f"the warehouse holds {pd.Timestamp(first).tz_convert(CONFIG.tz):%Y-%m-%d %H:%M}"
     assert held in str(raised.value) and f"{pd.Timestamp(last).tz_convert(CONFIG.tz):%Y-%m-%d}" in str(raised.value)
+
+
+def test_the_latency_sentence_reads_right_whether_or_not_more_servers_are_needed() -> None:
+    from sre_lib.capacity import LatencyPlan
+
+    short = LatencyPlan(900, 12.5, 2, 200, current_servers=2, p95_at_current_ms=float("inf"), servers_needed=3)
+    assert str(short).endswith("with 3 app servers; with today's 2 it would be overloaded")
+    enough = LatencyPlan(300, 12.5, 2, 200, current_servers=2, p95_at_current_ms=122.4, servers_needed=2)
+    assert "today's 2 app servers keep p95 latency at 122 ms, under the 200 ms target (the CPU" in str(enough)
+    spare = LatencyPlan(100, 12.5, 2, 200, current_servers=3, p95_at_current_ms=40, servers_needed=2)
+    assert "under the 200 ms target; 2 would be enough for latency alone" in str(spare)
