@@ -118,6 +118,7 @@ class CapacityReview:
     actions: pd.DataFrame = field(repr=False)
     alert_view: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
     latency: LatencyPlan | None = None
+    data_start: datetime | None = None  # the first sample inside the window (later than window_start: less history)
     verdict: str = "healthy"
     headline: str = ""
 
@@ -160,9 +161,13 @@ class CapacityReview:
         """The judged window and the forecast horizon in words, in the platform's time zone."""
         tz = self.config.tz
         days = round((self.as_of - self.window_start).total_seconds() / 86_400)
+        held = ""
+        if self.data_start is not None and self.data_start - self.window_start > timedelta(days=1):
+            history = round((self.as_of - self.data_start).total_seconds() / 86_400)
+            held = f" (samples begin {self.data_start.astimezone(tz):%Y-%m-%d}: {history} days of them, not {days})"
         return (
             f"Status, time in bands, episodes and the policy replay cover the {days} days to "
-            f"{self.as_of.astimezone(tz):%Y-%m-%d %H:%M %Z}; forecasts look {self.horizon_days} days ahead."
+            f"{self.as_of.astimezone(tz):%Y-%m-%d %H:%M %Z}{held}; forecasts look {self.horizon_days} days ahead."
         )
 
     def series_to_chart(self, limit: int = CHARTED_SERIES) -> list[tuple[str, str, str]]:
@@ -298,6 +303,8 @@ def capacity_review(
         status=status, rollup=rollup, time_in_bands=bands, episodes=episodes, signals=signals, forecasts=forecasts,
         crossings=crossings, demand_forecast=demand_forecast, simulations=simulations, plan=plan,
         vertical=vertical, actions=actions, alert_view=alert_view, latency=latency, verdict=verdict, headline=headline,
+        data_start=_utc_datetime(scalar(con, "SELECT min(ts) FROM metric_samples WHERE ts > ? AND ts <= ?",
+                                        [start, end])),
     )  # fmt: skip
 
 
@@ -506,6 +513,10 @@ def _actions(
     alone = actions["cost_group"].isna()
     actions.loc[alone, "cost_group"] = [f"action {number}" for number in range(int(alone.sum()))]
     return _merge_same_actions(actions.sort_values(["by", "component"], kind="stable"))
+
+
+def _utc_datetime(moment: Any) -> datetime | None:
+    return None if moment is None else pd.Timestamp(moment).tz_convert("UTC").to_pydatetime()
 
 
 def _require_samples_in(

@@ -328,3 +328,15 @@ def test_the_latency_sentence_reads_right_whether_or_not_more_servers_are_needed
     assert "today's 2 app servers keep p95 latency at 122 ms, under the 200 ms target (the CPU" in str(enough)
     spare = LatencyPlan(100, 12.5, 2, 200, current_servers=3, p95_at_current_ms=40, servers_needed=2)
     assert "under the 200 ms target; 2 would be enough for latency alone" in str(spare)
+
+
+def test_a_window_longer_than_the_history_says_how_much_history_there_is(demo_warehouse: Path) -> None:
+    con = Warehouse(demo_warehouse).open_read_only()
+    try:
+        long = capacity_review(con, CONFIG, window_days=200)
+        first = con.execute("SELECT min(ts) FROM metric_samples").fetchall()[0][0]
+    finally:
+        con.close()
+    days = round((long.as_of - first).total_seconds() / 86_400)
+    assert "cover the 200 days to" in long.period()
+    assert f"(samples begin {first.astimezone(CONFIG.tz):%Y-%m-%d}: {days} days of them, not 200)" in long.period()
