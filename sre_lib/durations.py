@@ -4,7 +4,7 @@ durations as reports print them (``2 h 05 min``)."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 import pandas as pd
 
@@ -28,8 +28,9 @@ def parse_duration(text: str, what: str = "duration") -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def parse_instant(text: str, what: str = "time") -> datetime:
-    """An ISO 8601 date or time (UTC unless it says otherwise), or ``now``."""
+def parse_instant(text: str, what: str = "time", tz: tzinfo = UTC) -> datetime:
+    """An ISO 8601 date or time, or ``now``. One without an offset is in ``tz`` (UTC unless given: reports
+    pass the platform's time zone, in which they show every time)."""
     if text.strip().lower() == "now":
         return datetime.now(UTC)
     try:
@@ -38,7 +39,7 @@ def parse_instant(text: str, what: str = "time") -> datetime:
         raise SreError(
             f"{what}: expected an ISO time such as 2026-11-01 or 2026-11-01T03:00+11:00, got {text!r}"
         ) from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return value if value.tzinfo else value.replace(tzinfo=tz)
 
 
 Instant = datetime | pd.Timestamp | str

@@ -37,6 +37,18 @@ def test_instants_are_utc_unless_they_say_otherwise() -> None:
         parse_instant("yesterday", "--start")
 
 
+def test_a_report_reads_an_instant_without_offset_in_the_platform_time_zone() -> None:
+    from zoneinfo import ZoneInfo
+
+    sydney = ZoneInfo("Australia/Sydney")
+    noon = parse_instant("2026-10-02T12:00:00", "as_of", sydney)  # AEST, UTC+10, before the October switch
+    assert noon.astimezone(UTC) == datetime(2026, 10, 2, 2, 0, tzinfo=UTC)
+    summer = parse_instant("2026-12-01", "as_of", sydney)  # AEDT, UTC+11
+    assert summer.astimezone(UTC) == datetime(2026, 11, 30, 13, 0, tzinfo=UTC)
+    given = parse_instant("2026-10-02T12:00:00+00:00", "as_of", sydney)  # an offset wins
+    assert given == datetime(2026, 10, 2, 12, 0, tzinfo=UTC)
+
+
 def test_to_utc_accepts_what_pandas_reads_and_refuses_the_rest() -> None:
     assert to_utc(None) is None
     assert to_utc("2026-11-01 10:00") == datetime(2026, 11, 1, 10, tzinfo=UTC)
