@@ -47,6 +47,11 @@ def _s(component: str, instance: str, metric: str, **shape: float) -> DemoSeries
     return DemoSeries(component, instance, metric, SignalShape(**shape))
 
 
+# Evicted keys per minute before the memory pressure (Redis and its exporter agree: sre_lib.demo.redis_info
+# counts the same), then growing by this share of it per day of pressure.
+EVICTIONS_PER_MINUTE = 0.2
+EVICTION_GROWTH_PER_DAY = 8.0
+
 DEMO_SERIES: tuple[DemoSeries, ...] = (
     _s("cdn", "edge", "error_rate", base=0.02, daily_swing=0.4, noise=0.15, ceiling=100),
     _s("cdn", "edge", "latency_p95", base=45, daily_swing=0.3, noise=0.05, ceiling=10_000),
@@ -84,7 +89,7 @@ DEMO_SERIES: tuple[DemoSeries, ...] = (
     _s("redis", "redis-1", "disk", base=20, growth=0.05, noise=0.002),
     _s("redis", "redis-1", "redis_memory", base=62, daily_swing=0.06, growth=0.3, noise=0.005),
     _s("redis", "redis-1", "redis_hit_ratio", base=91, daily_swing=0.02, noise=0.005),
-    _s("redis", "redis-1", "redis_evictions", base=0.2, daily_swing=1.0, noise=0.5, ceiling=1e9),
+    _s("redis", "redis-1", "redis_evictions", base=EVICTIONS_PER_MINUTE, daily_swing=1.0, noise=0.5, ceiling=1e9),
     _s("redis", "redis-1", "redis_clients", base=3, daily_swing=0.8, growth=0.3),
     _s("media", "media", "disk", base=55, growth=0.25, noise=0.001),
 )
@@ -146,7 +151,7 @@ def _apply_redis_pressure(values: np.ndarray, metric: str, times: pd.DatetimeInd
     if metric == "redis_hit_ratio":
         values -= 1.3 * elapsed_days  # ~91 % falling toward ~78 %
     elif metric == "redis_evictions":
-        values *= 1.0 + 8.0 * elapsed_days
+        values *= 1.0 + EVICTION_GROWTH_PER_DAY * elapsed_days
 
 
 def metric_frames(spec: DemoSpec) -> tuple[pd.DataFrame, pd.DataFrame]:

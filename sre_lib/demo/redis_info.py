@@ -4,7 +4,7 @@ Counters are cumulative since the last restart, as INFO reports them. The findin
 
 * used_memory climbs from ~58 % to ~82 % of maxmemory (the manual's "> 80 %: increase size");
 * the hit ratio holds at ~90 % until the last PRESSURE_DAYS (10) days, then falls toward ~78 % (< 80 %:
-  review the caching strategy) while evicted_keys, flat before, rises faster every day ("evictions
+  review the caching strategy) while evicted_keys, about one every five minutes before, rises faster every day ("evictions
   increasing: add capacity");
 * connected_clients and instantaneous_ops_per_sec follow the daily traffic cycle, far below maxclients.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sre_lib.demo.metrics import EVICTION_GROWTH_PER_DAY, EVICTIONS_PER_MINUTE
 from sre_lib.demo.postgres import daily_load, seconds_since_start, snapshot_times
 from sre_lib.demo.spec import DemoSpec
 
@@ -28,7 +29,6 @@ UPTIME_DAYS = 37.0  # Redis was last restarted this long before the span
 OPS_PER_SEC = 520.0  # average commands per second at the start
 READ_SHARE = 0.6  # share of commands that look a key up (hits + misses)
 RDB_SAVE_SECONDS = 300  # `save 300 100`: a snapshot every 5 minutes under steady writes
-EVICTIONS_PER_SEC_END = 5.0  # on the last day (memory is full around the clock)
 CONNECTIONS_PER_SEC = 0.2  # new client connections (the app servers keep pools)
 
 
@@ -50,7 +50,8 @@ def redis_info_frame(spec: DemoSpec) -> pd.DataFrame:
     lookups = rng.poisson(ops * step * READ_SHARE)
     hit_ratio = HIT_RATIO + (HIT_RATIO_END - HIT_RATIO) * pressure + rng.normal(0, 0.004, n_t)
     hits = rng.binomial(lookups, np.clip(hit_ratio, 0, 1))
-    evicted = rng.poisson(EVICTIONS_PER_SEC_END * step * pressure**2)  # none before, then ever more
+    per_minute = EVICTIONS_PER_MINUTE * (1.0 + EVICTION_GROWTH_PER_DAY * pressure * PRESSURE_DAYS)
+    evicted = rng.poisson(per_minute * step / 60.0)  # as redis_exporter's series of the same server says
     expired = rng.poisson(ops * step * 0.03)
     lookups[0], hits[0], evicted[0], expired[0] = 0, 0, 0, 0
     before = UPTIME_DAYS * 86_400.0 * OPS_PER_SEC  # commands served between the restart and the start
