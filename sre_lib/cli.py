@@ -23,8 +23,12 @@ from sre_lib.warehouse import Warehouse, scalar
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", help="platform config TOML (default: $SRE_CONFIG or data/platform.toml)")
-    parser.add_argument("--warehouse", help="DuckDB warehouse file (default: $SRE_WAREHOUSE or data/warehouse.duckdb)")
+    parser.add_argument(
+        "--config", help="platform config TOML (default: $SRE_CONFIG or the checkout's data/platform.toml)"
+    )
+    parser.add_argument(
+        "--warehouse", help="DuckDB warehouse file (default: $SRE_WAREHOUSE or the checkout's data/warehouse.duckdb)"
+    )
 
 
 DEMO_MAX_DAYS = 366  # a year of minute samples takes about 3 GB to build; more is no better a demo
@@ -54,13 +58,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--days", type=int, default=90, help="length of the demo span in days (default 90)")
     demo.add_argument("--seed", type=int, help="random seed (same seed, same data)")
     demo.add_argument("--no-reports", action="store_true", help="only build the warehouse, render no report")
-    demo.add_argument("--out", help="where the reports go (default: reports/)")
+    demo.add_argument("--out", help="where the reports go (default: the checkout's reports/)")
     demo.set_defaults(handler=_cmd_demo)
 
     config = commands.add_parser("config", help="platform configuration")
     config_commands = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
     check = config_commands.add_parser("check", help="validate a config file and summarise it")
-    check.add_argument("path", nargs="?", help="config file (default: $SRE_CONFIG or data/platform.toml)")
+    check.add_argument(
+        "path", nargs="?", help="config file (default: $SRE_CONFIG or the checkout's data/platform.toml)"
+    )
     check.set_defaults(handler=_cmd_config_check)
 
     collect = commands.add_parser(
@@ -95,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="render a report notebook to HTML (capacity, slow-queries, dr)")
     report.add_argument("report", choices=["capacity", "slow-queries", "dr"])
     _add_common(report)
-    report.add_argument("--out", help="output directory (default: reports/)")
+    report.add_argument("--out", help="output directory (default: the checkout's reports/)")
     report.add_argument(
         "-p", "--parameter", action="append", default=[], metavar="KEY=VALUE",
         help="notebook parameter, e.g. -p window_days=14 (repeatable; never a secret)",
