@@ -4,8 +4,8 @@ Counters are cumulative since the last restart, as INFO reports them. The findin
 
 * used_memory climbs from ~58 % to ~82 % of maxmemory (the manual's "> 80 %: increase size");
 * the hit ratio holds at ~90 % until the last PRESSURE_DAYS (10) days, then falls toward ~78 % (< 80 %:
-  review the caching strategy) while evicted_keys, about one every five minutes before, rises faster every day ("evictions
-  increasing: add capacity");
+  review the caching strategy) while evicted_keys, about one every five minutes before, rises faster every
+  day ("evictions increasing: add capacity");
 * connected_clients and instantaneous_ops_per_sec follow the daily traffic cycle, far below maxclients.
 """
 
