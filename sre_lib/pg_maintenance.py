@@ -709,7 +709,8 @@ def sequences_near_limit(
             names, unknown, data_type, descending, limit == type_bound, column_bound, owners, strict=True
         )
     ]
-    frame["column_type"] = _column(frame, "column_type")
+    for column in ("owner_table", "owner_column", "column_type"):
+        frame[column] = _column(frame, column)
     found = frame[unknown | near].rename(columns={"taken_at": "as_of"})
     columns = [
         "server",

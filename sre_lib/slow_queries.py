@@ -3,7 +3,8 @@
 Joins the PgHero-style checks of ``pg_queries`` and ``pg_maintenance`` over a window (default: the week up to
 the newest snapshot) against the baseline before it. Verdict: **critical** when a statement regressed, a
 sequence or the transaction-ID horizon is critical, or connections are critical; **warning** for any other
-finding; **healthy** when nothing is found.
+finding, except a sequence near its limit that lasts more than two years at its recent pace (listed last, as
+a note); **healthy** when nothing else is found.
 """
 
 from __future__ import annotations
@@ -149,10 +150,15 @@ def _overdue(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[frame["vacuum_overdue"] | frame["analyze_overdue"]].reset_index(drop=True)
 
 
+#: A sequence near its limit that lasts longer than this at its recent pace is a note, not a warning.
+SEQUENCE_NOTE_DAYS = 2 * 365
+
+
 def _judge(review: SlowQueryReview) -> tuple[list[str], str]:
     """Findings, most severe first, and the verdict they add up to."""
     critical: list[str] = []
     warning: list[str] = []
+    notes: list[str] = []  # listed after the rest; they do not change the verdict
     for row in review.regressions.itertuples():
         critical.append(
             f"statement {row.ratio:.1f}x slower ({row.baseline_mean_exec_time_ms:.1f} -> "
@@ -171,9 +177,11 @@ def _judge(review: SlowQueryReview) -> tuple[list[str], str]:
             if pd.notna(row.days_left)
             else ""
         )
-        (critical if row.status == "critical" else warning).append(
-            f"{name} at {row.used_ratio:.1%} of its maximum{runway}"
-        )
+        finding = f"{name} at {row.used_ratio:.1%} of its maximum{runway}"
+        if row.status != "critical" and pd.notna(row.days_left) and row.days_left > SEQUENCE_NOTE_DAYS:
+            notes.append(finding)  # years of runway at its pace: worth knowing, not a warning
+        else:
+            (critical if row.status == "critical" else warning).append(finding)
     for row in _rows_where(review.wraparound, "status", lambda status: status in ("warning", "critical")):
         where = f"{row.datname}.{row.relname}" if isinstance(row.relname, str) else row.datname
         (critical if row.status == "critical" else warning).append(
@@ -202,7 +210,7 @@ def _judge(review: SlowQueryReview) -> tuple[list[str], str]:
         idle = human_duration(row.duration_seconds)
         warning.append(f"session {row.pid} ({row.username}) idle in transaction for {idle}")
     verdict = "critical" if critical else "warning" if warning else "healthy"
-    return critical + warning, verdict
+    return critical + warning + notes, verdict
 
 
 def _rows_where(frame: pd.DataFrame, column: str, keep: Callable[[object], bool]) -> Iterator[Any]:

@@ -57,3 +57,30 @@ def test_no_postgres_data_is_a_clear_error(tmp_path: Path) -> None:
             slow_query_review(con, CONFIG)
     finally:
         con.close()
+
+
+def test_a_sequence_with_years_of_runway_is_a_note_that_leaves_the_verdict_alone(demo_warehouse: Path) -> None:
+    """The demo's audit_log sequence is past 90 % of integer but lasts years at its pace: listed last, and a
+    week with nothing else to say is healthy."""
+    import dataclasses
+
+    import pandas as pd
+
+    from sre_lib.slow_queries import SEQUENCE_NOTE_DAYS, _judge
+
+    con = Warehouse(demo_warehouse).open_read_only()
+    try:
+        review = slow_query_review(con, CONFIG)
+    finally:
+        con.close()
+    sequence = review.sequences.set_index("sequencename").loc["audit_log_id_seq"]
+    assert sequence["days_left"] > SEQUENCE_NOTE_DAYS
+    assert "audit_log_id_seq" in review.findings[-1]
+    frames = {f.name: pd.DataFrame(columns=getattr(review, f.name).columns) for f in dataclasses.fields(review)
+              if isinstance(getattr(review, f.name), pd.DataFrame) and f.name != "sequences"}  # fmt: skip
+    calm = dataclasses.replace(review, **frames, connections=dataclasses.replace(
+        review.connections, status="healthy", peak_status="healthy"))  # fmt: skip
+    findings, verdict = _judge(calm)
+    assert verdict == "healthy" and len(findings) == 1 and "audit_log_id_seq" in findings[0]
+    soon = review.sequences.assign(days_left=SEQUENCE_NOTE_DAYS / 2)
+    assert _judge(dataclasses.replace(calm, sequences=soon))[1] == "warning"
