@@ -510,6 +510,7 @@ def _actions(
     actions = pd.DataFrame(rows, columns=_ACTION_COLUMNS)
     if actions.empty:
         return actions
+    actions["cost_group"] = actions["cost_group"].astype(object)  # all missing when no action named one
     alone = actions["cost_group"].isna()
     actions.loc[alone, "cost_group"] = [f"action {number}" for number in range(int(alone.sum()))]
     return _merge_same_actions(actions.sort_values(["by", "component"], kind="stable"))

@@ -702,7 +702,7 @@ def sequences_near_limit(
     type_bound = np.where(descending, -type_max - 1, type_max)
     owners = zip(_column(frame, "owner_table"), _column(frame, "owner_column"), column_type, strict=True)
     frame["action"] = [
-        _column_action(owner, role if is_unknown else None)
+        _column_action(owner, name, role if is_unknown else None)
         if bound
         else _sequence_action(name, role, is_unknown, kind, is_down, at_type_bound)
         for name, is_unknown, kind, is_down, at_type_bound, bound, owner in zip(
@@ -778,12 +778,14 @@ def _sequence_action(name: str, role: str, unknown: bool, data_type: str, descen
     return f"{name} is near the end of bigint: plan a new key (a wider type does not exist)"
 
 
-def _column_action(owner: tuple[str, str, str], role: str | None) -> str:
-    """What to do about a sequence whose owning column's type runs out before the sequence does."""
+def _column_action(owner: tuple[str, str, str], name: str, role: str | None) -> str:
+    """What to do about a sequence whose owning column's type runs out before the sequence does; with a
+    ``role``, its last value is unknown: first see how far it is (widening a column rewrites the table)."""
     table, column, kind = owner
-    widen = f"ALTER TABLE {table} ALTER COLUMN {_quoted(column)} TYPE bigint"
     if role is not None:
-        return f"its column {table}.{column} is {kind}: {widen}; and GRANT SELECT on the sequence to {role} to see it"
+        where = f"{table}.{column}"
+        return f"GRANT SELECT ON SEQUENCE {name} TO {role} to see how near its {kind} column {where} is to full"
+    widen = f"ALTER TABLE {table} ALTER COLUMN {_quoted(column)} TYPE bigint"
     return f"its column {table}.{column} is {kind} and runs out first: {widen}"
 
 

@@ -21,7 +21,8 @@ for statements: an object's delta over an interval is now minus then. Objects ar
 renamed table or index (or one moved to another schema) keeps its history, under the name it had last in
 the window. A counter that went down counts from zero: the delta is the value now, a lower bound, and the
 object is flagged ``reset``. An object dropped and re-created under the same name is a new object, and the
-deltas of objects that bore one name in turn are summed under it. A statistics reset of its database
+deltas of objects that bore one name in turn are summed under it, flagged ``reset`` (what the dropped one
+did after the last snapshot is lost). A statistics reset of its database
 (``stats_reset`` after the previous snapshot: pg_stat_reset(), but PostgreSQL also moves it when a single
 object is reset) flags the object and keeps now minus then where that is not negative, a lower bound too.
 An object absent from the previous snapshot counts from zero (it is new), unless its database's objects
@@ -188,7 +189,8 @@ def window_deltas_sql(
         GROUP BY object
     )
     SELECT {", ".join(key)}, {", ".join(f"sum({c})::BIGINT AS {c}" for c in counters)},
-           sum(intervals)::BIGINT AS intervals, min(observed_since) AS observed_since, bool_or(reset) AS reset
+           sum(intervals)::BIGINT AS intervals, min(observed_since) AS observed_since,
+           bool_or(reset) OR count(*) > 1 AS reset  -- several objects bore the name: a dropped one's last work is lost
     FROM per_object
     GROUP BY {", ".join(key)}
     """

@@ -46,6 +46,8 @@ def info_intervals(info: pd.DataFrame) -> pd.DataFrame:
     missing = [column for column in ("server", "taken_at", *COUNTERS) if column not in info.columns]
     if missing:
         raise ValueError(f"redis_info rows lack columns {missing}")
+    if info.empty:
+        return pd.DataFrame(columns=list(INTERVAL_COLUMNS))
     frame = info.reindex(columns=list(_SNAPSHOT_COLUMNS)).sort_values(["server", "taken_at"], kind="stable")
     frame = frame.drop_duplicates(["server", "taken_at"], keep="last").reset_index(drop=True)
     before = frame.groupby("server", sort=False).shift(1)

@@ -340,3 +340,15 @@ def test_a_window_longer_than_the_history_says_how_much_history_there_is(demo_wa
     days = round((long.as_of - first).total_seconds() / 86_400)
     assert "cover the 200 days to" in long.period()
     assert f"(samples begin {first.astimezone(CONFIG.tz):%Y-%m-%d}: {days} days of them, not 200)" in long.period()
+
+
+def test_actions_from_status_alone_are_costed() -> None:
+    """Only 'investigate ... now' rows: none of them names a cost group."""
+    from sre_lib.capacity import _actions
+
+    status = pd.DataFrame([{"component": "redis", "instance": "redis-1", "metric": "memory", "status": "critical",
+                            "detail": "critical 97 percent"}])  # fmt: skip
+    actions = _actions(CONFIG, "app", pd.Timestamp("2026-10-01", tz="UTC"), pd.DataFrame(), None, None,
+                       pd.DataFrame(), status)  # fmt: skip
+    assert actions["action"].tolist() == ["investigate memory on redis/redis-1 now"]
+    assert actions["cost_group"].notna().all()

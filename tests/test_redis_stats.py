@@ -107,3 +107,8 @@ def test_intervals_read_from_the_warehouse_per_server(rs: RedisServer, tmp_path:
 def test_rows_without_the_counters_are_refused_by_name() -> None:
     with pytest.raises(ValueError, match=r"redis_info rows lack columns \['keyspace_hits'"):
         info_intervals(pd.DataFrame({"server": ["r"], "taken_at": [pd.Timestamp("2026-01-01", tz="UTC")]}))
+
+
+def test_no_snapshots_give_no_intervals() -> None:
+    empty = pd.DataFrame(columns=["server", "taken_at", *COUNTERS])
+    assert info_intervals(empty).empty and list(info_intervals(empty).columns) == list(INTERVAL_COLUMNS)

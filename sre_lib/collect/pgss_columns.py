@@ -172,7 +172,7 @@ def merge_levels(frame: pd.DataFrame) -> pd.DataFrame:
     for column in frame.columns:  # the texts (query, user and database names) are the same in every entry
         if column not in merged and column not in key:
             merged[column] = grouped[column].first()
-    merged["stats_since"] = grouped["stats_since"].min()
+    merged["stats_since"] = grouped["stats_since"].min().astype(object).where(lambda since: since.notna(), None)
     total = merged["calls"].astype("float64").where(merged["calls"] > 0)
     merged["mean_exec_time_ms"] = merged.pop("_weighted") / total
     merged["stddev_exec_time_ms"] = ((merged.pop("_squares") / total) - merged["mean_exec_time_ms"] ** 2).clip(

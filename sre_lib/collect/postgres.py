@@ -158,6 +158,7 @@ WHERE a.attrelid = %(view)s::regclass AND a.attnum > 0 AND NOT a.attisdropped
 # awaited (ALTER TABLE, VACUUM FULL, TRUNCATE, REINDEX, a migration): past lock_timeout the whole snapshot would
 # fail. Such relations (a table also when one of its indexes or its TOAST table is locked) are measured from
 # pg_class.relpages instead, as of their last VACUUM or ANALYZE, which needs no lock; size_estimated says so.
+# pg_get_indexdef() waits for a lock on the index's table too: an index of a locked table has no indexdef then.
 _LOCKED = """
 locked AS (
     SELECT l.relation AS oid FROM pg_locks l
@@ -168,6 +169,8 @@ locked_tables AS (
     SELECT oid FROM locked
     UNION SELECT i.indrelid FROM pg_index i JOIN locked l ON l.oid = i.indexrelid
     UNION SELECT c.oid FROM pg_class c JOIN locked l ON l.oid = c.reltoastrelid
+    UNION SELECT c.oid FROM pg_class c JOIN pg_index i ON i.indrelid = c.reltoastrelid
+          JOIN locked l ON l.oid = i.indexrelid  -- an index of its TOAST table
 )"""
 _TABLES = f"""
 WITH {_LOCKED}
@@ -198,12 +201,15 @@ SELECT current_database() AS datname, s.schemaname, s.relname, s.indexrelname, s
        s.idx_tup_fetch,
        CASE WHEN estimated THEN ic.relpages::bigint * current_setting('block_size')::bigint
             ELSE pg_relation_size(s.indexrelid) END AS index_bytes,
-       estimated AS size_estimated, pg_get_indexdef(s.indexrelid) AS indexdef,
+       estimated AS size_estimated,
+       CASE WHEN estimated THEN NULL ELSE pg_get_indexdef(s.indexrelid) END AS indexdef,
        i.indisunique AS is_unique, i.indisprimary AS is_primary, i.indisvalid AS is_valid,
        s.indexrelid::bigint AS indexrelid
 FROM pg_stat_user_indexes s JOIN pg_index i USING (indexrelid)
 JOIN pg_class ic ON ic.oid = s.indexrelid
-CROSS JOIN LATERAL (SELECT s.indexrelid IN (SELECT oid FROM locked) AS estimated) size
+CROSS JOIN LATERAL (
+    SELECT s.indexrelid IN (SELECT oid FROM locked) OR s.relid IN (SELECT oid FROM locked_tables) AS estimated
+) size
 """
 # A sequence owned by a column (serial, identity, OWNED BY) runs out at the column's type too: a bigint sequence
 # feeding an integer column (every serial made before PostgreSQL 10) fails at 2**31 - 1, far below its maximum.
@@ -277,6 +283,7 @@ FROM pg_replication_slots s
 # int2, int4, int8, oid: kept as exact nullable integers. pandas would make a column with a NULL float64,
 # which cannot hold a bigint beyond 2**53 (a sequence near its limit) and overflows the warehouse's BIGINT.
 _INTEGER_TYPE_OIDS = frozenset({20, 21, 23, 26})
+_NUMERIC_TYPE_OID = 1700  # numeric (pg_stat_statements' wal_bytes): a Decimal per row, stored as a double
 
 
 def _frame(con: psycopg.Connection, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
@@ -285,7 +292,12 @@ def _frame(con: psycopg.Connection, sql: str, params: Mapping[str, Any] | None =
     columns: dict[str, Any] = {}
     for position, column in enumerate(cursor.description):
         values = [row[position] for row in rows]
-        columns[column.name] = pd.array(values, dtype="Int64") if column.type_code in _INTEGER_TYPE_OIDS else values
+        if column.type_code in _INTEGER_TYPE_OIDS:
+            columns[column.name] = pd.array(values, dtype="Int64")
+        elif column.type_code == _NUMERIC_TYPE_OID:
+            columns[column.name] = pd.array([None if v is None else float(v) for v in values], dtype="Float64")
+        else:
+            columns[column.name] = values
     return pd.DataFrame(columns)
 
 

@@ -404,6 +404,11 @@ def test_a_renamed_table_and_index_keep_their_history(pg: PostgresServer, tmp_pa
         warehouse._bump_generation()
         tables, _ = deltas()
         assert tables.loc["steady", ["seq_scan", "intervals"]].tolist() == [4, 1]
+
+        _run(pg, "bench", "DROP TABLE steady", "CREATE TABLE steady (v int)", *_scans("steady", 2))
+        collect_postgres(warehouse, CONFIG, env=env_for(pg))
+        tables, _ = deltas()  # two objects named steady in turn: summed, and flagged (the old one's last work is lost)
+        assert tables.loc["steady", ["seq_scan", "intervals", "reset"]].tolist() == [6, 2, True]
     finally:
         _run(pg, "bench", "DROP TABLE IF EXISTS orders_v2", "DROP TABLE IF EXISTS steady")
 
@@ -455,24 +460,35 @@ def test_a_locked_table_or_index_is_measured_from_pg_class_and_the_rest_exactly(
     """A migration's ALTER TABLE or a REINDEX holds an AccessExclusiveLock, which pg_table_size() would wait for
     until lock_timeout and fail the whole snapshot."""
     warehouse = Warehouse(tmp_path / "w.duckdb")
-    with psycopg.connect(pg.dsn(dbname="bench")) as migration, psycopg.connect(pg.dsn(dbname="bench")) as reindex:
-        migration.execute("LOCK TABLE pgbench_history IN ACCESS EXCLUSIVE MODE")
+    _run(pg, "bench", "CREATE TABLE wide_log (body text)",
+         "INSERT INTO wide_log SELECT string_agg(md5(g::text), '') FROM generate_series(1, 400) g")  # fmt: skip
+    toast_index = pg.execute("SELECT i.indexrelid::regclass::text FROM pg_class c JOIN pg_index i ON i.indrelid = "
+                             "c.reltoastrelid WHERE c.relname = 'wide_log'", dbname="bench")[0][0]  # fmt: skip
+    with (
+        psycopg.connect(pg.dsn(dbname="bench")) as migration,
+        psycopg.connect(pg.dsn(dbname="bench")) as reindex,
+        psycopg.connect(pg.dsn(dbname="bench")) as toast,
+    ):
+        migration.execute("LOCK TABLE pgbench_history, pgbench_tellers IN ACCESS EXCLUSIVE MODE")  # tellers: indexed
         reindex.execute("REINDEX INDEX pgbench_branches_pkey")  # the index exclusively, its table in SHARE mode
+        toast.execute(f"REINDEX INDEX {toast_index}")  # an index of wide_log's TOAST table
         collect_postgres(warehouse, CONFIG, env=env_for(pg))
+    _run(pg, "bench", "DROP TABLE wide_log")
     pages = dict(pg.execute("SELECT relname, relpages::bigint * 8192 FROM pg_class", dbname="bench"))
     exact = dict(pg.execute("SELECT relname, pg_total_relation_size(oid) FROM pg_class", dbname="bench"))
     con = warehouse.open_read_only()
     try:
         tables = con.execute("SELECT relname, size_estimated, total_bytes FROM pg_tables").df().set_index("relname")
-        indexes = con.execute("SELECT indexrelname, size_estimated, index_bytes FROM pg_indexes").df()
+        indexes = con.execute("SELECT indexrelname, size_estimated, index_bytes, indexdef FROM pg_indexes").df()
     finally:
         con.close()
     estimated = set(tables.index[tables.size_estimated])
-    assert estimated == {"pgbench_history", "pgbench_branches"}
+    assert estimated == {"pgbench_history", "pgbench_tellers", "pgbench_branches", "wide_log"}
     assert tables.loc["pgbench_accounts", "total_bytes"] == exact["pgbench_accounts"]  # not locked: exact
     indexes = indexes.set_index("indexrelname")
-    assert set(indexes.index[indexes.size_estimated]) == {"pgbench_branches_pkey"}
+    assert set(indexes.index[indexes.size_estimated]) == {"pgbench_branches_pkey", "pgbench_tellers_pkey"}
     assert indexes.loc["pgbench_branches_pkey", "index_bytes"] == pages["pgbench_branches_pkey"]
+    assert indexes.indexdef.isna().tolist() == indexes.size_estimated.tolist()  # pg_get_indexdef waits too
 
 
 def test_a_lock_that_outlasts_lock_timeout_is_named_and_nothing_is_written(pg: PostgresServer, tmp_path: Path) -> None:
@@ -505,8 +521,16 @@ def test_an_old_extension_in_its_own_schema_is_read_and_its_two_levels_merged(tm
         nested = statement.replace("'", "''")
         for _ in range(5):
             own.execute(f"DO $$ BEGIN EXECUTE '{nested}'; END $$")
+        own.execute("CREATE TABLE walt (v int)")
+        insert = "INSERT INTO walt SELECT g FROM generate_series(1, 1000) g"
+        for _ in range(3):
+            own.execute(insert)
+        for _ in range(2):
+            own.execute(f"DO $$ BEGIN EXECUTE '{insert}'; END $$")
         warehouse = Warehouse(tmp_path / "w.duckdb")
         collect_postgres(warehouse, CONFIG, env=env_for(own, dbname="postgres"))
+        wal = own.execute("SELECT sum(calls), sum(wal_bytes)::float8, count(*) FROM monitoring.pg_stat_statements "
+                          "WHERE query LIKE 'INSERT INTO walt%'")[0]  # fmt: skip
     con = warehouse.open_read_only()
     try:
         facts = con.execute("SELECT pgss_version, pgss_dealloc FROM pg_snapshots").fetchall()
@@ -514,10 +538,15 @@ def test_an_old_extension_in_its_own_schema_is_read_and_its_two_levels_merged(tm
             "SELECT calls, min_exec_time_ms <= mean_exec_time_ms AND mean_exec_time_ms <= max_exec_time_ms, toplevel "
             "FROM pg_stat_statements WHERE query LIKE 'SELECT count(*) FROM pg_class WHERE relname = %'"
         ).fetchall()
+        inserts = con.execute(
+            "SELECT calls, wal_bytes, stats_since FROM pg_stat_statements WHERE query LIKE 'INSERT INTO walt%'"
+        ).fetchall()
     finally:
         con.close()
     assert facts == [("1.8", None)]
     assert rows == [(8, True, None)]  # one statement: 3 top-level calls and 5 nested
+    assert wal[0] == 5 and wal[2] == 2  # two entries in the view: top level and nested
+    assert inserts == [(5, wal[1], None)]  # merged: calls and WAL bytes summed
 
 
 def test_a_bigint_sequence_feeding_an_integer_column_is_flagged_at_the_column_limit(
@@ -531,7 +560,8 @@ def test_a_bigint_sequence_feeding_an_integer_column_is_flagged_at_the_column_li
          "ALTER TABLE legacy ALTER COLUMN id SET DEFAULT nextval('legacy_id_seq')",
          "SELECT setval('legacy_id_seq', 2147483000)", "CREATE TABLE modern (id bigint GENERATED ALWAYS AS IDENTITY)",
          "SELECT setval(pg_get_serial_sequence('modern', 'id'), 2147483000)",
-         "GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO monitor")  # fmt: skip
+         "GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO monitor", "CREATE TABLE hidden (id integer)",
+         "CREATE SEQUENCE hidden_id_seq AS bigint OWNED BY hidden.id")  # fmt: skip
     try:
         collect_postgres(warehouse, CONFIG, env=env_for(pg))
         con = warehouse.open_read_only()
@@ -540,7 +570,12 @@ def test_a_bigint_sequence_feeding_an_integer_column_is_flagged_at_the_column_li
         finally:
             con.close()
     finally:
-        _run(pg, "bench", "DROP TABLE legacy", "DROP TABLE modern")
+        _run(pg, "bench", "DROP TABLE legacy", "DROP TABLE modern", "DROP TABLE hidden")
+    # not granted: see first (widening the column rewrites the table)
+    assert flagged.loc["hidden_id_seq", "action"] == (
+        "GRANT SELECT ON SEQUENCE public.hidden_id_seq TO monitor to see how near its integer column public.hidden.id "
+        "is to full"
+    )
     legacy = flagged.loc["legacy_id_seq"]
     assert (legacy.data_type, legacy.owner_table, legacy.owner_column, legacy.column_type) == (
         "bigint", "public.legacy", "id", "integer",
