@@ -349,7 +349,7 @@ def _split(text: str) -> tuple[str, ...]:
 def parse_indexdef(text: str) -> IndexDef:
     """Take apart ``CREATE [UNIQUE] INDEX name ON [ONLY] schema.table USING method (cols) [INCLUDE (...)]
     [NULLS [NOT] DISTINCT] [WITH (...)] [TABLESPACE t] [WHERE predicate]``. Raises DataError if it is not one."""
-    head = _HEAD.match(text)
+    head = _HEAD.match(text) if isinstance(text, str) else None  # None: not read (the table was locked)
     if head is None:
         raise DataError(f"not an index definition as pg_get_indexdef prints it: {text!r}")
     inside, at = _group(text, head.end())

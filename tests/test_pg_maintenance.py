@@ -420,6 +420,9 @@ def test_duplicate_detection_edge_cases() -> None:
     assert _pairs(_indexes(("a1", "btree (x)"), ("a2", "btree (x)"))) == {("a2", "a1")}
     assert _pairs(_indexes(("a", "btree (x)"), ("ab", "btree (x, y)", False, False, False))) == set()  # invalid
     assert _pairs(_indexes(("a", "btree (x)"), ("junk", "nonsense"))) == set()
+    unread = _indexes(("a", "btree (x)"), ("ab", "btree (x, y)"))
+    unread.loc[1, "indexdef"] = None  # its table was locked during the snapshot: no definition read
+    assert _pairs(unread) == set()
     other_table = _indexes(("a", "btree (x)"), ("ab", "btree (x, y)"))
     other_table.loc[1, "relname"] = "u"
     assert _pairs(other_table) == set()
