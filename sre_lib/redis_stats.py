@@ -3,9 +3,9 @@
 INFO's counters (keyspace hits and misses, evicted and expired keys, rejected connections, commands, new
 connections) count from the server's start or its last ``CONFIG RESETSTAT``. A plain difference of two
 snapshots is wrong, even negative, when either happened in between. A restart shows as a new ``run_id``
-(or, in rows without one, the uptime going down); a reset as a counter going down with the same process.
-Across either, what the later snapshot counts happened inside the interval: it is the interval's figure
-(a lower bound: what came before the restart or reset is lost).
+(or, in rows without one, an uptime shorter than the time since the last snapshot allows); a reset as a
+counter going down with the same process. Across either, what the later snapshot counts happened inside the
+interval: it is the interval's figure (a lower bound: what came before the restart or reset is lost).
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ COUNTERS = {
 }
 _SNAPSHOT_COLUMNS = ("server", "taken_at", "run_id", "uptime_in_seconds", "used_memory", "maxmemory", *COUNTERS)
 
+UPTIME_SLACK_SECONDS = 2.0
+
 INTERVAL_COLUMNS = (
     "server", "start", "end", "seconds", "restarted", "counters_reset", *COUNTERS.values(), "hit_ratio",
     "commands_per_second", "used_memory", "maxmemory", "memory_used_pct",
@@ -37,8 +39,9 @@ INTERVAL_COLUMNS = (
 def info_intervals(info: pd.DataFrame) -> pd.DataFrame:
     """One row per server and pair of consecutive snapshots (``INTERVAL_COLUMNS``), from redis_info rows.
 
-    ``restarted``: a new run_id, or the uptime went down. ``counters_reset``: restarted, or a counter went
-    down (CONFIG RESETSTAT); the interval's counts are then the later snapshot's own. No count is negative.
+    ``restarted``: a new run_id, or (rows without one) an uptime shorter than the last plus the interval.
+    ``counters_reset``: restarted, or a counter went down (CONFIG RESETSTAT); the interval's counts are then
+    the later snapshot's own. No count is negative.
     A counter unknown in either snapshot (collected by an older version) is NaN. ``hit_ratio`` is hits over
     lookups (NaN without lookups); ``used_memory``, ``maxmemory`` and ``memory_used_pct`` are the later
     snapshot's (NaN percent when maxmemory is 0, no limit).
@@ -56,14 +59,18 @@ def info_intervals(info: pd.DataFrame) -> pd.DataFrame:
 
     counters_after = later[list(COUNTERS)].astype("float64")
     counters_before = earlier[list(COUNTERS)].astype("float64")
+    seconds = (later["taken_at"] - earlier["taken_at"]).dt.total_seconds().to_numpy()
     new_process = later["run_id"].notna() & earlier["run_id"].notna() & (later["run_id"] != earlier["run_id"])
-    uptime_fell = later["uptime_in_seconds"].astype("float64") < earlier["uptime_in_seconds"].astype("float64")
-    restarted = (new_process | uptime_fell).to_numpy()
+    # the same process has been up for as long as before plus the interval; a new one started inside it
+    # (uptime is whole seconds, read a moment apart from the snapshot's time: a little slack)
+    uptime_short = later["uptime_in_seconds"].astype("float64") + UPTIME_SLACK_SECONDS < (
+        earlier["uptime_in_seconds"].astype("float64") + seconds
+    )
+    restarted = (new_process | uptime_short).to_numpy()
     went_down = (counters_after < counters_before).any(axis=1).to_numpy()
     started_again = restarted | went_down
     deltas = np.where(started_again[:, None], counters_after, counters_after - counters_before)
 
-    seconds = (later["taken_at"] - earlier["taken_at"]).dt.total_seconds().to_numpy()
     result = pd.DataFrame(
         {
             "server": later["server"],

@@ -112,3 +112,20 @@ def test_rows_without_the_counters_are_refused_by_name() -> None:
 def test_no_snapshots_give_no_intervals() -> None:
     empty = pd.DataFrame(columns=["server", "taken_at", *COUNTERS])
     assert info_intervals(empty).empty and list(info_intervals(empty).columns) == list(INTERVAL_COLUMNS)
+
+
+def test_without_run_id_a_restart_is_seen_even_when_the_new_uptime_is_the_longer(rs: RedisServer) -> None:
+    """The first process had been up 0 s at its snapshot; the next snapshot, 4 s later, finds a process up 2 s:
+    longer than before, yet shorter than 0 + 4 s, so it started inside the interval."""
+    lookups(rs, hits=50, misses=0)
+    first = snapshot(rs)
+    time.sleep(2)
+    with redis_server() as restarted:
+        time.sleep(2)
+        second = snapshot(restarted)
+    older = pd.concat([first, second]).assign(run_id=None)
+    assert second.uptime_in_seconds[0] >= first.uptime_in_seconds[0]
+    (interval,) = info_intervals(older).itertuples(index=False)
+    assert interval.restarted and interval.hits == 0
+    (steady,) = info_intervals(pd.concat([first, snapshot(rs)]).assign(run_id=None)).itertuples(index=False)
+    assert not steady.restarted  # the same process, 4 s on: its uptime grew with the clock
