@@ -383,6 +383,25 @@ def test_audit_log_sequence_nears_int4_limit(frames) -> None:
     assert set(frames["pg_sequences"].data_type) <= {"smallint", "integer", "bigint"}
 
 
+def test_audit_log_inserts_and_its_sequence_move_together(demo_warehouse) -> None:
+    """The only writer of audit_log is its INSERT statement: the calls pg_stat_statements counted (as deltas,
+    across the demo's reset) and the ids its sequence gave out agree."""
+    from sre_lib.pgss import statement_deltas
+    from sre_lib.warehouse import Warehouse
+
+    con = Warehouse(demo_warehouse).open_read_only()
+    try:
+        seqs = con.execute("SELECT taken_at, last_value FROM pg_sequences WHERE sequencename = 'audit_log_id_seq' "
+                           "ORDER BY taken_at").df()  # fmt: skip
+        deltas = statement_deltas(con, start=seqs.taken_at.iloc[0], end=seqs.taken_at.iloc[-1])
+    finally:
+        con.close()
+    inserts = deltas[deltas["query"] == pg.AUDIT_INSERT_QUERY]
+    drawn = seqs.last_value.iloc[-1] - seqs.last_value.iloc[0]
+    assert not inserts["reset"].all()
+    assert inserts["calls"].sum() == pytest.approx(drawn, rel=0.1)
+
+
 # ------------------------------------------------------------------------------------------ sessions
 
 
