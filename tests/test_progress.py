@@ -41,9 +41,23 @@ def test_a_terminal_gets_a_live_bar_that_is_cleared_at_the_end() -> None:
             progress.update(1, 4)
             progress.update(2, 4)
         terminal.flush()
-        drawn = os.read(leader, 65536).decode()
+        drawn = _read_until(leader, "2/4")
     finally:
         terminal.close()
         os.close(leader)
     assert "prometheus:  50%" in drawn and "2/4" in drawn and "\r" in drawn  # redrawn in place
     assert "sre: prometheus" not in drawn
+
+
+def _read_until(fd: int, text: str, timeout_seconds: float = 10.0) -> str:
+    """What the terminal shows, read until ``text`` is in it: a pty hands written bytes on asynchronously, so
+    one read may return only the first of them on a busy machine."""
+    import select
+    import time
+
+    seen, deadline = b"", time.monotonic() + timeout_seconds
+    while text.encode() not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            seen += os.read(fd, 65536)
+    return seen.decode()
