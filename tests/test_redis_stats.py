@@ -115,11 +115,12 @@ def test_no_snapshots_give_no_intervals() -> None:
 
 
 def test_without_run_id_a_restart_is_seen_even_when_the_new_uptime_is_the_longer(rs: RedisServer) -> None:
-    """The first process had been up 0 s at its snapshot; the next snapshot, 4 s later, finds a process up 2 s:
-    longer than before, yet shorter than 0 + 4 s, so it started inside the interval."""
+    """The first process had been up about 0 s at its snapshot; the next snapshot, 6 s or more later, finds a
+    process up about 2 s: longer than before, yet shorter than 0 + 6 s, so it started inside the interval
+    (margins of 2 s either way, for a slow start and whole-second uptimes)."""
     lookups(rs, hits=50, misses=0)
     first = snapshot(rs)
-    time.sleep(2)
+    time.sleep(4)
     with redis_server() as restarted:
         time.sleep(2)
         second = snapshot(restarted)
@@ -128,4 +129,4 @@ def test_without_run_id_a_restart_is_seen_even_when_the_new_uptime_is_the_longer
     (interval,) = info_intervals(older).itertuples(index=False)
     assert interval.restarted and interval.hits == 0
     (steady,) = info_intervals(pd.concat([first, snapshot(rs)]).assign(run_id=None)).itertuples(index=False)
-    assert not steady.restarted  # the same process, 4 s on: its uptime grew with the clock
+    assert not steady.restarted  # the same process, 6 s on: its uptime grew with the clock
