@@ -28,6 +28,7 @@ import pandas as pd
 
 from sre_lib import forecast, health, queueing, scaling
 from sre_lib.config import PlatformConfig
+from sre_lib.durations import to_utc
 from sre_lib.errors import DataError
 from sre_lib.predict_linear import linear_time_to_threshold
 from sre_lib.report_blocks import money
@@ -255,7 +256,7 @@ def capacity_review(
     end = pd.Timestamp(as_of if as_of is not None else newest)
     end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
     start = end - pd.Timedelta(days=window_days)
-    _require_samples_in(con, start, end, config)
+    data_start = _first_sample_in(con, start, end, config)
     tier = tier or config.scaling.horizontal.component
     if components is not None:
         unknown = sorted(set(components) - set(config.components))
@@ -303,8 +304,7 @@ def capacity_review(
         status=status, rollup=rollup, time_in_bands=bands, episodes=episodes, signals=signals, forecasts=forecasts,
         crossings=crossings, demand_forecast=demand_forecast, simulations=simulations, plan=plan,
         vertical=vertical, actions=actions, alert_view=alert_view, latency=latency, verdict=verdict, headline=headline,
-        data_start=_utc_datetime(scalar(con, "SELECT min(ts) FROM metric_samples WHERE ts > ? AND ts <= ?",
-                                        [start, end])),
+        data_start=data_start,
     )  # fmt: skip
 
 
@@ -516,17 +516,15 @@ def _actions(
     return _merge_same_actions(actions.sort_values(["by", "component"], kind="stable"))
 
 
-def _utc_datetime(moment: Any) -> datetime | None:
-    return None if moment is None else pd.Timestamp(moment).tz_convert("UTC").to_pydatetime()
-
-
-def _require_samples_in(
+def _first_sample_in(
     con: duckdb.DuckDBPyConnection, start: pd.Timestamp, end: pd.Timestamp, config: PlatformConfig
-) -> None:
-    """Refuse a window without a single sample (an as_of before the data begins or after it ends), naming
-    the span the warehouse holds, rather than failing later on the first empty analysis."""
-    if scalar(con, "SELECT EXISTS (SELECT 1 FROM metric_samples WHERE ts > ? AND ts <= ?)", [start, end]):
-        return
+) -> datetime:
+    """The first sample time in (start, end]. A window without a single sample (an as_of before the data
+    begins or after it ends) is refused, naming the span the warehouse holds, rather than failing later on
+    the first empty analysis."""
+    first_inside = to_utc(scalar(con, "SELECT min(ts) FROM metric_samples WHERE ts > ? AND ts <= ?", [start, end]))
+    if first_inside is not None:
+        return first_inside
     first, last = con.execute("SELECT min(ts), max(ts) FROM metric_samples").fetchall()[0]
     tz = config.tz
 

@@ -672,6 +672,8 @@ def sequences_near_limit(
     PostgreSQL collection).
     """
     frame = _latest(con, "pg_sequences", server, end)
+    for column in ("owner_table", "owner_column", "column_type"):  # NULL in rows from before schema 4
+        frame[column] = frame[column] if column in frame else pd.Series(None, index=frame.index, dtype="object")
     role = monitor_role or _collector_role(con) or "<monitor role>"
     data_type = frame["data_type"].astype("str").str.lower()
     type_max = data_type.map(_TYPE_MAX).astype("float64")
@@ -679,12 +681,11 @@ def sequences_near_limit(
     descending = frame["increment_by"].fillna(1) < 0
     min_value = frame["min_value"] if "min_value" in frame else pd.Series(np.nan, index=frame.index)
     low, high = min_value.astype("float64"), frame["max_value"].astype("float64")
-    column_type = _column(frame, "column_type").astype("str").str.lower()
+    column_type = frame["column_type"].astype("str").str.lower()
     column_max = column_type.map(_TYPE_MAX).astype("float64")  # NaN: not owned by a column (or not collected)
-    column_bound = np.where(descending, low.lt(-column_max - 1), high.gt(column_max))
-    column_bound = pd.Series(column_bound, index=frame.index) & column_max.notna()
-    high = high.where(~(column_bound & ~descending), column_max)  # the column's maximum comes first
-    low = low.where(~(column_bound & descending), -column_max - 1)
+    column_bound = pd.Series(np.where(descending, low < -column_max - 1, high > column_max), index=frame.index)
+    high = high.mask(column_bound & ~descending, column_max)  # the column's maximum comes first
+    low = low.mask(column_bound & descending, -column_max - 1)
     limit = np.where(descending, low.fillna(-type_max - 1), high)
     span = (high - low).where(high > low)
     ranged = np.where(descending, (high - last) / span, (last - low) / span)
@@ -700,7 +701,7 @@ def sequences_near_limit(
     frame["status"] = np.where(unknown, "unknown", "near limit")
     names = [f"{_quoted(s)}.{_quoted(q)}" for s, q in zip(frame["schemaname"], frame["sequencename"], strict=True)]
     type_bound = np.where(descending, -type_max - 1, type_max)
-    owners = zip(_column(frame, "owner_table"), _column(frame, "owner_column"), column_type, strict=True)
+    owners = zip(frame["owner_table"], frame["owner_column"], column_type, strict=True)
     frame["action"] = [
         _column_action(owner, name, role if is_unknown else None)
         if bound
@@ -709,8 +710,6 @@ def sequences_near_limit(
             names, unknown, data_type, descending, limit == type_bound, column_bound, owners, strict=True
         )
     ]
-    for column in ("owner_table", "owner_column", "column_type"):
-        frame[column] = _column(frame, column)
     found = frame[unknown | near].rename(columns={"taken_at": "as_of"})
     columns = [
         "server",
@@ -787,11 +786,6 @@ def _column_action(owner: tuple[str, str, str], name: str, role: str | None) -> 
         return f"GRANT SELECT ON SEQUENCE {name} TO {role} to see how near its {kind} column {where} is to full"
     widen = f"ALTER TABLE {table} ALTER COLUMN {_quoted(column)} TYPE bigint"
     return f"its column {table}.{column} is {kind} and runs out first: {widen}"
-
-
-def _column(frame: pd.DataFrame, name: str) -> pd.Series:
-    """A column of a snapshot frame, all NULL when rows from before it was collected lack it."""
-    return frame[name] if name in frame else pd.Series(None, index=frame.index, dtype="object")
 
 
 def _collector_role(con: duckdb.DuckDBPyConnection) -> str | None:

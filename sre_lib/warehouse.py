@@ -585,14 +585,10 @@ def _registered(con: duckdb.DuckDBPyConnection, name: str, rows: Any, table: str
     try:
         yield
     except duckdb.Error as exc:
-        with contextlib.suppress(duckdb.Error):
-            con.unregister(name)
         raise WarehouseError(f"table {table}: the rows cannot be stored: {_one_line(exc)}") from None
-    except BaseException:
+    finally:
         with contextlib.suppress(duckdb.Error):
             con.unregister(name)
-        raise
-    con.unregister(name)
 
 
 def _utc(moment: datetime, name: str) -> datetime:

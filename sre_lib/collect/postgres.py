@@ -373,7 +373,8 @@ def take_snapshot(target: PostgresTarget, progress: Callable[[str], None] | None
         con.execute("COMMIT")
     for table in ("pg_tables", "pg_indexes", "pg_sequences"):
         frames[table] = pd.DataFrame()
-    for dbname in watched_databases(target, frames["pg_databases"]):
+    missing = missing_databases(target, frames["pg_databases"])
+    for dbname in (name for name in target.databases if name not in missing):
         say(f"tables, indexes and sequences of {dbname}")
         with _guard(target, dbname), target.connect(dbname) as con:
             con.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -386,12 +387,12 @@ def take_snapshot(target: PostgresTarget, progress: Callable[[str], None] | None
     return frames
 
 
-def watched_databases(target: PostgresTarget, databases: pd.DataFrame) -> list[str]:
-    """The databases of [sources.postgres] databases that exist now. One dropped since it was listed is
-    skipped (and named in the summary) rather than failing every snapshot of the server until the config
+def missing_databases(target: PostgresTarget, databases: pd.DataFrame) -> tuple[str, ...]:
+    """The databases of [sources.postgres] databases that do not exist now. One dropped since it was listed
+    is skipped (and named in the summary) rather than failing every snapshot of the server until the config
     is edited."""
     existing = set(databases["datname"])
-    return [name for name in target.databases if name in existing]
+    return tuple(name for name in target.databases if name not in existing)
 
 
 class _guard:
@@ -452,8 +453,7 @@ def collect_postgres(
         frames = take_snapshot(target, progress)
         rows = {table: run.replace_rows(table, frame) for table, frame in frames.items()}
     taken_at = frames["pg_snapshots"].at[0, "taken_at"]
-    found = set(watched_databases(target, frames["pg_databases"]))
-    missing = tuple(name for name in target.databases if name not in found)
+    missing = missing_databases(target, frames["pg_databases"])
     if missing:
         log.warning(
             "PostgreSQL %s: database %s listed in [sources.postgres] databases does not exist (dropped?): its "
