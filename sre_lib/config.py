@@ -14,7 +14,7 @@ import tomllib
 from datetime import time
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import tomli_w
@@ -354,14 +354,61 @@ def load_config(path: str | os.PathLike[str] | None = None) -> PlatformConfig:
 
 def parse_config(text: str, source: str = "<string>") -> PlatformConfig:
     """Validate TOML text into a PlatformConfig; ``source`` names it in errors."""
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    raw = parse_toml(text, source)
     try:
         return PlatformConfig.model_validate({**raw, "source": source})
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc, source)) from None
+
+
+#: Deepest nesting of tables, arrays and inline tables a config or job file may have. Ours need 4; the limit
+#: keeps a file of a few hundred brackets from reaching tomllib's recursion (a RecursionError traceback).
+MAX_TOML_DEPTH = 16
+
+
+def parse_toml(text: str, source: str) -> dict[str, Any]:
+    """TOML text as a dict; ConfigError naming ``source`` for invalid or too deeply nested TOML."""
+    depth = _bracket_depth(text)
+    if depth > MAX_TOML_DEPTH:
+        raise ConfigError(f"{source}: nested {depth} levels deep: expected at most {MAX_TOML_DEPTH} levels of tables")
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    except RecursionError:  # a nesting the bracket count could not see (it is an upper bound, not a parser)
+        raise ConfigError(f"{source}: nested too deeply: expected at most {MAX_TOML_DEPTH} levels") from None
+
+
+def _bracket_depth(text: str) -> int:
+    """The deepest run of open ``[`` and ``{`` outside strings and comments, counted without parsing."""
+    depth = deepest = 0
+    quote = ""
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if quote:
+            if text.startswith(quote, index):
+                index += len(quote)
+                quote = ""
+                continue
+            if char == "\\" and quote in ('"', '"""'):
+                index += 2
+                continue
+        elif char == "#":
+            newline = text.find("\n", index)
+            index = len(text) if newline < 0 else newline
+            continue
+        elif char in "\"'":
+            quote = char * 3 if text.startswith(char * 3, index) else char
+            index += len(quote)
+            continue
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth = max(depth - 1, 0)
+        index += 1
+    return deepest
 
 
 def describe_validation_error(exc: ValidationError, source: str) -> str:

@@ -13,7 +13,6 @@ import contextlib
 import fcntl
 import os
 import shutil
-import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,7 +25,7 @@ import pandas as pd
 from croniter import CroniterError, croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from sre_lib.config import PROJECT_ROOT, PlatformConfig, describe_validation_error, load_config
+from sre_lib.config import PROJECT_ROOT, PlatformConfig, describe_validation_error, load_config, parse_toml
 from sre_lib.durations import parse_duration
 from sre_lib.errors import ConfigError, SreError, WarehouseBusyError
 from sre_lib.reports import DEFAULT_OUT_DIR, NOTEBOOK_DIR, REPORTS, check_parameters, run_report
@@ -123,9 +122,7 @@ def job_file(directory: str | os.PathLike[str] | None, name: str) -> Path:
 def load_job(path: Path) -> Job:
     """One job file, validated; ConfigError naming the file, the key and what was expected."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        raw = parse_toml(path.read_text(encoding="utf-8"), str(path))
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text: expected a TOML job file") from None
     except OSError as exc:

@@ -155,3 +155,18 @@ def test_catalogue_percentages_divide_before_scaling() -> None:
     assert len(percents) >= 8
     for name, query in percents.items():
         assert query.startswith("100 * (") and query.endswith(")"), (name, query)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a = " + "[" * 300 + "]" * 300, "a = " + "{b = " * 300 + "1" + "}" * 300, "[x]\n" + "y = [" * 40 + "]" * 40],
+)
+def test_a_deeply_nested_file_is_named_not_a_recursion_traceback(text: str) -> None:
+    with pytest.raises(ConfigError, match=r"^f\.toml: nested \d+ levels deep: expected at most 16"):
+        parse_config(text, source="f.toml")
+
+
+def test_brackets_in_strings_and_comments_do_not_count_as_nesting() -> None:
+    text = DEFAULT_TEXT + '\n# [[[[[[[[[[[[[[[[[[[[[[[[[[\n[platform.notes]\nwhy = "[[[[[[[[[[[[[[[[[[[[["\n'
+    with pytest.raises(ConfigError, match=r"platform\.notes: unknown key"):
+        parse_config(text, source="f.toml")

@@ -364,3 +364,11 @@ def test_a_failed_run_is_retried_an_hour_later_not_at_its_next_slot(tmp_path: Pa
     jobs_module._record(warehouse, monthly, None, failed_at + RETRY_FAILED_AFTER, "ok", "done", None)
     retried = run_history(warehouse)["dr-monthly"]
     assert not retried.failed and not due_now(monthly, retried, failed_at + timedelta(days=2), SYDNEY)
+
+
+def test_a_deeply_nested_job_file_is_named_and_the_other_jobs_still_load(tmp_path: Path) -> None:
+    (tmp_path / "good.toml").write_text(f'report = "dr"\nschedule = "0 9 1 * *"\nout = "{tmp_path / "reports"}"\n')
+    (tmp_path / "deep.toml").write_text("parameters = " + "[" * 400 + "]" * 400 + "\n")
+    jobs, problems = load_jobs_leniently(tmp_path)
+    assert list(jobs) == ["good"]
+    assert problems == [f"{tmp_path / 'deep.toml'}: nested 400 levels deep: expected at most 16 levels of tables"]
