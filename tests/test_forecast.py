@@ -27,7 +27,7 @@ from sre_lib.signals import capacity_signal, daily_signal
 from sre_lib.thresholds import thresholds_for, time_to_threshold, time_to_threshold_many
 from sre_lib.warehouse import Warehouse
 
-NAB = Path(__file__).resolve().parents[2] / "shared" / "data" / "nab-aws-cloudwatch"
+NAB = Path(__file__).resolve().parent / "data" / "nab-aws-cloudwatch"
 CONFIG = load_config()
 
 

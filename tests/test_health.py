@@ -18,7 +18,7 @@ from sre_lib.errors import DataError
 from sre_lib.warehouse import Warehouse, canonical_labels, series_id
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
-NAB = Path(__file__).resolve().parents[2] / "shared" / "data" / "nab-aws-cloudwatch"
+NAB = Path(__file__).resolve().parent / "data" / "nab-aws-cloudwatch"
 
 CONFIG_TOML = """
 [platform]
