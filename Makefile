@@ -9,6 +9,7 @@ $(BIN)/sre: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	-git config core.hooksPath .githooks 2>/dev/null  # the commit-msg check, in a git checkout
 	touch $@
 
 demo: $(BIN)/sre  ## install, then build the demo warehouse (no servers needed)
