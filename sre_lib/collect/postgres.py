@@ -24,7 +24,7 @@ from psycopg.sql import Identifier
 from sre_lib.collect import pgss_columns
 from sre_lib.config import PlatformConfig
 from sre_lib.errors import CollectionError
-from sre_lib.secrets import read_secret_file, redact
+from sre_lib.secrets import read_secret_file, redact, redact_statement
 from sre_lib.warehouse import Warehouse
 
 APPLICATION_NAME = "sre-workbench"
@@ -319,7 +319,7 @@ def _statements(con: psycopg.Connection, target: PostgresTarget, schema: str) ->
             f"PostgreSQL {target.describe()}: role {target.user} cannot see other roles' statements "
             f"({int(hidden.sum())} hidden): GRANT pg_monitor (or pg_read_all_stats) TO {target.user}"
         )
-    frame["query"] = frame["query"].map(_redacted)
+    frame["query"] = frame["query"].map(lambda query: _redacted(query, target))
     return pgss_columns.merge_levels(frame)
 
 
@@ -336,9 +336,15 @@ def _version(text: str) -> tuple[int, ...]:
         return ()
 
 
-def _redacted(query: Any) -> Any:
-    """A query text with its literals redacted; NULL (pg_stat_statements lost its text file) stays NULL."""
-    return redact(query) if isinstance(query, str) else query
+def _redacted(query: Any, target: PostgresTarget) -> Any:
+    """A SQL text (a statement, a session's query, an index definition) fit to store: see redact_statement.
+    NULL (pg_stat_statements lost its text file, an index of a locked table) stays NULL."""
+    return redact_statement(query, [target.password]) if isinstance(query, str) else query
+
+
+def _redacted_name(name: Any, target: PostgresTarget) -> Any:
+    """A client-chosen name (application_name), which a careless client may fill with a connection string."""
+    return redact(name, [target.password]) if isinstance(name, str) else name
 
 
 def take_snapshot(target: PostgresTarget, progress: Callable[[str], None] | None = None) -> dict[str, pd.DataFrame]:
@@ -365,10 +371,13 @@ def take_snapshot(target: PostgresTarget, progress: Callable[[str], None] | None
         frames["pg_databases"]["objects_collected"] = frames["pg_databases"]["datname"].isin(target.databases)
         frames["pg_activity"] = _frame(con, _ACTIVITY)
         long_sessions = _frame(con, _LONG_SESSIONS, {"threshold": target.long_session_seconds})
-        long_sessions["query"] = long_sessions["query"].map(_redacted)
+        long_sessions["query"] = long_sessions["query"].map(lambda query: _redacted(query, target))
+        long_sessions["application"] = long_sessions["application"].map(lambda name: _redacted_name(name, target))
         frames["pg_long_sessions"] = long_sessions
         frames["pg_archiver"] = _frame(con, _ARCHIVER)
-        frames["pg_replication"] = _frame(con, _REPLICATION)
+        replication = _frame(con, _REPLICATION)
+        replication["application_name"] = replication["application_name"].map(lambda name: _redacted_name(name, target))
+        frames["pg_replication"] = replication
         frames["pg_replication_slots"] = _frame(con, _SLOTS)
         con.execute("COMMIT")
     for table in ("pg_tables", "pg_indexes", "pg_sequences"):
@@ -381,6 +390,8 @@ def take_snapshot(target: PostgresTarget, progress: Callable[[str], None] | None
             for table, sql in (("pg_tables", _TABLES), ("pg_indexes", _INDEXES), ("pg_sequences", _SEQUENCES)):
                 frames[table] = pd.concat([frames[table], _frame(con, sql)], ignore_index=True)
             con.execute("COMMIT")
+    if "indexdef" in frames["pg_indexes"]:  # a partial index's predicate may hold a literal
+        frames["pg_indexes"]["indexdef"] = frames["pg_indexes"]["indexdef"].map(lambda text: _redacted(text, target))
     for frame in frames.values():
         frame.insert(0, "server", target.server)
         frame["taken_at"] = taken_at
