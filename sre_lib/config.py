@@ -200,6 +200,8 @@ class PrometheusSource(_Frozen):
     max_points_per_request: Annotated[int, Field(gt=0, le=11000)] = 11000
     # samples (points x series) per response: bounds memory when a query returns many series
     max_samples_per_request: Annotated[int, Field(gt=0)] = 1_000_000
+    # bytes of one response, enforced while reading: a server sending more is refused, not taken into memory
+    max_response_bytes: Annotated[int, Field(gt=0, le=16 * 2**30)] = 256 * 2**20
     concurrency: Annotated[int, Field(gt=0, le=32)] = 4
     timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
     retries: Annotated[int, Field(ge=0)] = 3

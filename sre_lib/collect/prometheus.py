@@ -20,6 +20,9 @@ Each metric of the config's catalogue is a PromQL query, evaluated over [start, 
   vanish mid-window simply have no rows where the query returned no point. Counter resets are handled by
   PromQL: the catalogue reads counters through ``rate()``, which compensates for resets, never raw.
   Instant selectors (gauges) follow PromQL's lookback: a sample stands for up to 5 minutes after it.
+* Answers are verified, not trusted: a body over ``max_response_bytes`` is refused while it is read; points
+  out of time order, two points at one time and two series with the same labels are refused (stored, they
+  would be rows at wrong times or duplicates). Each fails the run at once, naming the query, window and series.
 
 The URL comes from [sources.prometheus] or SRE_PROMETHEUS_URL; an optional bearer token from
 SRE_PROMETHEUS_TOKEN. Neither the token nor a password in the URL appears in a message or the warehouse.
@@ -70,6 +73,7 @@ IN_FLIGHT_PER_WORKER = 2  # chunks fetched or decoded but not yet written, per w
 # (measured on the benchmark's 72 MB of JSON: about 10x longer gzipped than plain).
 ACCEPT_ENCODING = "identity"
 UNMAPPED_SHOWN = 10  # unmapped component values named in the summary line
+READ_PIECE_BYTES = 4 * 2**20  # a response body is read this much at a time (see read_body)
 
 Progress = Callable[[int, int], None]
 
@@ -85,6 +89,7 @@ class PrometheusTarget:
     token: str | None = field(default=None, repr=False)
     max_points_per_request: int = 11000
     max_samples_per_request: int = 1_000_000
+    max_response_bytes: int = 256 * 2**20
     concurrency: int = 4
     timeout_seconds: float = 30.0
     retries: int = 3
@@ -106,6 +111,7 @@ def prometheus_target(config: PlatformConfig, env: Mapping[str, str] | None = No
         token=env.get(TOKEN_ENV_VAR) or None,
         max_points_per_request=source.max_points_per_request,
         max_samples_per_request=source.max_samples_per_request,
+        max_response_bytes=source.max_response_bytes,
         concurrency=source.concurrency,
         timeout_seconds=source.timeout_seconds,
         retries=source.retries,
@@ -191,9 +197,8 @@ _CSV_CONVERT = pa_csv.ConvertOptions(
     null_values=[],  # "NaN" is a value here, not a missing one
     quoted_strings_can_be_null=False,
 )
-_CSV_CONVERT_VALUES = pa_csv.ConvertOptions(  # when the times are known (see _grid_times): a quarter less work
-    column_types={"v": pa.float64()}, include_columns=["v"], null_values=[], quoted_strings_can_be_null=False
-)
+_SERIES_SHOWN_CHARS = 200  # of a series' labels in a message
+_MAX_ABS_SECONDS = 6e10  # point times within about 1,900 years of 1970: what a datetime (and a message) holds
 
 
 class ResponseError(ValueError):
@@ -201,22 +206,87 @@ class ResponseError(ValueError):
 
 
 def decode_matrix(body: bytes, window: tuple[int, int, int] | None = None) -> Matrix:
-    """Decode a /api/v1/query_range response body; ``window`` is the request's (start_ms, end_ms, step_ms).
+    """Decode and verify a /api/v1/query_range response body. Raises ResponseError naming what is wrong.
 
     Why not json.loads: it builds three Python objects per sample and tops out near 1 M samples/s, slower
     than Prometheus serves them. Here the ``"values"`` arrays are cut out of the body (the key cannot occur
     inside a JSON string, where a quote is escaped), turned into CSV lines by one ``bytes.translate`` and
-    parsed by Arrow's C++ CSV reader; only the small remainder (status, labels) goes through json.loads. When
-    every series has a point at every evaluation time of ``window``, the times are not parsed but computed.
+    parsed by Arrow's C++ CSV reader; only the small remainder (status, labels) goes through json.loads.
     Any surprise in the layout falls back to decoding the whole body with json.
+
+    The server's layout is verified, not trusted (see ``_verify``): every time is parsed, never inferred from
+    the request's ``window`` (start_ms, end_ms, step_ms), which is accepted for callers' sake and not used.
     """
     try:
-        return _decode_fast(body, window)
+        matrix = _decode_fast(body)
+    except ResponseError:
+        raise
     except (ValueError, KeyError, TypeError, IndexError, pa.ArrowInvalid):
-        return _decode_json(body)
+        matrix = _decode_json(body)
+    _verify(matrix)
+    return matrix
 
 
-def _decode_fast(body: bytes, window: tuple[int, int, int] | None) -> Matrix:
+def _verify(matrix: Matrix) -> None:
+    """Refuse what would be stored wrong: labels that are not strings, two series with the same labels, and a
+    series whose times do not strictly increase (points out of order, or two at one time). Each would become
+    rows at wrong times or duplicate rows, which later fail the reports; a range result never holds them."""
+    keys: dict[tuple[tuple[str, str], ...], int] = {}
+    for position, labels in enumerate(matrix.labels):
+        if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+            raise ResponseError(f"series {position + 1}: its labels ({_shown(labels)}) are not an object of strings")
+        key = tuple(sorted(labels.items()))
+        if key in keys:
+            raise ResponseError(
+                f"series {keys[key] + 1} and {position + 1} have the same labels {_series_name(labels)}: "
+                "a range result holds each series once"
+            )
+        keys[key] = position
+    if matrix.ts_ms.size < 2:
+        return
+    later = np.diff(matrix.ts_ms) > 0
+    firsts = np.cumsum(matrix.counts)[:-1]  # where each series but the first starts
+    firsts = firsts[(firsts > 0) & (firsts < matrix.ts_ms.size)]
+    later[firsts - 1] = True  # a series' first point may come before the previous series' last
+    if later.all():
+        return
+    point = int(np.argmin(later)) + 1
+    series = int(np.searchsorted(np.cumsum(matrix.counts), point, side="right"))
+    at, before = int(matrix.ts_ms[point]), int(matrix.ts_ms[point - 1])
+    fault = (
+        f"two points at {_moment(at)}" if at == before else f"a point at {_moment(at)} after one at {_moment(before)}"
+    )
+    raise ResponseError(
+        f"series {_series_name(matrix.labels[series])} has {fault}: a range result's times strictly increase"
+    )
+
+
+def _moment(ms: int) -> str:
+    """A point's time for a message: 2025-12-07 00:05:00 UTC, with milliseconds only when it has some."""
+    moment = _from_ms(ms)
+    return f"{moment:%Y-%m-%d %H:%M:%S}{f'.{ms % 1000:03d}' if ms % 1000 else ''} UTC"
+
+
+def _series_name(labels: dict[str, str]) -> str:
+    """Labels as Prometheus writes a series, {instance="app-1", job="app"}, cut short for a message."""
+    text = "{" + ", ".join(f"{name}={json.dumps(value)}" for name, value in sorted(labels.items())) + "}"
+    return text if len(text) <= _SERIES_SHOWN_CHARS else text[: _SERIES_SHOWN_CHARS - 4] + "...}"
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= _SERIES_SHOWN_CHARS else text[: _SERIES_SHOWN_CHARS - 3] + "..."
+
+
+def _times_ms(seconds: np.ndarray) -> np.ndarray:
+    """Point times in seconds (float64) as int64 milliseconds; ResponseError when one is not a time."""
+    if seconds.size and not (seconds.min() > -_MAX_ABS_SECONDS and seconds.max() < _MAX_ABS_SECONDS):  # or NaN
+        bad = seconds[~(np.abs(seconds) < _MAX_ABS_SECONDS)][0]
+        raise ResponseError(f"a point's time is {float(bad)!r}, not seconds since 1970")
+    return np.rint(seconds * 1000.0).astype(np.int64)
+
+
+def _decode_fast(body: bytes) -> Matrix:
     view = memoryview(body)
     octets = np.frombuffer(body, dtype=np.uint8)
     skeleton: list[Any] = []
@@ -243,40 +313,13 @@ def _decode_fast(body: bytes, window: tuple[int, int, int] | None) -> Matrix:
     total = sum(counts)
     if not total:
         return Matrix(labels, np.asarray(counts, dtype=np.int64), np.empty(0, np.int64), np.empty(0))
-    times = _grid_times(body, arrays, counts, window)
     spans = [view[opening:closing] for opening, closing in arrays]
     lines = b",".join([*spans, b""]).translate(_PAIRS_TO_LINES, b"]")  # a "," after every pair
-    convert = _CSV_CONVERT if times is None else _CSV_CONVERT_VALUES
-    table = pa_csv.read_csv(pa.py_buffer(lines), read_options=_CSV_READ, convert_options=convert)
+    table = pa_csv.read_csv(pa.py_buffer(lines), read_options=_CSV_READ, convert_options=_CSV_CONVERT)
     if table.num_rows != total:
         raise ValueError(f"decoded {table.num_rows} points, expected {total}")
-    if times is None:
-        times = np.rint(table.column("t").to_numpy() * 1000.0).astype(np.int64)
+    times = _times_ms(table.column("t").to_numpy())
     return Matrix(labels, np.asarray(counts, dtype=np.int64), times, table.column("v").to_numpy())
-
-
-def _grid_times(
-    body: bytes, arrays: list[tuple[int, int]], counts: list[int], window: tuple[int, int, int] | None
-) -> np.ndarray | None:
-    """Every point's time in ms without parsing them, when every series has a point at every evaluation time.
-
-    A range result holds at most one point per evaluation time, in order, so a series with as many points as
-    the window has evaluation times has them all; its first and last times are read to make sure the server
-    evaluated the window asked for. None when any series has a gap: the times are parsed then.
-    """
-    if window is None or not arrays:
-        return None
-    start_ms, end_ms, step_ms = window
-    points = (end_ms - start_ms) // step_ms + 1
-    if any(count != points for count in counts):
-        return None
-    for opening, closing in arrays:  # body[opening:closing] is [[t,"v"],...,[t,"v"]]
-        last = body.rindex(b"[", opening, closing) + 1
-        first_ms = round(float(body[opening + 2 : body.index(b",", opening)]) * 1000)
-        last_ms = round(float(body[last : body.index(b",", last)]) * 1000)
-        if (first_ms, last_ms) != (start_ms, start_ms + (points - 1) * step_ms):
-            return None
-    return np.tile(start_ms + step_ms * np.arange(points, dtype=np.int64), len(arrays))
 
 
 def _values_end(body: bytes, opening: int) -> int:
@@ -314,7 +357,7 @@ def _decode_json(body: bytes) -> Matrix:
         return Matrix(
             labels,
             np.asarray(counts, dtype=np.int64),
-            np.rint(np.asarray(times, dtype=np.float64) * 1000.0).astype(np.int64),
+            _times_ms(np.asarray(times, dtype=np.float64)),
             np.asarray(values, dtype=np.float64),
         )
     except (ValueError, KeyError, TypeError, IndexError) as exc:
@@ -324,12 +367,18 @@ def _decode_json(body: bytes) -> Matrix:
 
 
 def _result(document: Any) -> list[dict[str, Any]]:
+    """The series of a successful matrix result; ResponseError for any other answer."""
     if not isinstance(document, dict) or document.get("status") != "success":
         raise ResponseError(f"status {document.get('status') if isinstance(document, dict) else None!r}")
     data = document["data"]
+    if not isinstance(data, dict):
+        raise ResponseError(f"data is {_shown(data)}, expected an object")
     if data.get("resultType") != "matrix":
         raise ResponseError(f"result type {data.get('resultType')!r}, expected 'matrix'")
-    return data["result"]
+    result = data["result"]
+    if not isinstance(result, list):
+        raise ResponseError(f"result is {_shown(result)}, expected a list of series")
+    return result
 
 
 # ---------------------------------------------------------------------------------------------- fetching
@@ -496,7 +545,7 @@ class _Fetcher:
                 url, params=params, headers=self.client.headers, timeout=self.target.timeout_seconds, stream=True
             )
             try:
-                body = read_body(response)
+                body = read_body(response, self.target.max_response_bytes)
             finally:
                 response.close()
         except (requests.Timeout, urllib3.exceptions.ReadTimeoutError):
@@ -530,11 +579,34 @@ class _Fetcher:
         return CollectionError(redact(" ".join(message.split()), self.target.secrets()))
 
 
-def read_body(response: requests.Response) -> bytes:
-    """A streamed response's whole body, in one read into one buffer: a third of the CPU of joining
-    ``iter_content`` pieces (measured on the benchmark's 18 MB bodies). A body cut short raises urllib3's
-    ProtocolError; a stalled one its ReadTimeoutError."""
-    return response.raw.read(decode_content=True)
+def read_body(response: requests.Response, max_bytes: int | None = None) -> bytes:
+    """A streamed response's whole body, read in pieces of READ_PIECE_BYTES: a fraction of the CPU of joining
+    ``iter_content``'s small pieces (measured on the benchmark's 18 MB bodies). A body cut short raises
+    urllib3's ProtocolError; a stalled one its ReadTimeoutError.
+
+    A body over ``max_bytes`` (sources.prometheus.max_response_bytes) fails the chunk for good: refused by its
+    Content-Length before any of it is read, otherwise as soon as the pieces read pass the limit, so that a
+    server sending far more than the query's series could fill is never taken into memory.
+    """
+    if max_bytes is None:
+        return response.raw.read(decode_content=True)
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise _ChunkFailed(f"the response is {int(declared):,} bytes (its Content-Length), {_over(max_bytes)}")
+    pieces: list[bytes] = []
+    size = 0
+    while piece := response.raw.read(min(READ_PIECE_BYTES, max_bytes + 1 - size), decode_content=True):
+        size += len(piece)
+        if size > max_bytes:
+            raise _ChunkFailed(f"the response was refused after {size:,} bytes, {_over(max_bytes)}")
+        pieces.append(piece)
+    return b"".join(pieces)
+
+
+def _over(max_bytes: int) -> str:
+    return (
+        f"over sources.prometheus.max_response_bytes = {max_bytes:,}: raise it if this query's answers are that large"
+    )
 
 
 def _connection_failure(exc: requests.ConnectionError, timeout: float) -> str:
@@ -620,6 +692,7 @@ class _Writer:
         ids = np.empty(len(matrix.labels), dtype=np.int64)
         keep = np.ones(len(matrix.labels), dtype=bool)
         new_series: list[dict[str, Any]] = []
+        labels_of: dict[int, dict[str, str]] = {}  # this chunk's series by warehouse series
         for position, labels in enumerate(matrix.labels):
             key = (chunk.metric, tuple(sorted(labels.items())))
             if key not in self.identities:
@@ -627,8 +700,15 @@ class _Writer:
             identity = self.identities[key]
             if identity is None:
                 keep[position] = False
-            else:
-                ids[position] = identity
+                continue
+            if identity in labels_of:  # e.g. {} and {instance="all"}: their points would be duplicate rows
+                raise CollectionError(
+                    f"Prometheus query {chunk.metric!r} chunk {chunk.describe()}: series "
+                    f"{_series_name(labels_of[identity])} and {_series_name(labels)} are one warehouse series once "
+                    "its component and instance are set: the query must tell them apart"
+                )
+            labels_of[identity] = labels
+            ids[position] = identity
         if new_series:
             self.run.upsert_series(pd.DataFrame(new_series))
         if matrix.labels:
