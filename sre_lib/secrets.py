@@ -121,13 +121,15 @@ _UNICODE_ESCAPE = re.compile(r"''|\\(\\|[0-9A-Fa-f]{4}|\+[0-9A-Fa-f]{6})")
 _SIMPLE_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
 
-def redact_statement(text: str, secrets: Iterable[str | None] = ()) -> str:
+def redact_statement(text: str, secrets: Iterable[str | None] = (), every_constant: bool = False) -> str:
     """A SQL text (pg_stat_statements' query, a session's query, an index definition) fit to store and show:
-    the rule above, then the known secret values replaced wherever they are."""
-    if _has_secret_word(text) or _MAY_HIDE.search(text):
+    the rule above, then the known secret values replaced wherever they are. ``every_constant`` treats every
+    text as mentioning a secret: for pg_stat_activity's raw texts, whose constants (a customer's data, a
+    password in a statement that names none) pg_stat_statements would have made placeholders."""
+    if every_constant or _has_secret_word(text) or _MAY_HIDE.search(text):
         tokens, readable = _scan(text)
         unreadable = bool(text[readable:].strip())
-        if unreadable or _mentions_secret(text, tokens=tokens):
+        if every_constant or unreadable or _mentions_secret(text, tokens=tokens):
             text = _constants_replaced(text, tokens, readable, strict=unreadable or not _parses(text))
     for secret in sorted(_secret_forms(secrets), key=len, reverse=True):
         text = text.replace(secret, REDACTED)

@@ -134,6 +134,14 @@ def test_ordinary_and_normalised_statements_are_stored_as_they_are(statement: st
     assert redact_statement(statement) == statement
 
 
+def test_a_session_text_loses_every_constant_as_pg_stat_statements_would_normalise_it() -> None:
+    statement = "INSERT INTO users (name, hash) VALUES ('bob', 'hunter2') /* app */ RETURNING id, $1"
+    assert redact_statement(statement) == statement  # names no secret: as a normalised statement, it stays
+    assert redact_statement(statement, every_constant=True) == (
+        "INSERT INTO users (name, hash) VALUES ('***', '***') /* *** */ RETURNING id, $1"
+    )
+
+
 def test_literals_nested_deeper_than_redaction_looks_count_as_secret() -> None:
     statement = "SELECT 'x'"
     for _ in range(10):  # each level doubles the quotes of the one inside

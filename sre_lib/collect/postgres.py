@@ -336,10 +336,10 @@ def _version(text: str) -> tuple[int, ...]:
         return ()
 
 
-def _redacted(query: Any, target: PostgresTarget) -> Any:
+def _redacted(query: Any, target: PostgresTarget, every_constant: bool = False) -> Any:
     """A SQL text (a statement, a session's query, an index definition) fit to store: see redact_statement.
     NULL (pg_stat_statements lost its text file, an index of a locked table) stays NULL."""
-    return redact_statement(query, [target.password]) if isinstance(query, str) else query
+    return redact_statement(query, [target.password], every_constant) if isinstance(query, str) else query
 
 
 def _redacted_name(name: Any, target: PostgresTarget) -> Any:
@@ -371,7 +371,8 @@ def take_snapshot(target: PostgresTarget, progress: Callable[[str], None] | None
         frames["pg_databases"]["objects_collected"] = frames["pg_databases"]["datname"].isin(target.databases)
         frames["pg_activity"] = _frame(con, _ACTIVITY)
         long_sessions = _frame(con, _LONG_SESSIONS, {"threshold": target.long_session_seconds})
-        long_sessions["query"] = long_sessions["query"].map(lambda query: _redacted(query, target))
+        # pg_stat_activity shows the text as sent, constants and all (pg_stat_statements would have normalised them)
+        long_sessions["query"] = long_sessions["query"].map(lambda query: _redacted(query, target, every_constant=True))
         long_sessions["application"] = long_sessions["application"].map(lambda name: _redacted_name(name, target))
         frames["pg_long_sessions"] = long_sessions
         frames["pg_archiver"] = _frame(con, _ARCHIVER)

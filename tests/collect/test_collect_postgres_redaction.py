@@ -43,6 +43,7 @@ STATEMENTS = {
 }
 SESSION_SECRETS = ("pw-idle-9", "pw-active-10", "pw-app-11")
 INDEX_SECRET = "tok-index-12"
+CUSTOMER_DATA = "customer-ssn-13"
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +103,8 @@ def test_no_password_of_any_statement_or_session_reaches_the_warehouse_or_the_re
     pg.execute("SELECT relname FROM pg_class WHERE relname = 'pg_am'")  # normalised: its constant becomes $1
     idle = psycopg.connect(pg.dsn(), application_name="host=db password=pw-app-11")
     idle.execute("ALTER ROLE app PASSWORD /* rotated */ 'pw-idle-9'")  # then idle in transaction, uncommitted
+    customer = psycopg.connect(pg.dsn())
+    customer.execute(f"SELECT '{CUSTOMER_DATA}' AS note")  # names no secret, but a raw text's constant all the same
     active = psycopg.connect(pg.dsn(), autocommit=True)
     active_pid = active.info.backend_pid
     sleeper = threading.Thread(
@@ -119,8 +122,10 @@ def test_no_password_of_any_statement_or_session_reaches_the_warehouse_or_the_re
         active.close()
         idle.rollback()
         idle.close()
+        customer.close()
     text = warehouse_text(warehouse)
-    leaked = [secret for secret in (*STATEMENTS, *SESSION_SECRETS, INDEX_SECRET, MONITOR_PASSWORD) if secret in text]
+    secrets = (*STATEMENTS, *SESSION_SECRETS, INDEX_SECRET, CUSTOMER_DATA, MONITOR_PASSWORD)
+    leaked = [secret for secret in secrets if secret in text]
     assert leaked == []
     assert "pw\\002dunicode-8" not in text and "pw\\\\002dunicode-8" not in text
 
@@ -130,6 +135,7 @@ def test_no_password_of_any_statement_or_session_reaches_the_warehouse_or_the_re
     assert any(query.startswith("CREATE USER MAPPING FOR app SERVER files OPTIONS") for query in statements)
     sessions = stored_queries(warehouse, "pg_long_sessions")
     assert "ALTER ROLE app PASSWORD /* *** */ '***'" in sessions and "DO '***'" in sessions
+    assert "SELECT '***' AS note" in sessions
     con = warehouse.open_read_only()
     try:
         applications = {row[0] for row in con.execute("SELECT application FROM pg_long_sessions").fetchall()}
@@ -150,7 +156,7 @@ def test_no_password_of_any_statement_or_session_reaches_the_warehouse_or_the_re
         con.close()
     shown = "\n".join(frame.to_csv() for frame in frames)
     assert "DO '***'" in shown and "ALTER ROLE app PASSWORD /* *** */ '***'" in shown
-    assert [secret for secret in (*STATEMENTS, *SESSION_SECRETS, INDEX_SECRET) if secret in shown] == []
+    assert [secret for secret in secrets if secret in shown] == []
 
 
 def _suppress_cancel(connection: psycopg.Connection, statement: str) -> None:
