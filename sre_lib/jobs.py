@@ -5,15 +5,17 @@ A job renders a report (``report = "capacity"``) or collects a source (``collect
 cron every few minutes: it runs each job whose latest scheduled slot has passed since its last run. Two
 overlapping invocations never run the same job twice: each job runs under an exclusive ``flock``, and the
 run is logged in the warehouse (``job_runs``) before the lock is released, so the second invocation sees it.
+A report job then prunes its old runs: only folders the report runner marked as its own, holding nothing else.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
-import shutil
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,16 +25,38 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pandas as pd
 from croniter import CroniterError, croniter
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sre_lib.config import PROJECT_ROOT, PlatformConfig, describe_validation_error, load_config, parse_toml
 from sre_lib.durations import parse_duration
 from sre_lib.errors import ConfigError, SreError, WarehouseBusyError
-from sre_lib.reports import DEFAULT_OUT_DIR, NOTEBOOK_DIR, REPORTS, check_parameters, run_report
+from sre_lib.reports import (
+    DEFAULT_OUT_DIR,
+    NOTEBOOK_DIR,
+    REPORTS,
+    RUN_MARKER,
+    RUN_MARKER_WORKBENCH,
+    RUN_NAME_PATTERN,
+    check_parameters,
+    run_file_names,
+    run_report,
+)
 from sre_lib.secrets import environment_secrets, redact
 from sre_lib.warehouse import Warehouse
 
 DEFAULT_JOBS_DIR = PROJECT_ROOT / "papermill_jobs"
+
+#: A job's name becomes a file name (its lock) and a line of output: no path separators, newlines or markup.
+JOB_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+JOB_NAME_EXPECTED = "a job name of 1 to 64 lower-case letters, digits, '-' and '_', starting with a letter or digit"
+CRON_FIELDS = "minute hour day-of-month month day-of-week"
+
+
+def check_job_name(name: str) -> str:
+    """The name, if it is a safe job name; ConfigError saying what a job name may hold otherwise."""
+    if not JOB_NAME_PATTERN.fullmatch(name):
+        raise ConfigError(f"job name {name!r}: expected {JOB_NAME_EXPECTED}")
+    return name
 
 
 class Job(BaseModel):
@@ -47,15 +71,28 @@ class Job(BaseModel):
     description: str = ""
     notebook: str | None = None  # report notebook, relative to the project; default: the report's own
     parameters: dict[str, Any] = {}
-    out: str | None = None  # output directory; default reports/
+    out: str | None = None  # output directory, relative to the project; default reports/
     keep: Annotated[int, Field(ge=1)] = 30
     time_limit_seconds: Annotated[int, Field(gt=0)] = 900
     since: str = "1h"  # collect jobs: window for prometheus
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, name: str) -> str:
+        if not JOB_NAME_PATTERN.fullmatch(name):
+            raise ValueError(f"{JOB_NAME_EXPECTED}, got {name!r}")
+        return name
 
     @model_validator(mode="after")
     def _one_kind(self) -> Job:
         if (self.report is None) == (self.collect is None):
             raise ValueError("exactly one of `report` or `collect`")
+        fields = len(self.schedule.split())
+        if fields != 5:  # croniter reads a sixth field as seconds and a seventh as years
+            raise ValueError(
+                f"a cron schedule of five fields ({CRON_FIELDS}) such as '0 7 * * *' in `schedule`, "
+                f"got {self.schedule!r} ({fields} field{'s' if fields != 1 else ''})"
+            )
         if not croniter.is_valid(self.schedule):
             raise ValueError(f"a cron schedule such as '0 7 * * *' in `schedule`, got {self.schedule!r}")
         try:  # valid fields can still name a day that never comes ('0 7 31 2 *')
@@ -75,6 +112,18 @@ class Job(BaseModel):
     @property
     def kind(self) -> str:
         return "report" if self.report else "collect"
+
+    @property
+    def out_dir(self) -> Path:
+        """Where the job's reports and lock go: ``out`` read against the project, as ``notebook`` is, so that
+        cron, systemd and a shell in another folder all use the same one."""
+        return (PROJECT_ROOT / self.out).resolve() if self.out else DEFAULT_OUT_DIR
+
+    @property
+    def notebook_path(self) -> Path:
+        """The notebook a report job runs: its own ``notebook`` under the project, else the report's."""
+        assert self.report is not None
+        return PROJECT_ROOT / self.notebook if self.notebook else NOTEBOOK_DIR / REPORTS[self.report]
 
     def next_run(self, after: datetime, tz: ZoneInfo) -> datetime:
         """The first scheduled slot strictly after ``after``, in the platform's time zone."""
@@ -115,12 +164,15 @@ def load_jobs_leniently(directory: str | os.PathLike[str] | None = None) -> tupl
 
 
 def job_file(directory: str | os.PathLike[str] | None, name: str) -> Path:
-    """Where a job of that name is defined by default: ``<directory>/<name>.toml``."""
-    return Path(directory or DEFAULT_JOBS_DIR) / f"{name}.toml"
+    """Where a job of that name is defined by default: ``<directory>/<name>.toml`` (ConfigError for a name that
+    is not a job name, such as ``../x``)."""
+    return Path(directory or DEFAULT_JOBS_DIR) / f"{check_job_name(name)}.toml"
 
 
 def load_job(path: Path) -> Job:
     """One job file, validated; ConfigError naming the file, the key and what was expected."""
+    if not JOB_NAME_PATTERN.fullmatch(path.stem):
+        raise ConfigError(f"{path}: file name: expected {JOB_NAME_EXPECTED}, then .toml; got {path.stem!r}")
     try:
         raw = parse_toml(path.read_text(encoding="utf-8"), str(path))
     except UnicodeDecodeError:
@@ -137,9 +189,8 @@ def load_job(path: Path) -> Job:
     if job.notebook is not None and not (PROJECT_ROOT / job.notebook).is_file():
         raise ConfigError(f"{path}: notebook: {job.notebook!r} is not a file under {PROJECT_ROOT}")
     if job.report is not None:
-        notebook = PROJECT_ROOT / job.notebook if job.notebook else NOTEBOOK_DIR / REPORTS[job.report]
         try:
-            check_parameters(job.parameters, notebook)
+            check_parameters(job.parameters, job.notebook_path)
         except SreError as exc:
             raise ConfigError(f"{path}: parameters: {exc}") from None
     return job
@@ -245,7 +296,7 @@ def run_job(
     """Run one job under its lock, log it in the warehouse, prune old report runs."""
     config = load_config(config_path)
     warehouse = Warehouse(warehouse_path)
-    out_dir = Path(job.out) if job.out else DEFAULT_OUT_DIR
+    out_dir = job.out_dir
     with _job_lock(out_dir, job.name) as acquired:
         if not acquired:
             return JobOutcome(job.name, "skipped", "already running in another process")
@@ -272,9 +323,12 @@ def run_job(
             except SreError as exc:  # it ran; say so, and that it will run again since the log lacks it
                 status = "failed"
                 error = f"{error + '; ' if error else ''}ran, but the job log could not be written: {exc}"
+        note = ""
         if job.report:
-            prune_runs(out_dir / job.report, job.keep)
-    return JobOutcome(job.name, status, output if status == "ok" else str(error))
+            stems = {job.notebook_path.stem, Path(REPORTS[job.report]).stem}  # runs made before markers
+            pruned = prune_runs(out_dir / job.report, job.keep, stems)
+            note = pruned.note(out_dir / job.report)
+    return JobOutcome(job.name, status, (output if status == "ok" else str(error)) + note)
 
 
 def _perform(job: Job, config: PlatformConfig, config_path: Any, warehouse: Warehouse, out_dir: Path) -> str:
@@ -282,7 +336,7 @@ def _perform(job: Job, config: PlatformConfig, config_path: Any, warehouse: Ware
         run = run_report(
             job.report, warehouse=warehouse.path, config=config_path, out_dir=out_dir,
             parameters=job.parameters, time_limit_seconds=job.time_limit_seconds,
-            notebook=PROJECT_ROOT / job.notebook if job.notebook else None,
+            notebook=job.notebook_path,
         )  # fmt: skip
         return str(run.html or run.directory)
     from sre_lib.collect.run import collect_once, collection_window
@@ -304,19 +358,105 @@ def _record(
         run.replace_rows("job_runs", row)
 
 
-def prune_runs(report_dir: Path, keep: int) -> list[Path]:
-    """Delete all but the ``keep`` newest run directories (never the one ``latest`` points to)."""
-    if not report_dir.exists():
-        return []
+@dataclass(frozen=True)
+class Pruned:
+    """What pruning a report's folder did: the runs it deleted, and the folders it left."""
+
+    removed: list[Path]
+    foreign: list[Path]  # not a run the workbench made, or holding more than a run writes
+    failed: list[str]  # runs that could not be deleted, each with the reason
+
+    def note(self, report_dir: Path) -> str:
+        """A sentence for the job's output naming each folder left, or nothing when every folder was a run."""
+        parts = []
+        if self.foreign:
+            names = ", ".join(repr(path.name) for path in self.foreign)
+            parts.append(
+                f"; pruning left {len(self.foreign)} folder(s) in {report_dir} that are not runs of the workbench "
+                f"or hold more than a run writes: {names}"
+            )
+        if self.failed:
+            parts.append(f"; pruning could not delete {', '.join(self.failed)}")
+        return "".join(parts)
+
+
+def prune_runs(report_dir: Path, keep: int, notebook_stems: Collection[str] = ()) -> Pruned:
+    """Delete all but the ``keep`` newest runs in a report's folder, never the one ``latest`` points to.
+
+    Only folders the report runner made are runs: they carry its marker (naming this report and this folder),
+    or, made before runs were marked, are named like a run and hold only a run of one of ``notebook_stems``.
+    A run is deleted only if it holds nothing but regular files a run writes; anything else is left and listed.
+    Files are unlinked one by one and the folder removed only once empty, so no symlink is followed and a file
+    added meanwhile survives.
+    """
+    if not report_dir.is_dir():
+        return Pruned([], [], [])
     pointer = report_dir / "latest"
     protected = pointer.resolve() if pointer.exists() else None
-    runs = sorted((p for p in report_dir.iterdir() if p.is_dir() and not p.is_symlink()), key=lambda p: p.name)
-    removed = []
-    for old in runs[:-keep] if keep < len(runs) else []:
-        if old.resolve() != protected:
-            shutil.rmtree(old, ignore_errors=True)
-            removed.append(old)
-    return removed
+    runs: list[tuple[Path, list[Path]]] = []
+    foreign: list[Path] = []
+    with os.scandir(report_dir) as entries:
+        folders = sorted(Path(entry.path) for entry in entries if entry.is_dir(follow_symlinks=False))
+    for folder in folders:
+        files = _run_files(folder, report_dir.name, notebook_stems)
+        if files is None:
+            foreign.append(folder)
+        else:
+            runs.append((folder, files))
+    removed, failed = [], []
+    for folder, files in runs[:-keep] if keep < len(runs) else []:
+        if folder.resolve() == protected:
+            continue
+        try:
+            for file in files:
+                file.unlink(missing_ok=True)
+            folder.rmdir()
+        except OSError as exc:
+            failed.append(f"{folder.name!r} ({exc.strerror})")
+            continue
+        removed.append(folder)
+    return Pruned(removed, foreign, failed)
+
+
+def _run_files(folder: Path, report: str, legacy_stems: Collection[str]) -> list[Path] | None:
+    """The files of a run folder the report runner made, or None if it is not one or holds anything else."""
+    try:
+        with os.scandir(folder) as entries:
+            listed = list(entries)
+        if not all(entry.is_file(follow_symlinks=False) for entry in listed):
+            return None
+    except OSError:
+        return None
+    names = {entry.name for entry in listed}
+    if RUN_MARKER in names:
+        stem = _marked_notebook(folder / RUN_MARKER, report, folder.name)
+        runs_files = [run_file_names(stem) | {RUN_MARKER}] if stem else []
+    elif RUN_NAME_PATTERN.fullmatch(folder.name):  # made before runs were marked: one notebook's run, or empty
+        runs_files = [run_file_names(stem) for stem in legacy_stems] or [frozenset()]
+    else:
+        runs_files = []
+    if not any(names <= run_files for run_files in runs_files):
+        return None
+    return [folder / name for name in sorted(names)]
+
+
+def _marked_notebook(marker: Path, report: str, run: str) -> str | None:
+    """The notebook stem a run marker names, if it is the workbench's marker for this report and this folder."""
+    try:
+        if marker.stat().st_size > 4096:
+            return None
+        content = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(content, dict):
+        return None
+    stem = content.get("notebook")
+    expected = {"workbench": RUN_MARKER_WORKBENCH, "report": report, "run": run}
+    if any(content.get(key) != value for key, value in expected.items()):
+        return None
+    if not isinstance(stem, str) or not stem or "/" in stem or stem.startswith("."):
+        return None
+    return stem
 
 
 @contextlib.contextmanager

@@ -1,10 +1,11 @@
 """Running report notebooks with papermill and rendering them as offline HTML without code.
 
 A run goes to ``<out>/<report>/<YYYY-MM-DD_HHMM>/`` (platform local time): the executed notebook (the record),
-the HTML, and ``status.json``. papermill runs in a child process with a wall-clock limit, so a hung kernel
-cannot hang the job: on timeout the whole process group is killed. Only a successful run moves the
-``<out>/<report>/latest`` pointer; a failed run keeps its directory (with ``FAILED`` and the error) for
-debugging, and the previous good report stays where readers find it.
+the HTML, ``status.json``, and the marker ``.sre-run.json`` by which job pruning knows a folder it may delete.
+papermill runs in a child process with a wall-clock limit, so a hung kernel cannot hang the job: on timeout
+the whole process group is killed. Only a successful run moves the ``<out>/<report>/latest`` pointer; a failed
+run keeps its directory (with ``FAILED`` and the error) for debugging, and the previous good report stays where
+readers find it.
 
 Parameters are written into the output notebook by papermill, so they carry paths and windows, never
 secrets: anything secret reaches collectors through the environment, and notebooks need none.
@@ -243,7 +244,7 @@ def run_report(
     check_parameters(params, source)
     Warehouse(params["warehouse"]).current_snapshot()  # a missing warehouse is a user error, not a failed run
     root = Path(out_dir or DEFAULT_OUT_DIR) / report
-    directory = _new_run_directory(root, datetime.now(platform.tz))
+    directory = _new_run_directory(root, datetime.now(platform.tz), source.stem)
     executed = directory / f"{source.stem}.ipynb"
     started = time.perf_counter()
     try:
@@ -305,16 +306,33 @@ def _title(report: str, platform_name: str) -> str:
     return f"{names[report]} · {platform_name}"
 
 
-def _new_run_directory(root: Path, now: datetime) -> Path:
+#: The file that marks a folder as a run the workbench made: job pruning deletes only such folders.
+RUN_MARKER = ".sre-run.json"
+RUN_MARKER_WORKBENCH = "sre-workbench"
+RUN_NAME_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}_\d{4}(_\d{1,3})?")
+
+
+def run_file_names(notebook_stem: str) -> frozenset[str]:
+    """Every file a run of that notebook may write into its folder (the marker aside)."""
+    return frozenset(
+        {"status.json", "FAILED", f"{notebook_stem}.ipynb", f"{notebook_stem}.html", f"{notebook_stem}.html.partial"}
+    )
+
+
+def _new_run_directory(root: Path, now: datetime, notebook_stem: str) -> Path:
+    """A fresh ``<root>/<YYYY-MM-DD_HHMM>[_n]`` folder, marked as this workbench's run of ``root.name``."""
     root.mkdir(parents=True, exist_ok=True)
     stamp = now.strftime("%Y-%m-%d_%H%M")
     for attempt in range(1, 1000):
         candidate = root / (stamp if attempt == 1 else f"{stamp}_{attempt}")
         try:
             candidate.mkdir()
-            return candidate
         except FileExistsError:
             continue
+        marker = {"workbench": RUN_MARKER_WORKBENCH, "report": root.name, "run": candidate.name,
+                  "notebook": notebook_stem, "created_at": datetime.now(UTC).isoformat()}  # fmt: skip
+        (candidate / RUN_MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+        return candidate
     raise ReportError(f"cannot create a run directory under {root}")
 
 

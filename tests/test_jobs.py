@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import fcntl
 import itertools
+import json
+import os
 import subprocess
 import sys
 import threading
@@ -13,12 +15,13 @@ from zoneinfo import ZoneInfo
 
 import nbformat
 import pytest
+from pydantic import ValidationError
 
 from sre_lib import jobs as jobs_module
-from sre_lib.config import DEFAULT_CONFIG_PATH
+from sre_lib.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT
 from sre_lib.errors import ConfigError
 from sre_lib.jobs import DEFAULT_JOBS_DIR, Job, is_due, load_jobs, load_jobs_leniently, prune_runs, run_due, run_job
-from sre_lib.reports import REPORTS
+from sre_lib.reports import REPORTS, RUN_MARKER, _new_run_directory
 from sre_lib.warehouse import Warehouse
 
 SYDNEY = ZoneInfo("Australia/Sydney")
@@ -108,10 +111,10 @@ def test_prune_keeps_the_newest_and_the_latest_target(tmp_path: Path) -> None:
     for name in names:
         (tmp_path / name).mkdir()
     (tmp_path / "latest").symlink_to(names[0])
-    removed = prune_runs(tmp_path, keep=3)
+    pruned = prune_runs(tmp_path, keep=3)
     remaining = sorted(p.name for p in tmp_path.iterdir() if not p.is_symlink())
     assert remaining == [names[0], *names[-3:]]
-    assert len(removed) == 3
+    assert len(pruned.removed) == 3 and not pruned.foreign
 
 
 def _slow_job(folder: Path) -> Path:
@@ -372,3 +375,191 @@ def test_a_deeply_nested_job_file_is_named_and_the_other_jobs_still_load(tmp_pat
     jobs, problems = load_jobs_leniently(tmp_path)
     assert list(jobs) == ["good"]
     assert problems == [f"{tmp_path / 'deep.toml'}: nested 400 levels deep: expected at most 16 levels of tables"]
+
+
+JOB_NAME_ERROR = "a job name of 1 to 64 lower-case letters, digits, '-' and '_', starting with a letter or digit"
+
+
+@pytest.mark.parametrize("name", ["../../escaped", "daily\nrm", "<b>daily</b>", "Daily", "-daily", "", "a" * 65, "x.y"])
+def test_a_job_name_outside_the_safe_pattern_is_refused_naming_the_file(tmp_path: Path, name: str) -> None:
+    """A job's name is its lock file's name and a line of output: no path, newline or markup may ride in it."""
+    (tmp_path / "evil.toml").write_text(f'name = {json.dumps(name)}\nreport = "dr"\nschedule = "0 9 1 * *"\n')
+    (tmp_path / "good.toml").write_text('report = "dr"\nschedule = "0 9 1 * *"\n')
+    jobs, problems = load_jobs_leniently(tmp_path)
+    assert list(jobs) == ["good"]
+    assert problems == [f"{tmp_path / 'evil.toml'}: name: expected {JOB_NAME_ERROR}, got {name!r}"]
+    with pytest.raises(ValidationError):
+        Job(name=name, report="dr", schedule="0 9 1 * *")
+
+
+@pytest.mark.parametrize("file_name", ["Capacity.toml", "daily report.toml", "x.y.toml", "_hidden.toml"])
+def test_a_job_file_whose_name_is_not_a_job_name_is_refused(tmp_path: Path, file_name: str) -> None:
+    (tmp_path / file_name).write_text('name = "fine"\nreport = "dr"\nschedule = "0 9 1 * *"\n')
+    jobs, problems = load_jobs_leniently(tmp_path)
+    assert not jobs
+    assert problems == [
+        f"{tmp_path / file_name}: file name: expected {JOB_NAME_ERROR}, then .toml; got {Path(file_name).stem!r}"
+    ]
+
+
+def test_sre_jobs_refuses_a_name_that_would_lead_out_of_its_folders(tmp_path: Path) -> None:
+    """Through the command, from another folder: `jobs run ../../x` names no file outside the jobs folder, and a
+    job file naming itself ../../x writes no lock outside `.locks/` (before, it wrote <out>/../x.lock)."""
+    jobs_dir, elsewhere = tmp_path / "jobs", tmp_path / "elsewhere"
+    jobs_dir.mkdir()
+    elsewhere.mkdir()
+    (tmp_path / "x.toml").write_text('report = "dr"\nschedule = "0 9 1 * *"\n')
+    (jobs_dir / "evil.toml").write_text(
+        f'name = "../../escaped"\nreport = "dr"\nschedule = "0 9 1 * *"\nout = "{tmp_path / "out" / "reports"}"\n'
+    )
+    argv = [SRE, "jobs", "run", "--jobs-dir", str(jobs_dir), "--warehouse", str(tmp_path / "none.duckdb")]
+    by_name = subprocess.run([*argv, "../x"], capture_output=True, text=True, timeout=60, cwd=elsewhere)
+    assert by_name.returncode == 1
+    assert by_name.stderr.strip() == f"sre: error: job name '../x': expected {JOB_NAME_ERROR}"
+    due = subprocess.run([*argv, "--due"], capture_output=True, text=True, timeout=60, cwd=elsewhere)
+    assert due.returncode == 1 and "Traceback" not in due.stderr
+    assert due.stderr.strip() == (
+        f"sre: error: {jobs_dir / 'evil.toml'}: name: expected {JOB_NAME_ERROR}, got '../../escaped'"
+    )
+    assert not list(tmp_path.rglob("*.lock")) and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("schedule", "fields"),
+    [
+        ("0 0 7 * * *", 6),  # croniter reads the sixth as seconds: each second of 00:00 on the 7th
+        ("0 7 * * * 0", 6),
+        ("0 0 7 * * * 2026", 7),  # with a year
+        ("@daily", 1),
+        ("0 7 * *", 4),
+    ],
+)
+def test_a_cron_schedule_must_have_exactly_five_fields(tmp_path: Path, schedule: str, fields: int) -> None:
+    """croniter reads a sixth field as seconds (a job run again each second of its minute) and a seventh as
+    years; cron has five fields, and a job file with more is refused rather than run twice."""
+    (tmp_path / "odd.toml").write_text(f'report = "dr"\nschedule = "{schedule}"\n')
+    result = subprocess.run(
+        [SRE, "jobs", "list", "--jobs-dir", str(tmp_path), "--warehouse", str(tmp_path / "none.duckdb")],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 1 and result.stdout.strip() == "no jobs"
+    assert result.stderr.strip() == (
+        f"sre: error: {tmp_path / 'odd.toml'}: expected a cron schedule of five fields (minute hour day-of-month "
+        f"month day-of-week) such as '0 7 * * *' in `schedule`, got {schedule!r} ({fields} field"
+        f"{'s' if fields != 1 else ''})"
+    )
+
+
+def test_a_relative_out_is_read_against_the_project_not_the_current_folder() -> None:
+    relative = Job(name="j", report="dr", schedule="0 9 1 * *", out="reports/elsewhere")
+    assert relative.out_dir == PROJECT_ROOT / "reports" / "elsewhere"
+    assert Job(name="j", report="dr", schedule="0 9 1 * *", out="../up").out_dir == PROJECT_ROOT.parent / "up"
+    assert Job(name="j", report="dr", schedule="0 9 1 * *", out="/srv/reports").out_dir == Path("/srv/reports")
+    assert Job(name="j", report="dr", schedule="0 9 1 * *").out_dir == PROJECT_ROOT / "reports"
+
+
+def _marked_run(report_dir: Path, day: int, files: dict[str, str] | None = None) -> Path:
+    """A run folder made and marked by the report runner itself, holding the given files."""
+    folder = _new_run_directory(report_dir, datetime(2026, 11, day, 7, 0), "dr_readiness")
+    for name, text in (files or {"dr_readiness.ipynb": "{}", "dr_readiness.html": "<p>", "status.json": "{}"}).items():
+        (folder / name).write_text(text)
+    return folder
+
+
+def test_prune_deletes_only_the_workbenchs_own_runs_and_names_what_it_left(tmp_path: Path) -> None:
+    report_dir = tmp_path / "out" / "dr"
+    precious = tmp_path / "precious.txt"
+    precious.write_text("not a report")
+    outside = tmp_path / "outside-run"
+    outside.mkdir()
+    (outside / "dr_readiness.ipynb").write_text("{}")
+    oldest = _marked_run(report_dir, 1)
+    with_notes = _marked_run(report_dir, 2)
+    (with_notes / "notes.txt").write_text("my analysis")
+    with_folder = _marked_run(report_dir, 3)
+    (with_folder / "charts").mkdir()
+    with_link = _marked_run(report_dir, 4)
+    (with_link / "dr_readiness.html").unlink()
+    (with_link / "dr_readiness.html").symlink_to(precious)
+    pointed_at = _marked_run(report_dir, 5)
+    copied = report_dir / "2026-11-06_0700"
+    copied.mkdir()
+    (copied / RUN_MARKER).write_text((oldest / RUN_MARKER).read_text())  # a marker copied from another run
+    other_report = report_dir / "2026-11-07_0700"
+    other_report.mkdir()
+    (other_report / RUN_MARKER).write_text((oldest / RUN_MARKER).read_text().replace('"dr"', '"capacity"'))
+    legacy = report_dir / "2026-11-08_0700"  # made before runs were marked: named like one, holding only one
+    legacy.mkdir()
+    for name in ("dr_readiness.ipynb", "dr_readiness.html", "status.json", "FAILED"):
+        (legacy / name).write_text("x")
+    legacy_mixed = report_dir / "2026-11-09_0700"
+    legacy_mixed.mkdir()
+    (legacy_mixed / "dr_readiness.ipynb").write_text("{}")
+    (legacy_mixed / "capacity.ipynb").write_text("{}")
+    mine = report_dir / "mine"
+    mine.mkdir()
+    (report_dir / "2026-11-10_0700").symlink_to(outside, target_is_directory=True)  # a link is never followed
+    newest = _marked_run(report_dir, 11)
+    (report_dir / "latest").symlink_to(pointed_at.name)
+
+    pruned = prune_runs(report_dir, keep=1, notebook_stems={"dr_readiness"})
+
+    left = [with_notes, with_folder, with_link, copied, other_report, legacy_mixed, mine]
+    assert sorted(p.name for p in report_dir.iterdir()) == sorted(
+        [p.name for p in left] + [pointed_at.name, "2026-11-10_0700", newest.name, "latest"]
+    )
+    assert (with_notes / "notes.txt").read_text() == "my analysis" and (with_notes / "dr_readiness.ipynb").exists()
+    assert precious.read_text() == "not a report" and (outside / "dr_readiness.ipynb").exists()
+    assert (pruned.removed, pruned.foreign, pruned.failed) == ([oldest, legacy], left, [])
+    assert pruned.note(report_dir) == (
+        f"; pruning left 7 folder(s) in {report_dir} that are not runs of the workbench or hold more than a run "
+        "writes: '2026-11-02_0700', '2026-11-03_0700', '2026-11-04_0700', '2026-11-06_0700', '2026-11-07_0700', "
+        "'2026-11-09_0700', 'mine'"
+    )
+    again = prune_runs(report_dir, keep=1, notebook_stems={"dr_readiness"})
+    assert not again.removed and again.foreign == pruned.foreign
+
+
+def test_a_job_from_another_folder_writes_under_the_project_and_prunes_only_its_runs(tmp_path: Path) -> None:
+    """Through `sre jobs run` from another working directory: a relative `out` is the project's, every run
+    carries the runner's marker, and with keep = 1 the previous run goes while a folder of the user's stays
+    and is named."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "sre-workbench", "language": "python", "display_name": "SRE"}
+    cell = nbformat.v4.new_code_cell('warehouse = ""\nconfig = ""')
+    cell.metadata["tags"] = ["parameters"]
+    notebook.cells = [cell, nbformat.v4.new_code_cell("print('done')")]
+    nbformat.write(notebook, tmp_path / "quick.ipynb")
+    out = tmp_path / "out"
+    relative_out = os.path.relpath(out, PROJECT_ROOT)  # ../../tmp/...: relative, yet no file in the checkout
+    jobs_dir = tmp_path / "jobs"
+    jobs_dir.mkdir()
+    (jobs_dir / "quick.toml").write_text(
+        f'report = "dr"\nschedule = "0 0 1 1 *"\nnotebook = "{tmp_path / "quick.ipynb"}"\nout = "{relative_out}"\n'
+        "keep = 1\n"
+    )
+    (out / "dr" / "mine").mkdir(parents=True)
+    (out / "dr" / "mine" / "notes.txt").write_text("keep me")
+    warehouse = tmp_path / "w.duckdb"
+    Warehouse(warehouse).ensure_created()
+    elsewhere = tmp_path / "a" / "b"  # read against here, the relative out would land in tmp_path/tmp/...
+    elsewhere.mkdir(parents=True)
+    argv = [SRE, "jobs", "run", "quick", "--jobs-dir", str(jobs_dir), "--warehouse", str(warehouse),
+            "--config", str(DEFAULT_CONFIG_PATH)]  # fmt: skip
+    first = subprocess.run(argv, capture_output=True, text=True, timeout=240, cwd=elsewhere)
+    assert first.returncode == 0, first
+    (first_run,) = [p for p in (out / "dr").iterdir() if p.name not in ("mine", "latest")]
+    marker = json.loads((first_run / RUN_MARKER).read_text())
+    assert marker["workbench"] == "sre-workbench"
+    assert (marker["report"], marker["run"], marker["notebook"]) == ("dr", first_run.name, "quick")
+    assert (out / ".locks" / "quick.lock").exists() and not list(elsewhere.rglob("*"))
+    left = f"; pruning left 1 folder(s) in {out / 'dr'} that are not runs of the workbench"
+    assert first.stdout.startswith(f"quick: ok: {first_run / 'quick.html'}{left}")
+    assert first.stdout.strip().endswith(": 'mine'") and first.stdout.count("'mine'") == 1
+
+    second = subprocess.run(argv, capture_output=True, text=True, timeout=240, cwd=elsewhere)
+    assert second.returncode == 0, second
+    assert not first_run.exists()
+    (second_run,) = [p for p in (out / "dr").iterdir() if p.name not in ("mine", "latest")]
+    assert (out / "dr" / "latest").resolve() == second_run
+    assert (out / "dr" / "mine" / "notes.txt").read_text() == "keep me"
