@@ -42,6 +42,39 @@ def parse_instant(text: str, what: str = "time", tz: tzinfo = UTC) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=tz)
 
 
+#: Collection windows start no earlier than this and end at most ``MAX_WINDOW_LEAD`` after now: a window in 1900
+#: or 2030 is a typo, and a collector would query it and store whatever the server made of it.
+EARLIEST_WINDOW_START = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_WINDOW_LEAD = timedelta(days=1)  # room for clock skew and an end written in a time zone east of UTC
+
+
+def parse_window(
+    since: str | None, start: str | None, end: str | None, now: datetime | None = None
+) -> tuple[datetime, datetime]:
+    """The [start, end] window of a collection from ``--since`` (ending ``--end`` or now) or ``--start/--end``.
+
+    SreError naming the option when the window is empty or reaches outside 2000-01-01 .. a day after now."""
+    now = now or datetime.now(UTC)
+    latest = now + MAX_WINDOW_LEAD
+    expected = f"a time from {EARLIEST_WINDOW_START:%Y-%m-%d} to a day ahead of now ({latest:%Y-%m-%d %H:%M} UTC)"
+    for option, text in (("--start", start), ("--end", end)):
+        if text is not None and not EARLIEST_WINDOW_START <= parse_instant(text, option) <= latest:
+            raise SreError(f"{option}: expected {expected}, got {text!r}")
+    end_at = parse_instant(end, "--end") if end else now
+    if start is not None:
+        start_at = parse_instant(start, "--start")
+    else:
+        start_at = end_at - parse_duration(since or "1d", "--since")
+        if start_at < EARLIEST_WINDOW_START:
+            raise SreError(
+                f"--since: expected a window starting on or after {EARLIEST_WINDOW_START:%Y-%m-%d}, "
+                f"got {since!r} (from {start_at:%Y-%m-%d})"
+            )
+    if start_at >= end_at:
+        raise SreError(f"--start ({start_at:%Y-%m-%d %H:%M}) must be before --end ({end_at:%Y-%m-%d %H:%M})")
+    return start_at, end_at
+
+
 Instant = datetime | pd.Timestamp | str
 
 

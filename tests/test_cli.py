@@ -68,6 +68,8 @@ def test_user_errors_exit_non_zero_with_one_line(tmp_path: Path) -> None:
         (["demo", "--seed", "-1", "--no-reports"], "--seed: expected a whole number of 0 or more, got -1"),
         (["demo", "--end", "9999-12-31", "--no-reports"], "expected a date from 1971 to 2200"),
         (["collect", "prometheus", "--since", "99999999999999d"], "--since: expected a positive duration"),
+        (["collect", "prometheus", "--start", "1900-01-01", "--end", "1900-01-02"], "--start: expected a time from"),
+        (["collect", "all", "--start", "2026-11-01", "--end", "2126-01-01"], "--end: expected a time from 2000-01-01"),
     ],
 )
 def test_out_of_range_options_get_one_line(tmp_path: Path, args: list[str], expected: str) -> None:

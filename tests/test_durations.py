@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pandas as pd
 import pytest
 
-from sre_lib.durations import human_duration, parse_duration, parse_instant, rough_duration, to_utc
+from sre_lib.durations import human_duration, parse_duration, parse_instant, parse_window, rough_duration, to_utc
 from sre_lib.errors import DataError, SreError
 
 
@@ -73,3 +73,55 @@ def test_human_durations() -> None:
 )
 def test_rough_duration_for_planning(days: float, text: str) -> None:
     assert rough_duration(days) == text
+
+
+NOW = datetime(2026, 12, 2, 5, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("since", "start", "end", "expected"),
+    [
+        ("6h", None, None, (NOW - timedelta(hours=6), NOW)),
+        (None, None, None, (NOW - timedelta(days=1), NOW)),  # --since defaults to a day
+        ("2d", None, "2026-11-01", (datetime(2026, 10, 30, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC))),
+        (None, "2000-01-01", "2000-01-02", (datetime(2000, 1, 1, tzinfo=UTC), datetime(2000, 1, 2, tzinfo=UTC))),
+        (None, "2026-12-01", "2026-12-03T04:59", (datetime(2026, 12, 1, tzinfo=UTC), NOW + timedelta(minutes=1439))),
+        (None, "2026-12-01", "now", None),  # "now" is the clock's, not the test's
+    ],
+)  # fmt: skip
+def test_a_collection_window_within_2000_and_a_day_ahead(
+    since: str | None, start: str | None, end: str | None, expected: tuple[datetime, datetime] | None
+) -> None:
+    window = parse_window(since, start, end, now=NOW)
+    assert window == expected or (expected is None and window[0] < window[1])
+
+
+@pytest.mark.parametrize(
+    ("since", "start", "end", "message"),
+    [
+        (None, "1900-01-01", "1900-01-02", "--start: expected a time from 2000-01-01 to a day ahead of now "
+                                           "(2026-12-03 05:00 UTC), got '1900-01-01'"),
+        (None, "1999-12-31T23:59:59+00:00", "2026-11-01", "--start: expected a time from 2000-01-01"),
+        (None, "2026-11-01", "2030-01-01", "--end: expected a time from 2000-01-01 to a day ahead of now"),
+        ("1d", None, "2030-01-01", "--end: expected a time from 2000-01-01"),
+        (None, "2026-12-03T05:00:01", None, "--start: expected a time from 2000-01-01"),
+        ("1d", None, "1999-06-01", "--end: expected a time from 2000-01-01"),
+        ("10000d", None, None, "--since: expected a window starting on or after 2000-01-01, got '10000d' "
+                               "(from 1999-07-17)"),
+        ("1d", None, "2000-01-01T12:00", "--since: expected a window starting on or after 2000-01-01"),
+        (None, "2026-11-02", "2026-11-01", "--start (2026-11-02 00:00) must be before --end (2026-11-01 00:00)"),
+        ("0m", None, None, "--since: expected a positive duration"),
+        (None, "yesterday", None, "--start: expected an ISO time"),
+    ],
+)  # fmt: skip
+def test_a_collection_window_in_1900_or_2030_is_refused_naming_the_option(
+    since: str | None, start: str | None, end: str | None, message: str
+) -> None:
+    with pytest.raises(SreError) as raised:
+        parse_window(since, start, end, now=NOW)
+    assert str(raised.value).startswith(message) and "\n" not in str(raised.value)
+
+
+def test_a_collection_window_ends_now_by_default() -> None:
+    start, end = parse_window("1h", None, None)
+    assert abs(end - datetime.now(UTC)) < timedelta(seconds=5) and end - start == timedelta(hours=1)

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sre_lib.config import PlatformConfig
-from sre_lib.durations import parse_duration, parse_instant
+from sre_lib.durations import parse_window
 from sre_lib.errors import SreError
 from sre_lib.progress import ProgressReporter
 from sre_lib.warehouse import Warehouse
 
 
 def collection_window(since: str | None, start: str | None, end: str | None) -> tuple[datetime, datetime]:
-    """The [start, end] window from ``--since`` or ``--start/--end`` (end defaults to now)."""
-    end_at = parse_instant(end, "--end") if end else datetime.now(UTC)
-    start_at = parse_instant(start, "--start") if start else end_at - parse_duration(since or "1d", "--since")
-    if start_at >= end_at:
-        raise SreError(f"--start ({start_at:%Y-%m-%d %H:%M}) must be before --end ({end_at:%Y-%m-%d %H:%M})")
-    return start_at, end_at
+    """The [start, end] window from ``--since`` or ``--start/--end`` (end defaults to now), within 2000 .. now."""
+    return parse_window(since, start, end)
 
 
 def collect_once(
