@@ -10,6 +10,7 @@ Which file: an explicit path, else ``$SRE_CONFIG``, else ``data/platform.toml`` 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from datetime import time
 from functools import cached_property
@@ -18,7 +19,15 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from sre_lib.errors import ConfigError
 from sre_lib.secrets import url_expectation, url_location
@@ -30,19 +39,44 @@ DEFAULT_CONFIG_PATH = PROJECT_ROOT / "data" / "platform.toml"
 CONFIG_ENV_VAR = "SRE_CONFIG"
 
 Role = Literal["cdn", "proxy", "app", "database", "search", "cache", "volume"]
+Status = Literal["healthy", "warning", "critical"]
+
+# Bounds that refuse nonsense (a typo, a unit mistake), not unusual platforms: each is far beyond any real one.
+MAX_SERVERS = 10_000
+MAX_MONTHLY_PRICE = 10_000_000.0  # per server or service, in the platform's currency
+MINUTES_PER_WEEK = 7 * 24 * 60
+HOURS_PER_YEAR = 365 * 24
+
 NonNegative = Annotated[float, Field(ge=0)]
 Positive = Annotated[float, Field(gt=0)]
-Status = Literal["healthy", "warning", "critical"]
+Percent = Annotated[float, Field(gt=0, le=100)]  # as people write it: 80.0 for 80 %
+MonthlyPrice = Annotated[float, Field(gt=0, le=MAX_MONTHLY_PRICE)]
+DiskGb = Annotated[float, Field(gt=0, le=1_000_000)]  # a petabyte
+ServerCount = Annotated[int, Field(ge=1, le=MAX_SERVERS)]
+SustainedMinutes = Annotated[int, Field(ge=0, le=MINUTES_PER_WEEK)]
+Text = Annotated[str, Field(min_length=1, max_length=200)]  # a name or phrase shown in reports
+PgName = Annotated[str, Field(min_length=1, max_length=63)]  # PostgreSQL cuts identifiers at 63 bytes
+#: Keys of [sizes], [components], [indicators] and [catalogue]: the names rows and reports carry.
+KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+LABEL_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # a Prometheus label name
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    # allow_inf_nan: TOML has inf and nan; no threshold, price, size or timeout of ours means either
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class PlatformInfo(_Frozen):
-    name: str
+    name: Text
     timezone: str = "Australia/Sydney"
     currency: str = "USD"
+
+    @field_validator("currency")
+    @classmethod
+    def _currency_code(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Z]{3}", value):
+            raise ValueError(f"a three-letter currency code such as 'USD' or 'AUD', got {value[:40]!r}")
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -61,20 +95,20 @@ class PlatformInfo(_Frozen):
 class ServerSize(_Frozen):
     """One entry of the catalogue of server sizes to run on or resize into."""
 
-    vcpu: Annotated[int, Field(gt=0)]
-    ram_gb: Positive
-    disk_gb: Positive
-    monthly_price: NonNegative
+    vcpu: Annotated[int, Field(gt=0, le=1024)]
+    ram_gb: Annotated[float, Field(gt=0, le=65_536)]  # 64 TB
+    disk_gb: DiskGb
+    monthly_price: MonthlyPrice
 
 
 class Component(_Frozen):
     """A part of the platform: ``count`` servers of a catalogue size, or a flat-priced service."""
 
     role: Role
-    count: Annotated[int, Field(ge=0)] = 1
+    count: Annotated[int, Field(ge=0, le=MAX_SERVERS)] = 1  # 0: planned or retired, priced at nothing
     size: str | None = None
-    disk_gb: Positive | None = None
-    monthly_price: NonNegative | None = None
+    disk_gb: DiskGb | None = None
+    monthly_price: MonthlyPrice | None = None
 
     @model_validator(mode="after")
     def _priced(self) -> Component:
@@ -86,14 +120,19 @@ class Component(_Frozen):
 class Indicator(_Frozen):
     """Healthy / warning / critical bands of one key indicator."""
 
-    unit: str
-    warning: float
-    critical: float
+    unit: Text  # "percent..." bounds the bands to 0-100, as the forecasts bound the indicator
+    warning: NonNegative
+    critical: NonNegative
     direction: Literal["above", "below"] = "above"
-    sustained_minutes: Annotated[int, Field(ge=0)] = 0
+    sustained_minutes: SustainedMinutes = 0
 
     @model_validator(mode="after")
     def _ordered(self) -> Indicator:
+        if self.unit.startswith("percent") and max(self.warning, self.critical) > 100:
+            raise ValueError(
+                f"warning and critical from 0 to 100 for a {self.unit!r} indicator, "
+                f"got warning {self.warning} and critical {self.critical}"
+            )
         if self.direction == "above" and not self.warning < self.critical:
             raise ValueError(f"warning ({self.warning}) below critical ({self.critical}) when higher is worse")
         if self.direction == "below" and not self.warning > self.critical:
@@ -102,19 +141,19 @@ class Indicator(_Frozen):
 
 
 class RedisPolicy(_Frozen):
-    memory_percent: Annotated[float, Field(gt=0, le=100)] = 80.0
-    hit_ratio_percent: Annotated[float, Field(gt=0, le=100)] = 80.0
-    evictions_trend_hours: Annotated[int, Field(gt=0)] = 24
-    clients_near_limit_percent: Annotated[float, Field(gt=0, le=100)] = 90.0
+    memory_percent: Percent = 80.0
+    hit_ratio_percent: Percent = 80.0
+    evictions_trend_hours: Annotated[int, Field(gt=0, le=HOURS_PER_YEAR)] = 24
+    clients_near_limit_percent: Percent = 90.0
 
 
 class HorizontalScaling(_Frozen):
     component: str = "app"
-    cpu_threshold_percent: Annotated[float, Field(gt=0, le=100)] = 70.0
-    scale_in_cpu_threshold_percent: Annotated[float, Field(gt=0, le=100)] = 35.0
-    cooldown_seconds: Annotated[int, Field(ge=0)] = 300
-    min_servers: Annotated[int, Field(ge=1)] = 1
-    max_servers: Annotated[int, Field(ge=1)] = 4
+    cpu_threshold_percent: Percent = 70.0
+    scale_in_cpu_threshold_percent: Percent = 35.0
+    cooldown_seconds: Annotated[int, Field(ge=0, le=86_400)] = 300
+    min_servers: ServerCount = 1
+    max_servers: ServerCount = 4
 
     @model_validator(mode="after")
     def _consistent(self) -> HorizontalScaling:
@@ -129,11 +168,11 @@ class HorizontalScaling(_Frozen):
 
 
 class VerticalTrigger(_Frozen):
-    trigger: str
+    trigger: Text
     indicator: str
-    above_percent: Annotated[float, Field(gt=0, le=100)]
-    sustained_minutes: Annotated[int, Field(ge=0)] = 0
-    action: str
+    above_percent: Percent
+    sustained_minutes: SustainedMinutes = 0
+    action: Text
     component: str | None = None
 
 
@@ -143,11 +182,11 @@ class Scaling(_Frozen):
 
 
 class BackupPolicy(_Frozen):
-    wal_archive_interval_minutes: Annotated[int, Field(gt=0)] = 5
+    wal_archive_interval_minutes: Annotated[int, Field(gt=0, le=24 * 60)] = 5
     full_backup_local_time: str = "03:00"
-    offsite_copy_interval_days: Annotated[int, Field(gt=0)] = 7
-    restore_test_interval_days: Annotated[int, Field(gt=0)] = 30
-    retention_days: Annotated[int, Field(gt=0)] = 30
+    offsite_copy_interval_days: Annotated[int, Field(gt=0, le=366)] = 7
+    restore_test_interval_days: Annotated[int, Field(gt=0, le=366)] = 30
+    retention_days: Annotated[int, Field(gt=0, le=36_600)] = 30  # a century: legal holds run to decades
 
     @field_validator("full_backup_local_time")
     @classmethod
@@ -164,33 +203,33 @@ class BackupPolicy(_Frozen):
 
 
 class RecoveryObjectives(_Frozen):
-    rto_hours: Positive = 4.0
-    rpo_hours: Positive = 1.0
+    rto_hours: Annotated[float, Field(gt=0, le=HOURS_PER_YEAR)] = 4.0
+    rpo_hours: Annotated[float, Field(gt=0, le=HOURS_PER_YEAR)] = 1.0
 
 
 class PostgresSource(_Frozen):
     """Where the PostgreSQL collector connects. No password here: PGPASSWORD, ~/.pgpass or password_file."""
 
-    server: str = "postgresql"  # the name rows carry in the warehouse (a key of [components])
-    host: str = "127.0.0.1"
+    server: Text = "postgresql"  # the name rows carry in the warehouse (a key of [components])
+    host: Annotated[str, Field(min_length=1, max_length=255)] = "127.0.0.1"  # a DNS name, address or socket dir
     port: Annotated[int, Field(gt=0, lt=65536)] = 5432
-    dbname: str = "postgres"
-    user: str = "sre_monitor"
-    databases: Annotated[tuple[str, ...], Field(strict=False)] = ()  # for table stats; default: dbname
+    dbname: PgName = "postgres"
+    user: PgName = "sre_monitor"
+    databases: Annotated[tuple[PgName, ...], Field(strict=False)] = ()  # for table stats; default: dbname
     password_file: str | None = None  # a file outside the repository holding only the password
-    connect_timeout_seconds: Annotated[int, Field(gt=0)] = 10
-    statement_timeout_ms: Annotated[int, Field(gt=0)] = 5000
-    lock_timeout_ms: Annotated[int, Field(gt=0)] = 1000
-    long_session_seconds: Annotated[float, Field(gt=0)] = 60.0
+    connect_timeout_seconds: Annotated[int, Field(gt=0, le=600)] = 10
+    statement_timeout_ms: Annotated[int, Field(gt=0, le=3_600_000)] = 5000
+    lock_timeout_ms: Annotated[int, Field(gt=0, le=3_600_000)] = 1000
+    long_session_seconds: Annotated[float, Field(gt=0, le=7 * 86_400)] = 60.0
 
 
 class RedisSource(_Frozen):
     """Where the Redis collector connects. A password comes from SRE_REDIS_URL or password_file."""
 
-    server: str = "redis"
+    server: Text = "redis"
     url: str = "redis://127.0.0.1:6379/0"
     password_file: str | None = None
-    timeout_seconds: Annotated[float, Field(gt=0)] = 5.0
+    timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 5.0
 
 
 class PrometheusSource(_Frozen):
@@ -199,12 +238,12 @@ class PrometheusSource(_Frozen):
     url: str = "http://127.0.0.1:9090"
     max_points_per_request: Annotated[int, Field(gt=0, le=11000)] = 11000
     # samples (points x series) per response: bounds memory when a query returns many series
-    max_samples_per_request: Annotated[int, Field(gt=0)] = 1_000_000
+    max_samples_per_request: Annotated[int, Field(gt=0, le=100_000_000)] = 1_000_000
     # bytes of one response, enforced while reading: a server sending more is refused, not taken into memory
     max_response_bytes: Annotated[int, Field(gt=0, le=16 * 2**30)] = 256 * 2**20
     concurrency: Annotated[int, Field(gt=0, le=32)] = 4
-    timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
-    retries: Annotated[int, Field(ge=0)] = 3
+    timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    retries: Annotated[int, Field(ge=0, le=20)] = 3
 
 
 class CatalogueEntry(_Frozen):
@@ -213,11 +252,18 @@ class CatalogueEntry(_Frozen):
     component: a fixed key of [components]; otherwise the value of ``component_label`` names it.
     """
 
-    query: str
-    unit: str = ""
+    query: Annotated[str, Field(min_length=1, max_length=10_000)]
+    unit: Annotated[str, Field(max_length=200)] = ""
     component: str | None = None
     component_label: str = "job"
     instance_label: str = "instance"
+
+    @field_validator("component_label", "instance_label")
+    @classmethod
+    def _label_name(cls, value: str) -> str:
+        if not LABEL_PATTERN.fullmatch(value):
+            raise ValueError(f"a Prometheus label name such as 'job' (letters, digits, _), got {value[:40]!r}")
+        return value
 
 
 class Sources(_Frozen):
@@ -240,6 +286,17 @@ class PlatformConfig(_Frozen):
     sources: Sources = Sources()
     catalogue: dict[str, CatalogueEntry] = {}
     source: str = Field(default="<memory>", exclude=True)
+
+    @field_validator("sizes", "components", "indicators", "catalogue")
+    @classmethod
+    def _plain_names(cls, table: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        for name in table:
+            if not KEY_PATTERN.fullmatch(name):
+                raise _KeyProblem(
+                    f"{info.field_name}.{name[:40]!r}",
+                    "a name of up to 63 letters, digits, '_', '.' or '-', starting with a letter or digit",
+                )
+        return table
 
     @model_validator(mode="after")
     def _references(self) -> PlatformConfig:
@@ -429,11 +486,24 @@ def describe_validation_error(exc: ValidationError, source: str) -> str:
     elif kind == "value_error":
         detail = str(cause) if cause is not None else error["msg"]
         message = f"{key}: expected {detail}" if key else f"expected {detail}"
+    elif kind in ("string_too_short", "string_too_long"):
+        limits = error.get("ctx", {})
+        if "min_length" in limits:
+            bound = "some text" if limits["min_length"] == 1 else f"at least {limits['min_length']} characters"
+        else:
+            bound = f"at most {limits['max_length']} characters"
+        message = f"{key}: expected {bound}, got {_shown(given)}"
     else:
-        message = f"{key}: expected {error['msg'].removeprefix('Input should be ').lower()}, got {given!r}"
+        message = f"{key}: expected {error['msg'].removeprefix('Input should be ').lower()}, got {_shown(given)}"
     others = len(exc.errors()) - 1
     suffix = f" (and {others} more problem{'s' if others > 1 else ''})" if others else ""
     return f"{source}: {message}{suffix}"
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """A refused value as the error line shows it: its repr, cut short so one line stays one line."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
 def _dotted(loc: tuple[int | str, ...]) -> str:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
+import re
+import tomllib
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+import tomli_w
 
 from sre_lib.config import (
     DEFAULT_CONFIG_PATH,
@@ -170,3 +174,134 @@ def test_brackets_in_strings_and_comments_do_not_count_as_nesting() -> None:
     text = DEFAULT_TEXT + '\n# [[[[[[[[[[[[[[[[[[[[[[[[[[\n[platform.notes]\nwhy = "[[[[[[[[[[[[[[[[[[[[["\n'
     with pytest.raises(ConfigError, match=r"platform\.notes: unknown key"):
         parse_config(text, source="f.toml")
+
+
+def _config_with(tmp_path: Path, key: str, value: object) -> Path:
+    """The shipped config with one value set (``key`` as messages write it: ``scaling.vertical[0].action``)."""
+    raw = tomllib.loads(DEFAULT_TEXT)
+    parts: list[str | int] = []
+    for part in key.split("."):
+        name, _, index = part.partition("[")
+        parts += [name, int(index.rstrip("]"))] if index else [name]
+    table = raw
+    for part in parts[:-1]:
+        table = table[part]
+    table[parts[-1]] = value
+    written = tmp_path / "platform.toml"
+    written.write_text(tomli_w.dumps(raw), encoding="utf-8")
+    return written
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("components.app.count", 10**21, "less than or equal to 10000, got 1000000000000000000000"),
+        ("components.app.count", 10_001, "less than or equal to 10000, got 10001"),
+        ("components.cdn.monthly_price", 0.0, "greater than 0, got 0.0"),
+        ("components.cdn.monthly_price", -5.0, "greater than 0, got -5.0"),
+        ("components.cdn.monthly_price", math.inf, "a finite number, got inf"),
+        ("components.cdn.monthly_price", 1e12, "less than or equal to 10000000"),
+        ("components.media.disk_gb", -250.0, "greater than 0, got -250.0"),
+        ("sizes.s-1vcpu-2gb.monthly_price", math.nan, "a finite number, got nan"),
+        ("sizes.s-1vcpu-2gb.monthly_price", 0.0, "greater than 0, got 0.0"),
+        ("sizes.s-1vcpu-2gb.vcpu", 0, "greater than 0, got 0"),
+        ("sizes.s-1vcpu-2gb.vcpu", 100_000, "less than or equal to 1024, got 100000"),
+        ("sizes.s-1vcpu-2gb.ram_gb", 0.0, "greater than 0, got 0.0"),
+        ("sizes.s-1vcpu-2gb.disk_gb", 1e9, "less than or equal to 1000000, got 1000000000.0"),
+        ("indicators.cpu.warning", math.nan, "a finite number, got nan"),
+        ("indicators.cpu.critical", math.inf, "a finite number, got inf"),
+        ("indicators.cpu.warning", -5.0, "greater than or equal to 0, got -5.0"),
+        ("indicators.latency_p95.critical", -math.inf, "a finite number, got -inf"),
+        ("indicators.cpu.sustained_minutes", 20_000, "less than or equal to 10080, got 20000"),
+        ("indicators.cpu.unit", "", "some text, got ''"),
+        ("redis.memory_percent", 150.0, "less than or equal to 100, got 150.0"),
+        ("redis.memory_percent", -5.0, "greater than 0, got -5.0"),
+        ("redis.hit_ratio_percent", math.nan, "a finite number, got nan"),
+        ("redis.evictions_trend_hours", 0, "greater than 0, got 0"),
+        ("redis.evictions_trend_hours", 10**6, "less than or equal to 8760, got 1000000"),
+        ("scaling.horizontal.cpu_threshold_percent", 101.0, "less than or equal to 100, got 101.0"),
+        ("scaling.horizontal.max_servers", 10**6, "less than or equal to 10000, got 1000000"),
+        ("scaling.horizontal.cooldown_seconds", -1, "greater than or equal to 0, got -1"),
+        ("scaling.vertical[0].above_percent", 120.0, "less than or equal to 100, got 120.0"),
+        ("scaling.vertical[0].action", "", "some text, got ''"),
+        ("backup.retention_days", 0, "greater than 0, got 0"),
+        ("backup.wal_archive_interval_minutes", 0, "greater than 0, got 0"),
+        ("backup.offsite_copy_interval_days", 1000, "less than or equal to 366, got 1000"),
+        ("recovery.rto_hours", 0.0, "greater than 0, got 0.0"),
+        ("recovery.rpo_hours", math.inf, "a finite number, got inf"),
+        ("sources.postgres.port", 70_000, "less than 65536, got 70000"),
+        ("sources.postgres.statement_timeout_ms", 0, "greater than 0, got 0"),
+        ("sources.postgres.long_session_seconds", math.nan, "a finite number, got nan"),
+        ("sources.postgres.user", "", "some text, got ''"),
+        ("sources.postgres.dbname", "d" * 64, "at most 63 characters, got 'dddd"),
+        ("sources.redis.timeout_seconds", 0.0, "greater than 0, got 0.0"),
+        ("sources.redis.timeout_seconds", math.inf, "a finite number, got inf"),
+        ("sources.prometheus.timeout_seconds", -1.0, "greater than 0, got -1.0"),
+        ("sources.prometheus.timeout_seconds", math.inf, "a finite number, got inf"),
+        ("sources.prometheus.retries", -1, "greater than or equal to 0, got -1"),
+        ("sources.prometheus.max_samples_per_request", 0, "greater than 0, got 0"),
+        ("platform.currency", "dollars", "a three-letter currency code such as 'USD' or 'AUD', got 'dollars'"),
+        ("platform.name", "x" * 5000, "at most 200 characters, got 'xxxx"),
+        ("catalogue.cpu.instance_label", "host name", "a Prometheus label name such as 'job'"),
+    ],
+)
+def test_a_value_out_of_its_range_is_named_with_the_range(
+    tmp_path: Path, key: str, value: object, expected: str
+) -> None:
+    written = _config_with(tmp_path, key, value)
+    with pytest.raises(ConfigError) as raised:
+        load_config(written)
+    message = str(raised.value)
+    assert message.startswith(f"{written}: {key}: expected {expected}"), message
+    assert "\n" not in message and len(message) < 300
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "band"),
+    [
+        ("indicators.cpu.critical", 150.0, "got warning 60.0 and critical 150.0"),
+        ("indicators.db_connections.critical", 100.5, "got warning 70.0 and critical 100.5"),
+        ("indicators.error_rate.warning", 120.0, "got warning 120.0 and critical 1.0"),
+    ],
+)
+def test_a_percent_indicator_band_lies_within_0_to_100(tmp_path: Path, key: str, value: float, band: str) -> None:
+    written = _config_with(tmp_path, key, value)
+    indicator = key.rsplit(".", 1)[0]
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(written))}: {indicator}: expected warning and critical "
+                       rf"from 0 to 100 for a '[a-z_ ]+' indicator, {band}$"):  # fmt: skip
+        load_config(written)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("components.app.count", 0),  # a planned or retired component
+        ("components.app.count", 10_000),
+        ("indicators.latency_p95.critical", 30_000.0),  # not a percentage: no upper bound of 100
+        ("indicators.cpu.critical", 100.0),
+        ("redis.memory_percent", 100.0),
+        ("scaling.horizontal.cooldown_seconds", 0),
+        ("sources.prometheus.retries", 0),
+        ("sizes.s-1vcpu-2gb.monthly_price", 0.01),
+        ("platform.currency", "AUD"),
+    ],
+)
+def test_values_at_the_edge_of_their_range_are_accepted(tmp_path: Path, key: str, value: object) -> None:
+    config = load_config(_config_with(tmp_path, key, value))
+    node: object = config
+    for part in key.split("."):
+        node = node[part] if isinstance(node, dict) else getattr(node, part)
+    assert node == value
+
+
+@pytest.mark.parametrize("table", ["components", "sizes", "indicators", "catalogue"])
+@pytest.mark.parametrize("name", ["app\nserver", "<script>", "", "-app", "a" * 64, "app server"])
+def test_a_component_size_indicator_or_metric_name_is_a_plain_name(table: str, name: str) -> None:
+    raw = tomllib.loads(DEFAULT_TEXT)
+    first = next(iter(raw[table]))
+    raw[table][name] = raw[table].pop(first)
+    with pytest.raises(ConfigError) as raised:
+        parse_config(tomli_w.dumps(raw), source="f.toml")
+    message = str(raised.value)
+    assert message.startswith(f"f.toml: {table}.{name[:40]!r}: expected a name of up to 63 letters"), message
+    assert "\n" not in message
