@@ -8,6 +8,7 @@ server of the test's own. Real answers of both servers are decoded in test_colle
 from __future__ import annotations
 
 import contextlib
+import gzip
 import http.server
 import json
 import re
@@ -330,3 +331,24 @@ def test_two_series_stored_as_one_warehouse_series_are_refused(tmp_path: Path) -
         "warehouse series once its component and instance are set: the query must tell them apart"
     )
     assert warehouse.runs().status.tolist() == ["failed"] and warehouse.runs().error[0] == str(raised.value)
+
+
+def test_a_gzipped_answer_is_decoded_and_the_limit_counts_what_it_unpacks_to(tmp_path: Path) -> None:
+    """A proxy may compress although we ask for identity: the answer is unpacked, and the limit applies to the
+    unpacked bytes, so 200 MB of JSON packed into a few hundred kB is refused all the same."""
+
+    def answer(start: float, end: float, step: float) -> tuple[dict[str, str], list[bytes]]:
+        return {"Content-Encoding": "gzip"}, [gzip.compress(matrix_body([(APP_1, grid(start, end, step))]))]
+
+    def bomb(_start: float, _end: float, _step: float) -> tuple[dict[str, str], list[bytes]]:
+        opening = b'{"status":"success","data":{"resultType":"matrix","result":['
+        return {"Content-Encoding": "gzip"}, [gzip.compress(opening + b" " * HUGE, compresslevel=1)]
+
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    with peer(answer) as server:
+        taken = collect_prometheus(warehouse, config(max_response_bytes=MIB), START, END, STEP, env=url_of(server))
+    assert taken.rows_written == POINTS
+    with peer(bomb) as server, pytest.raises(CollectionError, match=f"refused after {MIB + 1:,} bytes, over "):
+        collect_prometheus(warehouse, config(max_response_bytes=MIB), END, END + timedelta(hours=1), STEP,
+                           env=url_of(server))  # fmt: skip
+    assert warehouse.runs().status.tolist() == ["failed", "ok"]
