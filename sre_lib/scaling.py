@@ -9,6 +9,11 @@ Timing. Samples are evenly spaced; the servers in ``servers[t]`` serve sample ``
 sample ``t`` takes effect from sample ``t + 1``, which is the time an event is stamped with. The cooldown is
 counted between decisions in whole samples, rounded up (300 s at 1-minute samples: 5 samples).
 
+Unknown load. A NaN demand sample is a stretch without monitoring data (``tier_demand`` gives one where a
+server went unscraped). No policy decides on it: the servers stay as they are, and a scale-in waits until its
+whole look-back window is known again (the unknown load could have been the peak). Those samples are counted
+as ``no_data_minutes``, in no band and not as saturated.
+
 Policies:
 
 * ``ThresholdPolicy`` (the configured one): scale **out** by one server when per-server CPU > the CPU
@@ -224,9 +229,10 @@ def tier_demand(
     """Total demand of a tier in server-CPU-percent: per timestamp, the sum of its servers' CPU %.
 
     ``samples`` is long format (``series.read_samples``: component, instance, metric, ts, value). The result
-    is evenly spaced at the most common sampling step. A server counts from its first to its last sample;
-    inside that span, up to ``fill_limit`` missing samples in a row are carried forward, a longer hole
-    raises DataError naming the server and the time.
+    is evenly spaced at the most common sampling step. A server counts from its first to its last sample (one
+    that joins or leaves mid-way adds nothing outside its span). Inside that span a hole of up to
+    ``fill_limit`` missing samples (a NaN value counts as missing) carries the last value forward; during a
+    longer hole the tier's demand is unknown, NaN: neither guessed across the hole nor counted as zero load.
     """
     needed = {"component", "instance", "metric", "ts", "value"}
     if not isinstance(samples, pd.DataFrame) or not needed <= set(samples.columns):
@@ -234,31 +240,40 @@ def tier_demand(
     if not isinstance(fill_limit, numbers.Integral) or fill_limit < 0:
         raise DataError(f"fill_limit: expected a whole number of samples >= 0, got {fill_limit!r}")
     rows = samples[(samples["component"] == component) & (samples["metric"] == metric)]
+    values = _floats("samples value", rows["value"])
+    rows = rows[~np.isnan(values)]
     if rows.empty:
         raise DataError(f"samples: no {metric!r} samples for component {component!r}")
-    _check_values(f"{component} {metric}", _floats("samples value", rows["value"]), pd.Index(rows["ts"]), 100.0)
+    _check_values(f"{component} {metric}", values[~np.isnan(values)], pd.Index(rows["ts"]), 100.0)
     wide = rows.pivot_table(index="ts", columns="instance", values="value", aggfunc="mean").sort_index()
     if len(wide) > 2:  # put back instants no server reported, so holes show and the result is evenly spaced
         gaps = np.diff(wide.index.as_unit("ns").asi8)
-        values, counts = np.unique(gaps, return_counts=True)
-        step = pd.Timedelta(int(values[np.argmax(counts)]))
+        steps, counts = np.unique(gaps, return_counts=True)
+        step = pd.Timedelta(int(steps[np.argmax(counts)]))
         wide = wide.reindex(pd.date_range(wide.index[0], wide.index[-1], freq=step, name="ts"))
     for instance in wide.columns:
-        column = wide[instance]
-        present = column.notna().to_numpy()
-        first, last = np.argmax(present), len(present) - np.argmax(present[::-1])
-        inside = column.iloc[first:last]
-        inside = inside.ffill(limit=fill_limit) if fill_limit > 0 else inside
-        if inside.isna().any():
-            hole = inside.index[inside.isna().to_numpy()][0]
-            raise DataError(
-                f"samples: {component}/{instance} {metric} has more than {fill_limit} missing samples in a row "
-                f"at {hole}"
-            )
-        wide[instance] = inside.reindex(wide.index).fillna(0.0)
-    demand = wide.sum(axis=1)
+        column = wide[instance].to_numpy()
+        present = ~np.isnan(column)
+        first, last = int(np.argmax(present)), len(present) - int(np.argmax(present[::-1]))
+        inside = _fill_short_holes(column[first:last], fill_limit)
+        wide[instance] = np.concatenate([np.zeros(first), inside, np.zeros(len(column) - last)])
+    demand = wide.sum(axis=1, skipna=False)
     demand.name = "demand"
     return demand
+
+
+def _fill_short_holes(values: np.ndarray, limit: int) -> np.ndarray:
+    """``values`` with each run of at most ``limit`` NaNs replaced by the value before it; longer runs stay NaN."""
+    missing = np.isnan(values)
+    if not missing.any() or limit == 0:
+        return values
+    starts = np.flatnonzero(missing & ~np.r_[False, missing[:-1]])
+    ends = np.flatnonzero(missing & ~np.r_[missing[1:], False]) + 1
+    filled = values.copy()
+    for start, end in zip(starts, ends, strict=True):
+        if end - start <= limit and start > 0:  # start > 0 always holds inside a span: it begins with a sample
+            filled[start:end] = values[start - 1]
+    return filled
 
 
 def _floats(what: str, values: pd.Series) -> np.ndarray:
@@ -269,10 +284,19 @@ def _floats(what: str, values: pd.Series) -> np.ndarray:
         raise DataError(f"{what}: expected numbers, got values of type {values.dtype}") from None
 
 
-def _check_values(what: str, values: np.ndarray, times: pd.Index, upper: float | None = None) -> None:
-    """DataError for NaN, infinite or negative values (and above ``upper``), naming the first offender."""
+def _check_values(
+    what: str, values: np.ndarray, times: pd.Index, upper: float | None = None, *, unknown_allowed: bool = False
+) -> None:
+    """DataError for NaN, infinite or negative values (and above ``upper``), naming the first offender.
+
+    With ``unknown_allowed`` NaN marks an unknown value and is accepted, as long as some value is known.
+    """
     if len(values) == 0:
         raise DataError(f"{what}: empty series")
+    if unknown_allowed:
+        if np.isnan(values).all():
+            raise DataError(f"{what}: every value is unknown (NaN), from {times[0]} to {times[-1]}")
+        values, times = values[~np.isnan(values)], times[~np.isnan(values)]
     finite = np.isfinite(values)
     if not finite.all():
         bad = int(np.argmin(finite))
@@ -297,7 +321,7 @@ def _trace(demand: pd.Series) -> _Trace:
     if not isinstance(demand, pd.Series) or not isinstance(demand.index, pd.DatetimeIndex):
         raise DataError("demand: expected a pandas Series indexed by time (a DatetimeIndex)")
     values = _floats("demand", demand).copy()  # results keep it: never a view of the caller's data
-    _check_values("demand", values, demand.index)
+    _check_values("demand", values, demand.index, unknown_allowed=True)
     index = demand.index
     if len(index) == 1:
         if index.freq is None:
@@ -355,8 +379,9 @@ class _Levels:
         """Peak demand over the last ``window`` samples spread on ``n`` servers."""
         key = (window, n)
         if key not in self._projected:
-            if window not in self._peaks:
-                self._peaks[window] = _rolling_max(self.demand, window)
+            if window not in self._peaks:  # an unknown sample could have been the peak: it counts as the largest
+                # float (pandas' rolling functions read infinity as missing and would skip it)
+                self._peaks[window] = _rolling_max(np.nan_to_num(self.demand, nan=np.finfo(float).max), window)
             self._projected[key] = self._peaks[window] / n
         return self._projected[key]
 
@@ -409,7 +434,7 @@ def _threshold_reference(demand: np.ndarray, step_s: float, p: ThresholdPolicy, 
     events: list[_Event] = []
     n, last = start, None
     for t, d in enumerate(demand.tolist()):
-        recent.append(d)
+        recent.append(math.inf if math.isnan(d) else d)
         if last is not None and t - last < cooldown:
             continue
         u = min(d / n, 100.0)
@@ -440,7 +465,7 @@ def _hpa_reference(demand: np.ndarray, step_s: float, p: HpaPolicy, start: int) 
     for t, d in enumerate(demand.tolist()):
         u = min(d / n, 100.0)
         ratio = u / target
-        desired = n if abs(ratio - 1.0) <= tolerance else float(math.ceil(ratio * n))
+        desired = n if math.isnan(d) or abs(ratio - 1.0) <= tolerance else float(math.ceil(ratio * n))
         recommendations.append(desired)
         new = min(max(n, desired), max(recommendations))
         new = min(max(new, low), high)
@@ -466,6 +491,9 @@ def _hpa_vectorised(
     u, ratio, spread, desired, new, peak = (np.empty(len(policies)) for _ in range(6))
     within, changed = np.empty(len(policies), dtype=bool), np.empty(len(policies), dtype=bool)
     for t, d in enumerate(demand.tolist()):
+        if math.isnan(d):  # unknown load: every variant recommends what it runs, and nothing changes
+            recommendations[t % window] = n
+            continue
         np.minimum(np.divide(d, n, out=u), 100.0, out=u)
         np.divide(u, target, out=ratio)
         np.less_equal(np.abs(np.subtract(ratio, 1.0, out=spread), out=spread), tolerance, out=within)
@@ -516,12 +544,13 @@ class SimulationResult:
     servers: np.ndarray  # servers serving each sample
     events: pd.DataFrame  # time (effective), from, to, reason
     step_seconds: float
-    band_minutes: dict[str, float]  # per-server CPU in the cpu indicator's bands
+    band_minutes: dict[str, float]  # per-server CPU in the cpu indicator's bands (known samples only)
     saturation_minutes: float  # minutes with demand at or above 100 % of every server
     unmet_server_hours: float  # work that did not fit, in server-hours
     unit_price: float
     currency: str
     cpu_bands: Indicator  # the bands the minutes were counted with
+    no_data_minutes: float = 0.0  # samples of unknown demand (NaN): in no band
 
     @property
     def average_servers(self) -> float:
@@ -551,13 +580,14 @@ class SimulationResult:
         """Per sample: demand, servers, measured per-server CPU %, unmet demand and band."""
         cpu = np.minimum(self.demand / self.servers, 100.0)
         warn, crit = _band_masks(cpu, self.cpu_bands, self.step_seconds)
-        band = pd.Categorical.from_codes(warn.astype(np.int8) + crit, categories=list(BANDS))
+        codes = np.where(np.isnan(self.demand), -1, warn.astype(np.int8) + crit)  # -1: unknown, no band
+        band = pd.Categorical.from_codes(codes, categories=list(BANDS))
         return pd.DataFrame(
             {
                 "demand": self.demand,
                 "servers": self.servers,
                 "cpu_percent": cpu,
-                "unmet_percent": np.maximum(self.demand - 100.0 * self.servers, 0.0),
+                "unmet_percent": np.maximum(self.demand - 100.0 * self.servers, 0.0),  # NaN where unknown
                 "band": band,
             },
             index=self.times,
@@ -597,6 +627,7 @@ class SimulationResult:
             "average_servers": self.average_servers,
             "peak_servers": int(self.servers.max()),
             **{f"{band}_minutes": self.band_minutes[band] for band in BANDS},
+            "no_data_minutes": self.no_data_minutes,
             "saturation_minutes": self.saturation_minutes,
             "unmet_server_hours": self.unmet_server_hours,
             "monthly_cost": self.monthly_cost,
@@ -604,6 +635,8 @@ class SimulationResult:
 
     def __repr__(self) -> str:
         bands = ", ".join(f"{b} {self.band_minutes[b]:,.0f}" for b in BANDS)
+        if self.no_data_minutes:
+            bands += f", no data {self.no_data_minutes:,.0f}"
         return (
             f"SimulationResult({self.policy.name!r}: {len(self.servers):,} samples from {self.times[0]} to "
             f"{self.times[-1]}, {len(self.events)} scale events ({self.scale_outs} out, {self.scale_ins} in), "
@@ -637,12 +670,13 @@ def _result(
     warn, crit = _band_masks(per_server, indicator, step_s)
     minutes = step_s / 60.0
     n_warn, n_crit = int(warn.sum()), int(crit.sum())  # critical samples are among the warning-or-worse ones
+    n_unknown = int(np.isnan(demand).sum())  # NaN is in neither mask
     band_minutes = {
-        "healthy": (len(demand) - n_warn) * minutes,
+        "healthy": (len(demand) - n_unknown - n_warn) * minutes,
         "warning": (n_warn - n_crit) * minutes,
         "critical": n_crit * minutes,
     }
-    unmet = np.maximum(demand - 100.0 * servers, 0.0)
+    unmet = np.fmax(demand - 100.0 * servers, 0.0)  # fmax: unknown demand adds no unmet work
     effective = trace.times[[e[0] for e in events]] + pd.Timedelta(seconds=step_s) if events else trace.times[:0]
     event_frame = pd.DataFrame(
         {
@@ -665,6 +699,7 @@ def _result(
         unit_price=unit_price,
         currency=currency,
         cpu_bands=indicator,
+        no_data_minutes=n_unknown * minutes,
     )
 
 
@@ -677,7 +712,7 @@ def simulate_many(
     component: str | None = None,
     engine: Engine = "fast",
 ) -> list[SimulationResult]:
-    """Replay one demand trace (server-CPU-percent, evenly spaced) through every policy.
+    """Replay one demand trace (server-CPU-percent, evenly spaced, NaN where unknown) through every policy.
 
     Starts at ``initial_servers`` (default: the component's configured count), clipped into each policy's
     bounds, with no cooldown pending. Costs use ``config.unit_price(component)`` (default: the horizontal

@@ -371,7 +371,8 @@ def test_downsample_keeps_under_the_row_limit_and_aggregates_correctly() -> None
     ("demand", "match"),
     [
         (pd.Series([], index=pd.DatetimeIndex([], tz="UTC"), dtype=float), "empty"),
-        (series_of([100.0, math.nan, 100.0]), r"1 missing \(NaN\) value\(s\), first at 2026-10-01 00:01"),
+        (series_of([math.nan, math.nan]), r"every value is unknown \(NaN\), from 2026-10-01 00:00"),
+        (series_of([100.0, math.inf]), r"1 infinite value\(s\), first at 2026-10-01 00:01"),
         (series_of([100.0, -5.0]), "negative value -5 at 2026-10-01 00:01"),
         (
             pd.Series(
@@ -420,12 +421,91 @@ def test_tier_demand_sums_servers_and_names_holes() -> None:
     assert list(tier_demand(samples)) == [40.0, 41.0, 62.0, 63.0]
     gappy = samples.drop(index=[1, 2])  # app-1 misses minutes 1 and 2
     assert list(tier_demand(gappy, fill_limit=2)) == [40.0, 40.0, 60.0, 63.0]
-    with pytest.raises(DataError, match="app/app-1 cpu has more than 1 missing samples in a row at 2026-10-01 00:02"):
-        tier_demand(gappy, fill_limit=1)
-    with pytest.raises(DataError, match="more than 0 missing samples in a row at 2026-10-01 00:01"):
-        tier_demand(gappy, fill_limit=0)
+    # a longer hole is unknown load for all of it: not carried part-way, not zero
+    assert tier_demand(gappy, fill_limit=1).tolist() == pytest.approx([40.0, math.nan, math.nan, 63.0], nan_ok=True)
+    assert tier_demand(gappy, fill_limit=0).tolist() == pytest.approx([40.0, math.nan, math.nan, 63.0], nan_ok=True)
     with pytest.raises(DataError, match="no 'cpu' samples for component 'search'"):
         tier_demand(samples, component="search")
+
+
+def cpu_rows(instance: str, minutes: range, value: float = 50.0) -> list[tuple[str, str, str, pd.Timestamp, float]]:
+    return [("app", instance, "cpu", START + pd.Timedelta(minutes=m), value) for m in minutes]
+
+
+def test_a_server_unscraped_for_ten_minutes_makes_the_demand_unknown_for_exactly_those_minutes() -> None:
+    """Issue 13: one of two servers without samples for 10 minutes failed the whole capacity report."""
+    rows = cpu_rows("app-1", range(60), 50.0)
+    rows += cpu_rows("app-2", [*range(20), *range(30, 60)], 30.0)  # minutes 20-29 missing
+    demand = tier_demand(pd.DataFrame(rows, columns=["component", "instance", "metric", "ts", "value"]))
+    assert len(demand) == 60 and demand.index.freq == "min"
+    unknown = demand.index[demand.isna()]
+    assert list(unknown) == list(pd.date_range(START + pd.Timedelta(minutes=20), periods=10, freq="1min"))
+    assert (demand.dropna() == 80.0).all()  # not carried part-way into the hole, not summed as zero
+
+
+def test_short_holes_and_nan_values_are_carried_forward() -> None:
+    rows = cpu_rows("app-1", [m for m in range(30) if m != 7], 50.0)  # one sample missing
+    rows += cpu_rows("app-2", range(30), 30.0)
+    samples = pd.DataFrame(rows, columns=["component", "instance", "metric", "ts", "value"])
+    samples.loc[(samples["instance"] == "app-2") & (samples["ts"] == START + pd.Timedelta(minutes=12)), "value"] = (
+        math.nan
+    )  # a stored NaN is a missing sample
+    demand = tier_demand(samples)
+    assert demand.notna().all() and (demand == 80.0).all()
+
+
+def test_a_server_that_joins_or_leaves_adds_load_only_while_it_reports() -> None:
+    rows = cpu_rows("app-1", range(60), 50.0)
+    rows += cpu_rows("app-2", range(20, 60), 30.0)  # a new server from minute 20
+    rows += cpu_rows("app-3", range(40), 10.0)  # removed after minute 39
+    demand = tier_demand(pd.DataFrame(rows, columns=["component", "instance", "metric", "ts", "value"]))
+    expected = [50.0 + (30.0 if m >= 20 else 0.0) + (10.0 if m < 40 else 0.0) for m in range(60)]
+    assert demand.tolist() == expected
+
+
+def test_unknown_demand_is_no_data_in_the_replay_and_no_policy_decides_on_it() -> None:
+    # 100 on 2 servers (50 %), 10 unknown minutes, then 200 (100 % each): the scale-out waits for known load.
+    demand = pd.concat([trace((100, 10)), series_of([math.nan] * 10), trace((200, 10))], ignore_index=True)
+    demand.index = pd.date_range(START, periods=30, freq="1min")
+    result = both_engines(demand, policy())
+    assert list(result.events[["from", "to"]].itertuples(index=False, name=None)) == [(2, 3)]
+    assert result.events["time"].iloc[0] == START + pd.Timedelta(minutes=21)
+    assert result.no_data_minutes == 10
+    # 50 % healthy; 100 % critical at minute 20; 200 on 3 servers (66.7 %) warning; none for the unknown ones
+    assert result.band_minutes == {"healthy": 10, "warning": 9, "critical": 1}
+    assert result.saturation_minutes == 1  # minute 20 only; unknown minutes are not saturated
+    assert result.timeline["band"].isna().sum() == 10
+    assert result.summary()["no_data_minutes"] == 10
+    assert "no data 10" in repr(result)
+
+
+def test_a_scale_in_waits_until_its_whole_window_is_known() -> None:
+    # Demand 30 would fit one server at 30 % < 35 %: at once with known load, but 3 unknown minutes first keep
+    # the 5-minute scale-in window unknown until minute 7.
+    known = both_engines(trace((30, 13)), policy())
+    assert known.events["time"].iloc[0] == START + pd.Timedelta(minutes=1)
+    gappy = both_engines(series_of([math.nan] * 3 + [30.0] * 10), policy())
+    assert gappy.events["time"].iloc[0] == START + pd.Timedelta(minutes=8)
+    hpa = both_engines(series_of([math.nan] * 3 + [40.0] * 10), HpaPolicy.from_config(CONFIG))
+    assert list(hpa.servers) == [2] * 8 + [1] * 5
+
+
+def test_engines_agree_on_traces_with_unknown_stretches() -> None:
+    demand = random_walk_demand(7)
+    for first, length in ((100, 10), (700, 1), (1500, 240), (2990, 10)):
+        demand.iloc[first : first + length] = math.nan
+    thresholds = [
+        policy(cooldown_seconds=float(c), scale_in_window_seconds=float(w)) for c in (0, 300) for w in (60, 600)
+    ]
+    hpas = [HpaPolicy(target_percent=t, min_servers=1, max_servers=5) for t in np.linspace(45, 90, 10)]
+    fast = simulate_many(demand, CONFIG, [*thresholds, *hpas])
+    reference = simulate_many(demand, CONFIG, [*thresholds, *hpas], engine="reference")
+    for a, b in zip(fast, reference, strict=True):
+        assert np.array_equal(a.servers, b.servers), a.policy.name
+        pd.testing.assert_frame_equal(a.events, b.events)
+        assert a.no_data_minutes == 261
+        assert sum(a.band_minutes.values()) + a.no_data_minutes == len(demand)
+        assert not (a.events["time"] - pd.Timedelta(minutes=1)).isin(demand.index[demand.isna()]).any()
 
 
 # ------------------------------------------------------------------------------------------- vertical triggers
