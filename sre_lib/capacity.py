@@ -28,11 +28,11 @@ import pandas as pd
 
 from sre_lib import forecast, health, queueing, scaling
 from sre_lib.config import PlatformConfig
-from sre_lib.durations import to_utc
+from sre_lib.durations import human_duration, to_utc
 from sre_lib.errors import DataError
 from sre_lib.predict_linear import linear_time_to_threshold
 from sre_lib.report_blocks import money
-from sre_lib.series import read_samples
+from sre_lib.series import read_samples, sample_coverage
 from sre_lib.signals import capacity_signal, daily_signal
 from sre_lib.thresholds import thresholds_for, time_to_threshold_many
 from sre_lib.warehouse import scalar
@@ -49,8 +49,15 @@ REDIS_STATUS_ACTIONS = {
     "redis_clients": "look for connection-pool problems with Redis on {where}: clients are near maxclients",
 }
 TRIGGER_RECENT_DAYS = 7
+# Holes of up to this many samples in a row are bridged (the value carried forward); a longer one is a gap in
+# the analyses (unknown, never zero load) and a note in the report.
+BRIDGED_SAMPLES = 5
+DATA_NOTES_SHOWN = 8  # coverage notes a report lists before it counts the rest
 ALERT_WINDOW = timedelta(days=7)  # the range a predict_linear disk alert would typically look back over
 FORECAST_METRICS = ("cpu", "memory", "disk", "db_connections", "redis_memory")
+CROSSING_COLUMNS = (
+    "threshold", "level", "direction", "earliest", "likely", "latest", "already", "summary", "trustworthy", "reason",
+)  # fmt: skip
 _RESOURCE_OF_METRIC = {"cpu": "vcpu", "memory": "ram_gb", "redis_memory": "ram_gb", "db_connections": "vcpu"}
 _ACTION_COLUMNS = [
     "by", "component", "instance", "metric", "action", "monthly_cost_change", "why", "trustworthy", "cost_group",
@@ -120,6 +127,8 @@ class CapacityReview:
     alert_view: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
     latency: LatencyPlan | None = None
     data_start: datetime | None = None  # the first sample inside the window (later than window_start: less history)
+    spans: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)  # sample_coverage spans in the window
+    gaps: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)  # holes over BRIDGED_SAMPLES in the window
     verdict: str = "healthy"
     headline: str = ""
 
@@ -164,12 +173,60 @@ class CapacityReview:
         days = round((self.as_of - self.window_start).total_seconds() / 86_400)
         held = ""
         if self.data_start is not None and self.data_start - self.window_start > timedelta(days=1):
-            history = round((self.as_of - self.data_start).total_seconds() / 86_400)
-            held = f" (samples begin {self.data_start.astimezone(tz):%Y-%m-%d}: {history} days of them, not {days})"
+            history, begin = self.as_of - self.data_start, self.data_start.astimezone(tz)
+            if history >= timedelta(days=3):
+                held = (
+                    f" (samples begin {begin:%Y-%m-%d}: {round(history / timedelta(days=1))} days of them, not {days})"
+                )
+            else:  # under a day reads "0 days": say the hours
+                held = f" (samples begin {begin:%Y-%m-%d %H:%M}: {human_duration(history)} of them, not {days} days)"
         return (
             f"Status, time in bands, episodes and the policy replay cover the {days} days to "
             f"{self.as_of.astimezone(tz):%Y-%m-%d %H:%M %Z}{held}; forecasts look {self.horizon_days} days ahead."
         )
+
+    def data_notes(self, limit: int = DATA_NOTES_SHOWN) -> list[str]:
+        """Where samples are missing in the window, in words: a stretch without samples longer than
+        ``BRIDGED_SAMPLES`` ("app/app-2 cpu: 10 min without samples on 2026-11-20 from 03:10", or a count and
+        the longest when there are several), a series that begins after the others (a new server) or ends
+        before them (one removed or no longer scraped). Series with the same holes share a line (a collector that
+        was down for all); past ``limit`` lines, the rest are counted."""
+        lines = _coverage_lines(self.spans, self.gaps, self.config, self.data_start)
+        if len(lines) <= limit:
+            return lines
+        return [*lines[: limit - 1], f"and {len(lines) - limit + 1} more servers or series with missing samples"]
+
+    def forecast_notes(self) -> list[str]:
+        """Series the review could not forecast, and why ("needs more history"): one line when none could be;
+        and that no threshold is reached, when none is."""
+        if self.signals.empty or self.forecasts.empty:
+            return [
+                "No forecast: a forecast needs daily peaks of at least "
+                f"{forecast.MIN_POINTS} days, and the window holds {self._history_text()} of samples."
+            ]
+        keys = ["component", "instance", "metric"]
+        failed = self.forecasts[self.forecasts["date"].isna()].drop_duplicates(keys)
+        if len(failed) == self.forecasts.drop_duplicates(keys).shape[0]:
+            return [
+                f"No forecast yet, every series needs more history: {self._history_text()} of samples, and a "
+                f"forecast needs daily peaks of at least {forecast.MIN_POINTS} full days."
+            ]
+        notes = [f"{row.component}/{row.instance} {row.metric}: not forecast, {row.reason}" for row in
+                 failed.itertuples()]  # fmt: skip
+        if self.crossing_rows().empty:
+            notes.append(f"No forecast reaches a threshold within the {self.horizon_days}-day horizon.")
+        return notes
+
+    def crossing_rows(self) -> pd.DataFrame:
+        """The crossings a report lists: those the forecast's likely path or its upper band reach."""
+        if self.crossings.empty:
+            return self.crossings
+        return self.crossings[self.crossings["likely"].notna() | self.crossings["earliest"].notna()]
+
+    def _history_text(self) -> str:
+        if self.data_start is None:
+            return "no days"
+        return human_duration(self.as_of - self.data_start)
 
     def series_to_chart(self, limit: int = CHARTED_SERIES) -> list[tuple[str, str, str]]:
         """The (component, instance, metric) series a report draws, at most ``limit``: first those whose forecast
@@ -198,6 +255,11 @@ class CapacityReview:
     def planning(self) -> str:
         """The planning question in one sentence: until when can the maximum number of servers carry the load?"""
         if self.plan is None or self.demand_forecast is None:
+            if self.simulations:  # load was seen, too little of it for the daily peaks a forecast needs
+                return (
+                    f"Not enough app-tier load history to plan from yet: the forecast needs daily peaks of at least "
+                    f"{forecast.MIN_POINTS} full days ({self._history_text()} of samples in the window)."
+                )
             return "No app-tier load history to plan from."
         policy = self.config.scaling.horizontal
         tier = policy.component
@@ -271,6 +333,7 @@ def capacity_review(
             return frame
         return frame[frame["component"].isin(list(components))].reset_index(drop=True)
 
+    coverage = sample_coverage(con, start, end, components=names, min_missing=BRIDGED_SAMPLES + 1)
     status = chosen(health.current_status(con, config, as_of=end))
     rollup = health.rollup(status, view)
     bands = chosen(health.time_in_bands(con, config, start, end))
@@ -304,7 +367,7 @@ def capacity_review(
         status=status, rollup=rollup, time_in_bands=bands, episodes=episodes, signals=signals, forecasts=forecasts,
         crossings=crossings, demand_forecast=demand_forecast, simulations=simulations, plan=plan,
         vertical=vertical, actions=actions, alert_view=alert_view, latency=latency, verdict=verdict, headline=headline,
-        data_start=data_start,
+        data_start=data_start, spans=coverage.spans, gaps=coverage.gaps,
     )  # fmt: skip
 
 
@@ -331,12 +394,13 @@ def _since_from_episodes(
 def _crossings(forecasts: pd.DataFrame, signals: pd.DataFrame, config: PlatformConfig) -> pd.DataFrame:
     """Crossing dates per series, with the same bands the health classification uses (Redis included);
     ``already`` judged on each series' last daily value."""
-    if forecasts.empty:
-        return pd.DataFrame()
     keys = ["component", "instance", "metric"]
+    if forecasts.empty:
+        return pd.DataFrame(columns=[*keys, *CROSSING_COLUMNS])
     last = signals.sort_values("date").groupby(keys, sort=False).tail(1)[[*keys, "value"]]
     banded = config.model_copy(update={"indicators": health.indicator_bands(config)})
-    return time_to_threshold_many(forecasts, banded, keys=keys, last_values=last)
+    found = time_to_threshold_many(forecasts, banded, keys=keys, last_values=last)
+    return found if not found.empty else pd.DataFrame(columns=[*keys, *CROSSING_COLUMNS])  # every column, no rows
 
 
 def disk_alert_view(
@@ -376,7 +440,7 @@ def tier_daily_peak(demand: pd.Series, config: PlatformConfig) -> pd.DataFrame:
 def _tier_demand(con: duckdb.DuckDBPyConnection, tier: str, end: pd.Timestamp) -> pd.Series | None:
     """The tier's load (sum of its servers' CPU %) over all history up to ``end``; None without samples."""
     samples = read_samples(con, metrics=["cpu"], components=[tier], end=end)
-    return scaling.tier_demand(samples, component=tier) if not samples.empty else None
+    return scaling.tier_demand(samples, component=tier, fill_limit=BRIDGED_SAMPLES) if not samples.empty else None
 
 
 def _tier_scaling(
@@ -386,7 +450,7 @@ def _tier_scaling(
         return None, (), None
     window = demand[demand.index > start]
     simulations: tuple[scaling.SimulationResult, ...] = ()
-    if len(window) > 1:
+    if window.notna().sum() > 1:
         simulations = (
             scaling.simulate(window, config, component=tier),
             scaling.simulate(window, config, scaling.HpaPolicy.from_config(config), component=tier),
@@ -441,12 +505,13 @@ def actions_table(review: CapacityReview) -> pd.DataFrame:
 
 
 def policy_table(review: CapacityReview) -> pd.DataFrame:
-    """The scaling-policy replay as a manager reads it: one row per policy, whole minutes, money with currency."""
+    """The scaling-policy replay as a manager reads it: one row per policy, whole minutes, money with currency;
+    the minutes without load data too, when the window has any (no policy decides on them)."""
     if not review.simulations:
         return pd.DataFrame()
     currency = review.config.platform.currency
     frame = scaling.compare(list(review.simulations)).reset_index()
-    minutes = ["warning_minutes", "critical_minutes", "saturation_minutes"]
+    minutes = ["warning_minutes", "critical_minutes", "no_data_minutes", "saturation_minutes"]
     shown = frame.assign(
         average_servers=frame["average_servers"].round(2),
         monthly_cost=frame["monthly_cost"].map(lambda value: money(value, currency, signed=False)),
@@ -456,9 +521,11 @@ def policy_table(review: CapacityReview) -> pd.DataFrame:
     labels = {
         "policy": "policy", "how": "how it scales", "scale_outs": "servers added", "scale_ins": "servers removed",
         "average_servers": "average servers", "peak_servers": "peak servers", "warning_minutes": "minutes warning",
-        "critical_minutes": "minutes critical", "saturation_minutes": "minutes saturated",
-        "monthly_cost": "cost / month",
+        "critical_minutes": "minutes critical", "no_data_minutes": "minutes without data",
+        "saturation_minutes": "minutes saturated", "monthly_cost": "cost / month",
     }  # fmt: skip
+    if not frame["no_data_minutes"].any():
+        del labels["no_data_minutes"]
     return shown[list(labels)].rename(columns=labels)
 
 
@@ -535,6 +602,52 @@ def _first_sample_in(
         f"capacity review: no metric samples from {local(start)} to {local(end)} (as_of and window_days); the "
         f"warehouse holds {local(first)} to {local(last)}"
     )
+
+
+def _coverage_lines(
+    spans: pd.DataFrame, gaps: pd.DataFrame, config: PlatformConfig, data_start: datetime | None
+) -> list[str]:
+    """The lines of ``CapacityReview.data_notes``, every one; series with the same holes share a line."""
+    if spans.empty:
+        return []
+    tz = config.tz
+    begin = pd.Timestamp(data_start) if data_start is not None else spans["first_ts"].min()
+    end = spans["last_ts"].max()
+
+    def at(stamp: pd.Timestamp) -> str:
+        return f"{stamp.tz_convert(tz):%Y-%m-%d %H:%M}"
+
+    def stretch(hole: Any) -> str:
+        local = hole.first_missing.tz_convert(tz)
+        return f"{human_duration(hole.step * hole.missing)} without samples on {local:%Y-%m-%d} from {local:%H:%M}"
+
+    found: dict[tuple[str, str, str], list[str]] = {}
+    for row in spans.itertuples():
+        bridged = (row.step if pd.notna(row.step) else pd.Timedelta(0)) * BRIDGED_SAMPLES
+        holes = gaps[gaps["series_id"] == row.series_id] if not gaps.empty else gaps
+        parts = []
+        if row.first_ts - begin > bridged:
+            parts.append(f"samples begin {at(row.first_ts)}, after the others'")
+        if len(holes) == 1:
+            parts.append(stretch(next(holes.itertuples())))
+        elif len(holes) > 1:
+            total = human_duration((holes["step"] * holes["missing"]).sum())
+            longest = holes.loc[(holes["step"] * holes["missing"]).idxmax()]
+            parts.append(f"{len(holes)} stretches without samples, {total} in all, the longest {stretch(longest)}")
+        if end - row.last_ts > bridged:
+            parts.append(f"no samples after {at(row.last_ts)}")
+        if parts:
+            found.setdefault("; ".join(parts), {}).setdefault(f"{row.component}/{row.instance}", []).append(row.metric)
+    lines = []
+    for text, servers in found.items():  # a collector down for everyone: one line, not one per server
+        if len(servers) == 1:
+            ((server, metrics),) = servers.items()
+            lines.append(f"{server} {', '.join(metrics)}: {text}")
+        else:
+            named = ", ".join(list(servers)[:3]) + (", ..." if len(servers) > 3 else "")
+            count = sum(len(metrics) for metrics in servers.values())
+            lines.append(f"{count} series of {len(servers)} servers ({named}): {text}")
+    return lines
 
 
 def _size_group(component: str, tier: str) -> str:

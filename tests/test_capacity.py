@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -352,3 +353,150 @@ def test_actions_from_status_alone_are_costed() -> None:
                        pd.DataFrame(), status)  # fmt: skip
     assert actions["action"].tolist() == ["investigate memory on redis/redis-1 now"]
     assert actions["cost_group"].notna().all()
+
+
+# ------------------------------------------------------------------------------------------- gaps in the samples
+
+END = datetime(2026, 11, 1, tzinfo=UTC)  # 11:00 AEDT
+
+
+def app_warehouse(
+    path: Path,
+    hours: float = 8 * 24,
+    holes: tuple[tuple[str, datetime, int], ...] = (),
+    joins: datetime | None = None,
+    leaves: datetime | None = None,
+) -> Warehouse:
+    """1-minute CPU of app-1 and app-2 (a daily cycle around 30 %) for ``hours`` up to END; ``holes``: (server,
+    first missing minute, minutes) left out; ``joins``: an app-3 reporting from then; ``leaves``: app-2's last
+    sample then."""
+    warehouse = Warehouse(path)
+    times = pd.date_range(END - timedelta(hours=hours), END, freq="1min")
+    rng = np.random.default_rng(2)
+    series, samples = [], []
+    for instance in ("app-1", "app-2", *(["app-3"] if joins else [])):
+        labels = {"component": "app", "instance": instance}
+        sid = series_id("cpu", labels)
+        series.append({"series_id": sid, "source": "test", "metric": "cpu", "component": "app",
+                       "instance": instance, "labels": canonical_labels(labels)})  # fmt: skip
+        keep = np.ones(len(times), dtype=bool)
+        for server, first, minutes in holes:
+            if server == instance:
+                keep &= (times < first) | (times >= first + timedelta(minutes=minutes))
+        if instance == "app-3":
+            keep &= times >= joins
+        if instance == "app-2" and leaves is not None:
+            keep &= times <= leaves
+        values = 30 + 10 * np.sin(2 * np.pi * times.hour / 24) + rng.normal(0, 1, len(times))
+        samples.append(pd.DataFrame({"series_id": sid, "ts": times[keep], "value": values[keep]}))
+    with warehouse.write_run("test") as run:
+        run.upsert_series(pd.DataFrame(series))
+        run.replace_samples(pd.concat(samples, ignore_index=True), times[0], times[-1])
+    return warehouse
+
+
+def review_of(warehouse: Warehouse, **options: object):
+    con = warehouse.open_read_only()
+    try:
+        return capacity_review(con, CONFIG, **options)
+    finally:
+        con.close()
+
+
+TEN_MINUTES_AT = datetime(2026, 10, 30, 16, 10, tzinfo=UTC)  # 03:10 on 31 October in Sydney
+
+
+@pytest.mark.parametrize(
+    ("holes", "window_days", "notes", "no_data_minutes"),
+    [
+        ((), 30, [], 0),
+        ((("app-2", TEN_MINUTES_AT, 1),), 30, [], 0),  # one sample: bridged, not a gap
+        ((("app-2", TEN_MINUTES_AT, 10),), 30, ["app/app-2 cpu: 10 min without samples on 2026-10-31 from 03:10"], 10),
+        ((("app-2", END - timedelta(days=6), 10),), 2, [], 0),  # before the window: no note, no failure
+        (
+            (("app-2", TEN_MINUTES_AT, 10), ("app-2", TEN_MINUTES_AT + timedelta(hours=5), 30)),
+            30,
+            [
+                "app/app-2 cpu: 2 stretches without samples, 40 min in all, the longest 30 min without samples on "
+                "2026-10-31 from 08:10"
+            ],
+            40,
+        ),
+    ],
+)
+def test_a_gap_in_one_servers_samples_is_a_note_and_a_gap_in_the_replay_never_a_failure(
+    tmp_path: Path, holes, window_days: int, notes: list[str], no_data_minutes: int
+) -> None:
+    """Issue 13: one of two app servers unscraped for 10 minutes failed the capacity report ("app/app-2 cpu has
+    more than 5 missing samples in a row"), also with the gap outside a 7-day window."""
+    review = review_of(app_warehouse(tmp_path / "w.duckdb", holes=holes), window_days=window_days)
+    assert review.data_notes() == notes
+    assert review.demand_forecast is not None and review.plan is not None  # 8 days of daily peaks
+    for result in review.simulations:
+        assert result.no_data_minutes == no_data_minutes  # unknown load: no band, no decision, not zero
+        assert sum(result.band_minutes.values()) + no_data_minutes == len(result.demand)
+    table = policy_table(review)
+    assert ("minutes without data" in table.columns) == bool(no_data_minutes)
+    if no_data_minutes:
+        assert table["minutes without data"].tolist() == [no_data_minutes] * 2
+
+
+def test_a_server_that_joins_or_leaves_in_the_window_is_counted_while_it_reports(tmp_path: Path) -> None:
+    joins, leaves = END - timedelta(days=3), END - timedelta(days=1)
+    review = review_of(app_warehouse(tmp_path / "w.duckdb", joins=joins, leaves=leaves))
+    assert review.data_notes() == [
+        "app/app-2 cpu: no samples after 2026-10-31 11:00",
+        "app/app-3 cpu: samples begin 2026-10-29 11:00, after the others'",
+    ]
+    demand = review.simulations[0].timeline["demand"]
+    assert demand.notna().all()  # before app-3 and after app-2: the servers there are, not unknown load
+    con = app_warehouse(tmp_path / "w2.duckdb").open_read_only()  # the same app-1 and app-2, without app-3
+    try:
+        two = capacity_review(con, CONFIG).simulations[0].timeline["demand"]
+    finally:
+        con.close()
+    before = demand.index < joins
+    assert np.allclose(demand[before], two[before])  # app-3 adds nothing before its first sample
+    assert (demand[demand.index > leaves] < two[demand.index > leaves] + 40).all()  # app-2's ~30 % gone
+
+
+def test_many_gaps_are_counted_past_the_listed_notes_and_a_shared_gap_is_one_line(tmp_path: Path) -> None:
+    from sre_lib.capacity import _coverage_lines
+
+    spans = pd.DataFrame({
+        "series_id": range(12), "component": "app", "instance": [f"app-{n}" for n in range(12)], "metric": "cpu",
+        "first_ts": pd.Timestamp(END) - pd.Timedelta(days=2), "last_ts": pd.Timestamp(END),
+        "step": pd.Timedelta(minutes=1),
+    })  # fmt: skip
+    at = pd.Timestamp(TEN_MINUTES_AT) + pd.to_timedelta(spans["series_id"], unit="h")  # one hole each, apart
+    gaps = spans[["series_id", "component", "instance", "metric", "step"]].assign(
+        missing=10, first_missing=at, resumed=at + pd.Timedelta(minutes=10)
+    )
+    assert len(_coverage_lines(spans, gaps, CONFIG, None)) == 12
+    review = review_of(app_warehouse(tmp_path / "w.duckdb", hours=48))
+    notes = replace(review, spans=spans, gaps=gaps).data_notes(limit=5)
+    assert len(notes) == 5 and notes[-1] == "and 8 more servers or series with missing samples"
+    assert notes[:2] == [
+        "app/app-0 cpu: 10 min without samples on 2026-10-31 from 03:10",
+        "app/app-1 cpu: 10 min without samples on 2026-10-31 from 04:10",
+    ]
+    shared = gaps.assign(first_missing=pd.Timestamp(TEN_MINUTES_AT))  # the collector was down for everyone
+    assert _coverage_lines(spans, shared, CONFIG, None) == [
+        "12 series of 12 servers (app/app-0, app/app-1, app/app-2, ...): 10 min without samples on 2026-10-31 from "
+        "03:10"
+    ]
+
+
+def test_an_hour_old_warehouse_is_reviewed_with_forecasts_needing_more_history(tmp_path: Path) -> None:
+    """Issue 13: under a day of data failed the report with KeyError: 'earliest' in a notebook cell."""
+    review = review_of(app_warehouse(tmp_path / "w.duckdb", hours=1))
+    assert review.forecast_notes() == [
+        "No forecast yet, every series needs more history: 1 h of samples, and a forecast needs daily peaks of "
+        "at least 3 full days."
+    ]
+    rows = review.crossing_rows()
+    assert rows.empty and {"earliest", "likely", "latest", "summary"} <= set(rows.columns)
+    assert review.series_to_chart() == [] and review.demand_forecast is None and review.plan is None
+    assert review.planning.startswith("Not enough app-tier load history to plan from yet")
+    assert "(samples begin 2026-11-01 10:00: 1 h of them, not 30 days)" in review.period()
+    assert review.data_notes() == [] and len(review.simulations) == 2

@@ -144,3 +144,29 @@ def test_the_explore_notebook_runs_on_the_demo(demo_warehouse: Path, tmp_path: P
     outputs = [o for cell in cells for o in cell.get("outputs", [])]
     assert not [o for o in outputs if o["output_type"] == "error"]
     assert sum("image/svg+xml" in o.get("data", {}) for o in outputs) >= 3  # window, forecast, servers
+
+
+@pytest.mark.parametrize("case", ["an hour of samples", "one server unscraped for 10 minutes"])
+def test_the_capacity_report_renders_on_short_or_gappy_history(case: str, tmp_path: Path) -> None:
+    """Issue 13: under a day of data failed a notebook cell with KeyError: 'earliest'; a 10-minute gap in one
+    app server's samples failed the whole report. Both render, saying what is missing."""
+    from test_capacity import TEN_MINUTES_AT, app_warehouse
+
+    if case == "an hour of samples":
+        warehouse = app_warehouse(tmp_path / "w.duckdb", hours=1)
+    else:
+        warehouse = app_warehouse(tmp_path / "w.duckdb", hours=4 * 24, holes=(("app-2", TEN_MINUTES_AT, 10),))
+    page = run_report("capacity", warehouse=warehouse.path, out_dir=tmp_path / "reports").html
+    con = warehouse.open_read_only()
+    try:
+        review = capacity_review(con, CONFIG)
+    finally:
+        con.close()
+    text = _squash(_text(page))
+    for sentence in [review.period(), *review.data_notes(), *review.forecast_notes(), review.planning]:
+        assert _squash(sentence) in text, sentence
+    if case == "an hour of samples":
+        assert "No forecast yet, every series needs more history: 1 h of samples" in text
+    else:
+        assert "app/app-2 cpu: 10 min without samples on 2026-10-31 from 03:10" in text
+        assert "minutes without data" in text
