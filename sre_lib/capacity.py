@@ -409,7 +409,8 @@ def disk_alert_view(
 ) -> pd.DataFrame:  # fmt: skip
     """When each disk reaches its critical level by ``predict_linear`` over the last ``window``, next to the
     forecast's likely date: what an alert rule would say against what the forecast says. ``value_now`` is the
-    line's value at ``end`` and ``trend`` its slope in percentage points a day."""
+    line's value at ``end`` and ``trend`` its slope in percentage points a day, saying how much history it is
+    drawn from when that is a day or more short of ``window`` (a young warehouse)."""
     band = config.indicators.get("disk")
     samples = read_samples(con, metrics=["disk"], start=end - window, end=end)
     if band is None or samples.empty:
@@ -423,9 +424,13 @@ def disk_alert_view(
             match = crossings[(crossings["component"] == component) & (crossings["instance"] == instance)
                               & (crossings["metric"] == "disk") & (crossings["threshold"] == "critical")]  # fmt: skip
             likely = match["likely"].iloc[0] if not match.empty else pd.NaT
+        trend = f"{line.slope_per_second * 86_400:+.2f} points a day"
+        covered = pd.Timestamp(group["ts"].max()) - pd.Timestamp(group["ts"].min())
+        if covered < window - timedelta(days=1):
+            trend += f" (from {human_duration(covered)} of samples)"
         rows.append({
             "component": component, "instance": instance, "level": band.critical, "value_now": line.value_at_eval,
-            "trend": f"{line.slope_per_second * 86_400:+.2f} points a day", "predict_linear_date": line.crosses_at,
+            "trend": trend, "predict_linear_date": line.crosses_at,
             "forecast_likely_date": likely, "predict_linear": str(line),
         })  # fmt: skip
     return pd.DataFrame(rows)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from itertools import product
 from pathlib import Path
 
 import numpy as np
@@ -366,18 +367,19 @@ def app_warehouse(
     holes: tuple[tuple[str, datetime, int], ...] = (),
     joins: datetime | None = None,
     leaves: datetime | None = None,
+    metrics: tuple[str, ...] = ("cpu",),
 ) -> Warehouse:
     """1-minute CPU of app-1 and app-2 (a daily cycle around 30 %) for ``hours`` up to END; ``holes``: (server,
     first missing minute, minutes) left out; ``joins``: an app-3 reporting from then; ``leaves``: app-2's last
-    sample then."""
+    sample then; ``metrics``: the same for each (cpu only by default)."""
     warehouse = Warehouse(path)
     times = pd.date_range(END - timedelta(hours=hours), END, freq="1min")
     rng = np.random.default_rng(2)
     series, samples = [], []
-    for instance in ("app-1", "app-2", *(["app-3"] if joins else [])):
+    for instance, metric in product(("app-1", "app-2", *(["app-3"] if joins else [])), metrics):
         labels = {"component": "app", "instance": instance}
-        sid = series_id("cpu", labels)
-        series.append({"series_id": sid, "source": "test", "metric": "cpu", "component": "app",
+        sid = series_id(metric, labels)
+        series.append({"series_id": sid, "source": "test", "metric": metric, "component": "app",
                        "instance": instance, "labels": canonical_labels(labels)})  # fmt: skip
         keep = np.ones(len(times), dtype=bool)
         for server, first, minutes in holes:
@@ -489,7 +491,8 @@ def test_many_gaps_are_counted_past_the_listed_notes_and_a_shared_gap_is_one_lin
 
 def test_an_hour_old_warehouse_is_reviewed_with_forecasts_needing_more_history(tmp_path: Path) -> None:
     """Issue 13: under a day of data failed the report with KeyError: 'earliest' in a notebook cell."""
-    review = review_of(app_warehouse(tmp_path / "w.duckdb", hours=1))
+    review = review_of(app_warehouse(tmp_path / "w.duckdb", hours=1, metrics=("cpu", "disk")))
+    assert review.alert_view["trend"].str.endswith(" points a day (from 1 h of samples)").all()
     assert review.forecast_notes() == [
         "No forecast yet, every series needs more history: 1 h of samples, and a forecast needs daily peaks of "
         "at least 3 full days."
