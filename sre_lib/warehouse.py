@@ -295,14 +295,16 @@ class Warehouse:
         window_start: datetime | None = None,
         window_end: datetime | None = None,
         log: bool = True,
+        started_at: datetime | None = None,
     ) -> Iterator[WriteRun]:
         """A collection run: one transaction, logged in collection_runs, published to readers when done.
 
         If the body raises, the transaction rolls back (the data tables stay exactly as they were), the
         failure is logged with its one-line reason, and the exception propagates. ``log=False`` is for
-        bookkeeping writes (the job log) that are not collections.
+        bookkeeping writes (the job log) that are not collections. ``started_at`` (default now) is when the
+        collection began: a collector that fetches before it writes started before its run opened.
         """
-        started_at = datetime.now(UTC)
+        started_at = started_at or datetime.now(UTC)
         run_id = str(uuid.uuid4())
 
         def record(con: duckdb.DuckDBPyConnection, status: str, rows: int, error: str | None) -> None:

@@ -459,11 +459,16 @@ def collect_postgres(
     env: Mapping[str, str] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> SnapshotSummary:
-    """Take one snapshot and store it in one write run. On failure nothing is stored and the run is logged."""
+    """Take one snapshot, then store it in one write run (the warehouse is not locked while the server answers).
+    On failure nothing is stored and the run is logged."""
+    from sre_lib.collect.run import fetch_then_write
+
     target = postgres_target(config, env)
-    with warehouse.write_run("postgres", target=target.describe()) as run:
-        frames = take_snapshot(target, progress)
-        rows = {table: run.replace_rows(table, frame) for table, frame in frames.items()}
+    frames, rows = fetch_then_write(
+        warehouse, "postgres", lambda: take_snapshot(target, progress),
+        lambda run, frames: (frames, {table: run.replace_rows(table, frame) for table, frame in frames.items()}),
+        target=target.describe(),
+    )  # fmt: skip
     taken_at = frames["pg_snapshots"].at[0, "taken_at"]
     missing = missing_databases(target, frames["pg_databases"])
     if missing:

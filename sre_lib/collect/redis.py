@@ -92,7 +92,12 @@ def take_info(target: RedisTarget) -> pd.DataFrame:
 
 
 def collect_redis(warehouse: Warehouse, config: PlatformConfig, env: Mapping[str, str] | None = None) -> int:
-    """Take one INFO snapshot and store it in one write run. Returns rows written."""
+    """Take one INFO snapshot, then store it in one write run (the warehouse is not locked while Redis answers).
+    Returns rows written."""
+    from sre_lib.collect.run import fetch_then_write
+
     target = redis_target(config, env)
-    with warehouse.write_run("redis", target=target.describe()) as run:
-        return run.replace_rows("redis_info", take_info(target))
+    return fetch_then_write(
+        warehouse, "redis", lambda: take_info(target), lambda run, info: run.replace_rows("redis_info", info),
+        target=target.describe(),
+    )  # fmt: skip

@@ -73,8 +73,11 @@ def test_collect_every_interval_accumulates_history_until_interrupted(servers, t
         process.communicate()
     assert "interrupted" in stderr
     assert process.returncode == 130
-    runs = Warehouse(warehouse).runs()
-    assert len(runs) >= 3 and set(runs.status) == {"ok"}
+    runs = Warehouse(warehouse).runs()  # the newest first
+    assert (runs.status == "ok").sum() >= 3
+    # a signal that lands mid-snapshot fails that one run (rolled back, logged); every run before it is whole
+    assert runs.status.iloc[1:].eq("ok").all()
+    assert runs.status.iloc[0] == "ok" or runs.error.iloc[0] == "KeyboardInterrupt"
     con = Warehouse(warehouse).open_read_only()
     try:
         snapshots = con.execute("SELECT count(DISTINCT taken_at) FROM pg_stat_statements").fetchall()[0][0]
