@@ -242,8 +242,14 @@ class PrometheusSource(_Frozen):
     # bytes of one response, enforced while reading: a server sending more is refused, not taken into memory
     max_response_bytes: Annotated[int, Field(gt=0, le=16 * 2**30)] = 256 * 2**20
     concurrency: Annotated[int, Field(gt=0, le=32)] = 4
+    # one request in all (connecting, waiting, reading the body): a body dribbled byte by byte ends here too
     timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 30.0
-    retries: Annotated[int, Field(ge=0, le=20)] = 3
+    # a failing request is retried (waits of 0.5 s doubling up to 8 s) until this long after its first failure:
+    # longer than a routine Prometheus restart
+    retry_seconds: Annotated[float, Field(ge=0, le=3600)] = 60.0
+    retries: Annotated[int, Field(ge=0, le=20)] | None = None  # at most this many retries; default: retry_seconds
+    # every request and retry of one collection: past it the run fails, and the warehouse was never locked
+    run_timeout_seconds: Annotated[float, Field(gt=0, le=7 * 24 * 3600)] = 3600.0
 
 
 class CatalogueEntry(_Frozen):

@@ -10,12 +10,16 @@ Each metric of the config's catalogue is a PromQL query, evaluated over [start, 
   about ``max_samples_per_request`` samples at most (memory is bounded by the sample count, not the points).
 * Concurrency: chunks are fetched by a bounded thread pool (``concurrency`` workers, at most
   ``IN_FLIGHT_PER_WORKER`` chunks each held in memory) and decoded there straight from the response bytes
-  into numpy arrays (no per-sample Python objects, see ``decode_matrix``). The calling thread writes each
-  chunk as it completes with ``WriteRun.replace_samples``, all inside one write run: the window lands whole or
-  not at all, and collecting the same window again replaces the same rows (idempotent).
+  into numpy arrays (no per-sample Python objects, see ``decode_matrix``). The calling thread stages each
+  chunk as it completes in a temporary file (``_Writer``); once all are in, the warehouse is locked and they are
+  written with ``WriteRun.replace_samples`` in one write run: the window lands whole or not at all, collecting
+  the same window again replaces the same rows (idempotent), and no network wait ever holds the lock.
 * Retries: a refused or dropped connection, a timeout, HTTP 429 or 5xx is retried with exponential backoff
-  (``RETRY_*``), then the run fails with a CollectionError naming the query, the chunk's window and what
-  failed. Nothing is written by a failed run: the write run rolls back and is logged as failed.
+  for up to ``retry_seconds`` (``retry_delay``), then the run fails with a CollectionError naming the query,
+  the chunk's window and what failed. Nothing is written by a failed run, and it is logged as failed.
+* Deadlines: each request is answered in full within ``timeout_seconds`` or cut off (``_Deadline``: a socket
+  timeout alone bounds each read, not a body dribbled byte by byte), and the run's requests and retries end
+  within ``run_timeout_seconds``. An interrupted run (Ctrl-C, SIGTERM) cuts its requests in flight at once.
 * Values: NaN and ±Inf are not stored (they are counted in the summary). Gaps and series that appear or
   vanish mid-window simply have no rows where the query returned no point. Counter resets are handled by
   PromQL: the catalogue reads counters through ``rate()``, which compensates for resets, never raw.
@@ -30,14 +34,20 @@ SRE_PROMETHEUS_TOKEN. Neither the token nor a password in the URL appears in a m
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import logging
 import os
+import socket
+import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -49,8 +59,11 @@ import requests
 import urllib3
 from prometheus_api_client import PrometheusConnect
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util.retry import Retry
 
+from sre_lib.collect.run import fetch_then_write
 from sre_lib.config import PROMETHEUS_URL_SCHEMES, CatalogueEntry, PlatformConfig
 from sre_lib.errors import CollectionError
 from sre_lib.secrets import redact, url_location
@@ -62,13 +75,17 @@ URL_ENV_VAR = "SRE_PROMETHEUS_URL"
 TOKEN_ENV_VAR = "SRE_PROMETHEUS_TOKEN"
 SOURCE = "prometheus"
 
-# Retry policy for transient failures: waits of 0.5 s, 1 s, 2 s, ... (at most 8 s) between attempts.
+# Retry policy for transient failures: waits of 0.5 s, 1 s, 2 s, ... (at most 8 s) between attempts, for up to
+# retry_seconds after a request's first failure (see retry_delay).
 RETRY_INITIAL_BACKOFF_SECONDS = 0.5
 RETRY_BACKOFF_MULTIPLIER = 2.0
 RETRY_MAX_BACKOFF_SECONDS = 8.0
 RETRY_HTTP_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+# Past the run's deadline every request has been cut off by it; this is only how long the results wait beyond it
+# for the workers to say so (a last response being decoded) before the run is abandoned without them.
+RUN_DEADLINE_GRACE_SECONDS = 5.0
 
-IN_FLIGHT_PER_WORKER = 2  # chunks fetched or decoded but not yet written, per worker: bounds memory
+IN_FLIGHT_PER_WORKER = 2  # chunks fetched or decoded but not yet staged, per worker: bounds memory
 # Uncompressed responses: on a loopback or LAN link gzip costs Prometheus far more CPU than it saves
 # (measured on the benchmark's 72 MB of JSON: about 10x longer gzipped than plain).
 ACCEPT_ENCODING = "identity"
@@ -91,8 +108,10 @@ class PrometheusTarget:
     max_samples_per_request: int = 1_000_000
     max_response_bytes: int = 256 * 2**20
     concurrency: int = 4
-    timeout_seconds: float = 30.0
-    retries: int = 3
+    timeout_seconds: float = 30.0  # per request, in all
+    retry_seconds: float = 60.0  # how long a failing request is retried after its first failure
+    retries: int | None = None  # at most this many retries of a request (None: as many as retry_seconds allows)
+    run_timeout_seconds: float = 3600.0  # every request and retry of the run
 
     def describe(self) -> str:
         """The URL without credentials, query or fragment: fit for messages and the run log."""
@@ -114,7 +133,9 @@ def prometheus_target(config: PlatformConfig, env: Mapping[str, str] | None = No
         max_response_bytes=source.max_response_bytes,
         concurrency=source.concurrency,
         timeout_seconds=source.timeout_seconds,
+        retry_seconds=source.retry_seconds,
         retries=source.retries,
+        run_timeout_seconds=source.run_timeout_seconds,
     )
     target.describe()  # a URL that cannot be read fails here, before any request
     return target
@@ -405,6 +426,141 @@ class _Cancelled(Exception):
     """The run is being abandoned; a worker stops before its next attempt."""
 
 
+def retry_delay(retry: int, failing_for: float, retry_seconds: float) -> float | None:
+    """The wait before retry number ``retry`` (1, 2, ...) of a request first failed ``failing_for`` seconds ago:
+    0.5 s doubling up to 8 s, cut short to end ``retry_seconds`` after the first failure; None once that passed.
+
+    A routine Prometheus restart (WAL replay included) takes tens of seconds: retries spread over a minute by
+    default outlast it, while a server that stays down still fails the run within about that minute.
+    """
+    left = retry_seconds - failing_for
+    if left <= 0:
+        return None
+    return min(RETRY_INITIAL_BACKOFF_SECONDS * RETRY_BACKOFF_MULTIPLIER ** (retry - 1), RETRY_MAX_BACKOFF_SECONDS, left)
+
+
+def most_attempts(retry_seconds: float, retries: int | None) -> int:
+    """Attempts of a request that fails at once every time: the 'of N' of the retry warnings."""
+    waited, attempts = 0.0, 1
+    while (retries is None or attempts <= retries) and (delay := retry_delay(attempts, waited, retry_seconds)):
+        waited += delay
+        attempts += 1
+    return attempts
+
+
+_this_request = threading.local()  # .deadline: the _Deadline of the request this thread is making, if any
+
+
+class _Deadline:
+    """One request's limit in all, enforced by shutting its socket down when it passes.
+
+    A socket timeout bounds each read, not the request: a body dribbled a byte a second never trips it. So a
+    timer shuts down the socket the request uses (see ``_WatchedConnection``), which ends a read blocked on it at
+    once; ``failure()`` then says why the request failed, whatever exception or short body it ended with.
+    """
+
+    def __init__(self, seconds: float, reason: str, retry: bool) -> None:
+        self.seconds = seconds
+        self.reason = reason  # what passed, e.g. "timed out after 30 s"
+        self.retry = retry  # whether another attempt may do better (not when the run's own deadline passed)
+        self.expired = False
+        self.cancelled = False
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._finished = False
+        self._timer = threading.Timer(seconds, self.expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Deadline:
+        _this_request.deadline = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        with self._lock:
+            self._finished = True  # the connection may go back to the pool: never shut it down from now on
+        self._timer.cancel()
+        _this_request.deadline = None
+
+    def watch(self, sock: socket.socket) -> None:
+        """Shut ``sock`` down when the deadline passes (at once if it has)."""
+        with self._lock:
+            self._sockets.append(sock)
+            expired = self.expired
+        if expired:
+            _shut_down(sock)
+
+    def expire(self, cancel: bool = False) -> None:
+        """End the request now: its deadline passed, or (``cancel``) the run is being abandoned."""
+        with self._lock:
+            if self._finished or self.expired:
+                return
+            self.expired, self.cancelled = True, cancel
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shut_down(sock)
+
+    def failure(self) -> Exception:
+        if self.cancelled:
+            return _Cancelled()
+        return _Transient(self.reason) if self.retry else _ChunkFailed(self.reason)
+
+
+def _shut_down(sock: socket.socket) -> None:
+    # socket.socket's own shutdown, also for a TLS socket: ssl.SSLSocket.shutdown would drop its SSL object
+    # under the thread reading from it
+    with contextlib.suppress(OSError):  # already closed, or never connected
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class _WatchedConnection(HTTPConnection):
+    """A connection whose socket is handed to the current request's _Deadline before the response is awaited,
+    so that the deadline also ends a wait for headers that never come."""
+
+    def getresponse(self) -> Any:  # type: ignore[override]
+        _watch(self.sock)
+        return super().getresponse()
+
+
+class _WatchedTLSConnection(HTTPSConnection):
+    __doc__ = _WatchedConnection.__doc__
+
+    def getresponse(self) -> Any:  # type: ignore[override]
+        _watch(self.sock)
+        return super().getresponse()
+
+
+def _watch(sock: socket.socket | None) -> None:
+    deadline: _Deadline | None = getattr(_this_request, "deadline", None)
+    if deadline is not None and sock is not None:
+        deadline.watch(sock)
+
+
+class _WatchedPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedConnection
+
+
+class _WatchedTLSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedTLSConnection
+
+
+_WATCHED_POOLS: dict[str, type[HTTPConnectionPool]] = {"http": _WatchedPool, "https": _WatchedTLSPool}
+
+
+class _WatchedAdapter(HTTPAdapter):
+    """requests' adapter with connections that a _Deadline can end (directly or through an HTTP proxy)."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _WATCHED_POOLS
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        if not proxy.lower().startswith("socks"):  # a SOCKS proxy has connection classes of its own
+            manager.pool_classes_by_scheme = _WATCHED_POOLS
+        return manager
+
+
 class _Fetcher:
     """Fetches chunks on a bounded thread pool, with retries; ``results()`` yields each decoded chunk in turn.
 
@@ -413,10 +569,15 @@ class _Fetcher:
     JSON decoding alone runs at about 1 M samples/s on the 2-core reference machine, about the whole
     end-to-end budget, while ``decode_matrix`` on the raw bytes is several times faster (see
     benchmarks/bench_prometheus.py, which measures both).
+
+    Time: every request ends within ``timeout_seconds`` (a _Deadline), and within the run's deadline,
+    ``run_timeout_seconds`` after the fetcher was made; no retry starts that would end past it. ``close()``
+    ends the requests in flight at once (an interrupted or failed run does not wait for them).
     """
 
     def __init__(self, target: PrometheusTarget) -> None:
         self.target = target
+        self.run_deadline = time.monotonic() + target.run_timeout_seconds
         headers = {"Accept-Encoding": ACCEPT_ENCODING}
         if target.token:
             headers["Authorization"] = f"Bearer {target.token}"
@@ -428,12 +589,15 @@ class _Fetcher:
             timeout=target.timeout_seconds,
             retry=Retry(total=0, read=False),  # retries are ours: with backoff, cancellable, reported
         )
-        adapter = HTTPAdapter(pool_maxsize=target.concurrency, max_retries=Retry(total=0, read=False))
+        adapter = _WatchedAdapter(pool_maxsize=target.concurrency, max_retries=Retry(total=0, read=False))
         self.session.mount(target.url, adapter)  # a pool as large as the worker count
         self.cancelled = threading.Event()
         self.unreachable = threading.Event()
         self.retry_lock = threading.Lock()
         self.retries_warned: set[tuple[str, int]] = set()  # (reason, attempt) already logged
+        self.most_attempts = most_attempts(target.retry_seconds, target.retries)
+        self.in_flight: set[_Deadline] = set()
+        self.in_flight_lock = threading.Lock()
         self.pool = ThreadPoolExecutor(max_workers=target.concurrency, thread_name_prefix="sre-prometheus")
         self.pending: dict[Future[Matrix], Chunk] = {}
         self.waiting: Iterator[Chunk] = iter(())
@@ -447,17 +611,13 @@ class _Fetcher:
         if self.unreachable.is_set():  # a down or hanging server is not asked again: the range requests say why
             return 0
         try:
-            response = self.session.get(
-                f"{self.client.url}/api/v1/query",
-                params={"query": f"count({query})", "time": _seconds_text(at_ms)},
-                headers=self.client.headers,
-                timeout=self.target.timeout_seconds,
-            )
-            result = response.json()["data"]["result"] if response.status_code == 200 else []
-            return int(float(result[0]["value"][1])) if result else 0
-        except requests.RequestException:
+            status, body = self._get("/api/v1/query", {"query": f"count({query})", "time": _seconds_text(at_ms)})
+        except (_Transient, _ChunkFailed):
             self.unreachable.set()
             return 0
+        try:
+            result = json.loads(body)["data"]["result"] if status == 200 else []
+            return int(float(result[0]["value"][1])) if result else 0
         except (ValueError, KeyError, IndexError, TypeError):
             return 0
 
@@ -472,7 +632,11 @@ class _Fetcher:
     def results(self) -> Iterator[tuple[Chunk, Matrix]]:
         """Each chunk with its decoded result, on the calling thread, as they arrive. Raises on the first failure."""
         while self.pending:
-            done, _ = wait(self.pending, return_when=FIRST_COMPLETED)
+            left = self.run_deadline - time.monotonic()
+            done, _ = wait(self.pending, timeout=max(left, 0) + RUN_DEADLINE_GRACE_SECONDS, return_when=FIRST_COMPLETED)
+            if not done:  # the workers should have failed on the deadline by now: do not wait for them
+                chunk = min(self.pending.values(), key=lambda pending: pending.index)
+                raise self._error(chunk, _ChunkFailed(self._run_deadline_reason()))
             for future in sorted(done, key=lambda f: self.pending[f].index):
                 chunk = self.pending.pop(future)
                 try:
@@ -485,17 +649,21 @@ class _Fetcher:
                 yield chunk, matrix
 
     def close(self) -> None:
-        """Stop: cancel what has not started, let running attempts end, release the connections."""
+        """Stop: cancel what has not started, end the requests in flight, release the connections."""
         self.cancelled.set()
         for future in self.pending:
             future.cancel()
-        self.pool.shutdown(wait=True)
+        with self.in_flight_lock:
+            in_flight = list(self.in_flight)
+        for deadline in in_flight:
+            deadline.expire(cancel=True)
+        self.pool.shutdown(wait=True, cancel_futures=True)
         self.client.close()
 
     def _fetch(self, chunk: Chunk) -> Matrix:
         """One chunk, retried with backoff while the failure is transient (runs on a worker thread)."""
-        attempts = self.target.retries + 1
-        for attempt in range(attempts):
+        first_failure: float | None = None
+        for attempt in itertools.count(1):
             if self.cancelled.is_set():
                 raise _Cancelled
             try:
@@ -503,23 +671,24 @@ class _Fetcher:
             except _Transient as transient:
                 reason = transient.reason
             except _ChunkFailed as failure:
-                failure.attempts = attempt + 1
+                failure.attempts = attempt
                 raise
-            if attempt + 1 < attempts:
-                delay = min(
-                    RETRY_INITIAL_BACKOFF_SECONDS * RETRY_BACKOFF_MULTIPLIER**attempt, RETRY_MAX_BACKOFF_SECONDS
-                )
-                if self.cancelled.is_set():
-                    raise _Cancelled
-                if self._first_to_retry(reason, attempt):
-                    where = f"{self.target.describe()}: query {chunk.metric!r} chunk {chunk.describe()}"
-                    log.warning(
-                        "%s: %s; retrying in %.1f s (attempt %d of %d)",
-                        where, redact(reason, self.target.secrets()), delay, attempt + 2, attempts,
-                    )  # fmt: skip
-                if self.cancelled.wait(delay):
-                    raise _Cancelled
-        raise _ChunkFailed(reason, attempts)
+            now = time.monotonic()
+            first_failure = now if first_failure is None else first_failure
+            delay = retry_delay(attempt, now - first_failure, self.target.retry_seconds)
+            if delay is None or (self.target.retries is not None and attempt > self.target.retries):
+                raise _ChunkFailed(reason, attempt)
+            if now + delay >= self.run_deadline:
+                raise _ChunkFailed(f"{reason}; no time left to retry ({self._run_deadline_reason()})", attempt)
+            if self._first_to_retry(reason, attempt):
+                where = f"{self.target.describe()}: query {chunk.metric!r} chunk {chunk.describe()}"
+                log.warning(
+                    "%s: %s; retrying in %.1f s (attempt %d of at most %d)",
+                    where, redact(reason, self.target.secrets()), delay, attempt + 1, self.most_attempts,
+                )  # fmt: skip
+            if self.cancelled.wait(delay):
+                raise _Cancelled
+        raise AssertionError("unreachable")  # itertools.count never ends
 
     def _first_to_retry(self, reason: str, attempt: int) -> bool:
         """Whether this is the first request of the run to retry for this reason after this many attempts:
@@ -530,6 +699,52 @@ class _Fetcher:
             self.retries_warned.add((reason, attempt))
             return True
 
+    def _run_deadline_reason(self) -> str:
+        return f"the run's deadline passed: run_timeout_seconds = {self.target.run_timeout_seconds:g}"
+
+    def _deadline(self) -> _Deadline:
+        """The next request's deadline: ``timeout_seconds`` from now, or the run's if that comes first."""
+        left = self.run_deadline - time.monotonic()
+        if left <= 0:
+            raise _ChunkFailed(self._run_deadline_reason())
+        if left < self.target.timeout_seconds:
+            return _Deadline(left, f"no answer before {self._run_deadline_reason()}", retry=False)
+        timeout = self.target.timeout_seconds
+        return _Deadline(timeout, f"timed out after {timeout:g} s (timeout_seconds)", retry=True)
+
+    def _get(self, path: str, params: Mapping[str, str]) -> tuple[int, bytes]:
+        """GET ``path`` and read the whole body within the request's deadline: the status and the body.
+
+        Raises _Transient (worth retrying), _ChunkFailed (not) or _Cancelled (the run is being abandoned).
+        """
+        deadline = self._deadline()
+        with self.in_flight_lock:
+            self.in_flight.add(deadline)
+        try:
+            if self.cancelled.is_set():  # close() may have ended the requests in flight before this one joined
+                raise _Cancelled
+            with deadline:
+                try:
+                    response = self.session.get(
+                        f"{self.client.url}{path}", params=params, headers=self.client.headers,
+                        timeout=deadline.seconds, stream=True,
+                    )  # fmt: skip
+                    try:
+                        body = read_body(response, self.target.max_response_bytes)
+                    finally:
+                        response.close()
+                except Exception as exc:
+                    # whatever the shut-down socket made the read raise; or a socket timeout at the run's deadline
+                    if deadline.expired or (not deadline.retry and isinstance(exc, _TIMEOUTS)):
+                        raise deadline.failure() from None
+                    raise _request_failure(exc, self.target.timeout_seconds) from None
+            if deadline.expired:  # a body that ends when its socket is shut down may have looked whole
+                raise deadline.failure()
+            return response.status_code, body
+        finally:
+            with self.in_flight_lock:
+                self.in_flight.discard(deadline)
+
     def _attempt(self, chunk: Chunk) -> Matrix:
         """GET one chunk and decode it. Raises _Transient (worth retrying) or _ChunkFailed (not)."""
         params = {
@@ -539,32 +754,10 @@ class _Fetcher:
             "step": _seconds_text(chunk.step_ms),
             "nocache": "1",  # VictoriaMetrics: evaluate at exactly start + k*step (Prometheus ignores it)
         }
-        url = f"{self.client.url}/api/v1/query_range"
-        try:
-            response = self.session.get(
-                url, params=params, headers=self.client.headers, timeout=self.target.timeout_seconds, stream=True
-            )
-            try:
-                body = read_body(response, self.target.max_response_bytes)
-            finally:
-                response.close()
-        except (requests.Timeout, urllib3.exceptions.ReadTimeoutError):
-            raise _Transient(f"timed out after {self.target.timeout_seconds:g} s") from None
-        except requests.ConnectionError as exc:
-            raise _Transient(_connection_failure(exc, self.target.timeout_seconds)) from None
-        except (
-            requests.exceptions.ChunkedEncodingError,
-            urllib3.exceptions.ProtocolError,
-            urllib3.exceptions.SSLError,
-        ):
-            raise _Transient("connection broken while reading the response") from None
-        except urllib3.exceptions.DecodeError:  # a proxy's body that says gzip and is not
-            raise _ChunkFailed("the response body cannot be decoded (its Content-Encoding is wrong)") from None
-        except requests.RequestException as exc:  # a malformed URL and the like: no retry will help
-            raise _ChunkFailed(f"{type(exc).__name__}: {exc}") from None
-        if response.status_code != 200:
-            reason = f"HTTP {response.status_code}: {_api_error(body)}"
-            raise (_Transient if response.status_code in RETRY_HTTP_STATUSES else _ChunkFailed)(reason)
+        status, body = self._get("/api/v1/query_range", params)
+        if status != 200:
+            reason = f"HTTP {status}: {_api_error(body)}"
+            raise (_Transient if status in RETRY_HTTP_STATUSES else _ChunkFailed)(reason)
         try:
             return decode_matrix(body, (chunk.start_ms, chunk.end_ms, chunk.step_ms))
         except ResponseError as exc:
@@ -577,6 +770,26 @@ class _Fetcher:
             f"failed{tries}: {failure.reason}"
         )
         return CollectionError(redact(" ".join(message.split()), self.target.secrets()))
+
+
+_TIMEOUTS = (requests.Timeout, urllib3.exceptions.ReadTimeoutError)
+
+
+def _request_failure(exc: Exception, timeout: float) -> Exception:
+    """A failed GET or body read as _Transient (worth retrying) or _ChunkFailed; any other exception as it is."""
+    if isinstance(exc, _TIMEOUTS):
+        return _Transient(f"timed out after {timeout:g} s (timeout_seconds)")
+    if isinstance(exc, requests.ConnectionError):
+        return _Transient(_connection_failure(exc, timeout))
+    if isinstance(
+        exc, requests.exceptions.ChunkedEncodingError | urllib3.exceptions.ProtocolError | urllib3.exceptions.SSLError
+    ):
+        return _Transient("connection broken while reading the response")
+    if isinstance(exc, urllib3.exceptions.DecodeError):  # a proxy's body that says gzip and is not
+        return _ChunkFailed("the response body cannot be decoded (its Content-Encoding is wrong)")
+    if isinstance(exc, requests.RequestException):  # a malformed URL and the like: no retry will help
+        return _ChunkFailed(f"{type(exc).__name__}: {exc}")
+    return exc
 
 
 def read_body(response: requests.Response, max_bytes: int | None = None) -> bytes:
@@ -676,10 +889,17 @@ class PrometheusSummary:
 
 
 class _Writer:
-    """Maps result series to warehouse series and writes each chunk's points (on the calling thread)."""
+    """Maps result series to warehouse series as chunks arrive, staging their points; then writes them in one run.
 
-    def __init__(self, run: WriteRun, config: PlatformConfig, entries: Mapping[str, CatalogueEntry]) -> None:
-        self.run = run
+    Staging keeps the warehouse's write lock out of the network waits: a run that held it while a server took
+    its time (or never answered) kept every other collection and job out. The points go to an Arrow file in a
+    temporary folder (``$TMPDIR``), not to memory, so memory stays bounded by the chunks in flight; ``write``
+    then reads them back memory-mapped, chunk by chunk, under the lock.
+    """
+
+    _SCHEMA = pa.schema([("series_id", pa.int64()), ("ts", pa.timestamp("us", tz="UTC")), ("value", pa.float64())])
+
+    def __init__(self, config: PlatformConfig, entries: Mapping[str, CatalogueEntry]) -> None:
         self.config = config
         self.entries = entries
         self.identities: dict[tuple[str, tuple[tuple[str, str], ...]], int | None] = {}
@@ -689,8 +909,14 @@ class _Writer:
         self.unmapped_keys: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
         self.rows = 0
         self.dropped = 0
+        self.new_series: list[dict[str, Any]] = []
+        self.staged: list[Chunk] = []  # the chunk of each record batch in the staging file, in order
+        self._folder = tempfile.TemporaryDirectory(prefix="sre-prometheus-")
+        self._path = Path(self._folder.name) / "samples.arrow"
+        self._sink: pa.ipc.RecordBatchFileWriter | None = None
 
-    def write(self, chunk: Chunk, matrix: Matrix) -> None:
+    def stage(self, chunk: Chunk, matrix: Matrix) -> None:
+        """Map one chunk's series and stage its points (on the calling thread)."""
         ids = np.empty(len(matrix.labels), dtype=np.int64)
         keep = np.ones(len(matrix.labels), dtype=bool)
         new_series: list[dict[str, Any]] = []
@@ -711,8 +937,7 @@ class _Writer:
                 )
             labels_of[identity] = labels
             ids[position] = identity
-        if new_series:
-            self.run.upsert_series(pd.DataFrame(new_series))
+        self.new_series += new_series
         if matrix.labels:
             self.metrics_with_data.add(chunk.metric)
         series_ids = np.repeat(ids, matrix.counts)
@@ -724,14 +949,37 @@ class _Writer:
         if not series_ids.size:
             return
         self.dropped += int(values.size - np.count_nonzero(np.isfinite(values)))
-        table = pa.table(
-            {
-                "series_id": series_ids,
-                "ts": pa.array(ts_ms * 1000, type=pa.timestamp("us", tz="UTC")),
-                "value": values,  # non-finite values go in so their series' window is replaced; not stored
-            }
+        batch = pa.record_batch(
+            [
+                pa.array(series_ids, type=pa.int64()),
+                pa.array(ts_ms * 1000, type=pa.timestamp("us", tz="UTC")),
+                pa.array(values, type=pa.float64()),  # non-finite too, so their series' window is replaced; not stored
+            ],
+            schema=self._SCHEMA,
         )
-        self.rows += self.run.replace_samples(table, chunk.start, chunk.end)
+        if self._sink is None:
+            self._sink = pa.ipc.new_file(str(self._path), self._SCHEMA)
+        self._sink.write_batch(batch)
+        self.staged.append(chunk)
+
+    def write(self, run: WriteRun) -> None:
+        """Write every staged chunk in ``run``: its series, then each chunk's points over the chunk's window."""
+        if self.new_series:
+            run.upsert_series(pd.DataFrame(self.new_series))
+        if self._sink is None:
+            return
+        self._sink.close()
+        with pa.memory_map(str(self._path)) as source:
+            staged = pa.ipc.open_file(source)
+            for number, chunk in enumerate(self.staged):
+                points = pa.Table.from_batches([staged.get_batch(number)])
+                self.rows += run.replace_samples(points, chunk.start, chunk.end)
+
+    def close(self) -> None:
+        """Remove the staging file."""
+        if self._sink is not None:
+            self._sink.close()  # a second close (after write's) does nothing
+        self._folder.cleanup()
 
     def _identify(
         self,
@@ -789,7 +1037,10 @@ def collect_prometheus(
     """Collect the catalogue's metrics (all, or those named) over [start, end] every ``step`` in one write run.
 
     ``step`` is a timedelta or seconds; naive datetimes are UTC. ``progress(done, total)`` is called with the
-    number of chunks written. Raises CollectionError (the run rolled back and logged as failed).
+    number of chunks fetched. Raises CollectionError (nothing written, the run logged as failed).
+
+    Everything is fetched before the warehouse is locked (see ``fetch_then_write``), within the run's deadline
+    (``run_timeout_seconds``); an interruption (Ctrl-C, SIGTERM) ends the requests in flight at once.
     """
     target = prometheus_target(config, env)
     entries = _entries(config, metrics)
@@ -800,20 +1051,32 @@ def collect_prometheus(
             f"Prometheus window: end {end:%Y-%m-%d %H:%M:%S} is before start {start:%Y-%m-%d %H:%M:%S}"
         )
     report = progress or (lambda _done, _total: None)
-    fetcher = _Fetcher(target)
-    try:
-        chunks = _plan_chunks(fetcher, entries, start_ms, end_ms, step_ms)
-        fetcher.start(chunks)  # the first requests are in flight while the warehouse opens
-        with warehouse.write_run(
-            SOURCE, target=target.describe(), window_start=_from_ms(start_ms), window_end=_from_ms(end_ms)
-        ) as run:
-            writer = _Writer(run, config, entries)
+    writer = _Writer(config, entries)
+
+    def fetch() -> list[Chunk]:
+        fetcher = _Fetcher(target)
+        try:
+            chunks = _plan_chunks(fetcher, entries, start_ms, end_ms, step_ms)
+            fetcher.start(chunks)
             report(0, len(chunks))
             for done, (chunk, matrix) in enumerate(fetcher.results(), start=1):
-                writer.write(chunk, matrix)
+                writer.stage(chunk, matrix)
                 report(done, len(chunks))
+            return chunks
+        finally:
+            fetcher.close()
+
+    def write(run: WriteRun, chunks: list[Chunk]) -> list[Chunk]:
+        writer.write(run)
+        return chunks
+
+    try:
+        chunks = fetch_then_write(
+            warehouse, SOURCE, fetch, write, target=target.describe(), window_start=_from_ms(start_ms),
+            window_end=_from_ms(end_ms),
+        )  # fmt: skip
     finally:
-        fetcher.close()
+        writer.close()
     return PrometheusSummary(
         target=target.describe(),
         start=_from_ms(start_ms),

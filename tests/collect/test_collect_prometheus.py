@@ -367,7 +367,8 @@ def test_the_fast_decoder_never_misreads_an_odd_layout(result: list[dict]) -> No
 
 
 def test_a_busy_warehouse_stops_the_requests_already_in_flight(prom: PrometheusServer, tmp_path: Path) -> None:
-    """Requests start before the warehouse opens; if it cannot be opened they are abandoned, nothing written."""
+    """All is fetched before the warehouse is locked; if the lock cannot be had, nothing is written and no request
+    thread is left behind."""
     holder = Warehouse(tmp_path / "w.duckdb")
     holder.ensure_created()
     busy = Warehouse(holder.path, lock_timeout=0.3)
@@ -664,6 +665,10 @@ def test_sre_collect_prometheus_as_a_user_runs_it(prom: PrometheusServer, tmp_pa
         assert con.execute("SELECT count(*) FROM metric_samples").fetchall()[0][0] == rows  # idempotent
     finally:
         con.close()
+    quick = tmp_path / "quick-retries.toml"  # retries over 3.5 s, not the default minute
+    catalogue = CONFIG.model_dump(mode="json", exclude_none=True)["catalogue"]
+    quick.write_text(config_to_toml(with_settings(catalogue, retry_seconds=3.5)))
+    argv[argv.index(str(config))] = str(quick)
     down = subprocess.run(argv, env={**env, "SRE_PROMETHEUS_URL": "http://127.0.0.1:1"}, capture_output=True,
                           text=True, timeout=300)  # fmt: skip
     lines = [line.strip() for line in down.stderr.splitlines() if line.strip()]
@@ -672,8 +677,41 @@ def test_sre_collect_prometheus_as_a_user_runs_it(prom: PrometheusServer, tmp_pa
     assert "connection refused" in lines[-1] and "127.0.0.1:1" in lines[-1]
     assert all(line.startswith(("sre: warning: ", "sre: error: ")) for line in lines), lines
     # every request in flight is refused alike: one warning per round of retries, not one per request
-    retries = CONFIG.sources.prometheus.retries
     warnings = [line for line in lines if line.startswith("sre: warning: ")]
-    assert [line.rsplit("(", 1)[1] for line in warnings] == [
-        f"attempt {n} of {retries + 1})" for n in range(2, retries + 2)
-    ]
+    assert [line.rsplit("(", 1)[1] for line in warnings] == [f"attempt {n} of at most 4)" for n in range(2, 5)]
+
+
+# ---------------------------------------------------------------------------------------------- restarts
+
+
+def test_a_prometheus_restarted_mid_collection_is_waited_for_and_collected(
+    blocks: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A routine restart: stopped after the first chunk, started again on the same port and data 5 s later (more
+    than the 3.5 s the retries once lasted). The default retries, spread over a minute, see it through."""
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    data = copy_of(blocks, tmp_path)
+    config = with_settings(CONFIG.model_dump(mode="json", exclude_none=True)["catalogue"], concurrency=1)
+    assert config.sources.prometheus.retries is None and config.sources.prometheus.retry_seconds == 60
+    stopped = threading.Event()
+    with (
+        prometheus_server(data, extra_args=[f"--query.lookback-delta={LOOKBACK}"]) as first,
+        ThreadPoolExecutor(1) as pool,
+    ):
+
+        def stop_after_first_chunk(done: int, total: int) -> None:
+            if done == 1:
+                first.stop()
+                stopped.set()
+
+        future = pool.submit(
+            collect_prometheus, warehouse, config, START, END, STEP, env={"SRE_PROMETHEUS_URL": first.url},
+            progress=stop_after_first_chunk,
+        )  # fmt: skip
+        assert stopped.wait(60)
+        time.sleep(5)
+        with prometheus_server(data, extra_args=[f"--query.lookback-delta={LOOKBACK}"], port=first.port):
+            summary = future.result(timeout=120)
+    assert "connection refused; retrying in 0.5 s (attempt 2 of at most 12)" in caplog.text
+    assert summary.chunks == 9 and stored(warehouse, "cpu") == expected_cpu()
+    assert warehouse.runs().status.tolist() == ["ok"]
