@@ -51,6 +51,7 @@ import pandas as pd
 from sre_lib.config import PROJECT_ROOT
 from sre_lib.durations import to_utc
 from sre_lib.errors import WarehouseBusyError, WarehouseError
+from sre_lib.secrets import environment_secrets, redact
 
 SCHEMA_VERSION = "4"
 # How to bring a warehouse of an older schema version to the next one; applied in order, in one transaction,
@@ -345,6 +346,8 @@ class Warehouse:
 
     @contextlib.contextmanager
     def _write_lock(self, timeout: float | None = None) -> Iterator[None]:
+        if os.path.lexists(self.path):  # a writer, too, adds nothing beside (or into) a file that is no warehouse
+            self._refuse_unless_warehouse()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             handle = self._open_lock_file()
@@ -781,5 +784,6 @@ def _write_atomically(path: Path, text: str) -> None:
 
 
 def _one_line(exc: BaseException) -> str:
+    """An exception as one line for messages and the run log, without the environment's secrets."""
     text = " ".join(str(exc).split()) or type(exc).__name__
-    return text[:500]
+    return redact(text, environment_secrets())[:500]

@@ -202,3 +202,41 @@ def test_warehouse_info_checks_every_block_and_exits_1_on_damage(demo_copy: Path
     assert len(lines) == 1, damaged.stderr
     assert lines[0].startswith(f"sre: error: warehouse {demo_copy} is damaged: Corrupt database file: ")
     assert f"the last good snapshot is {good}" in lines[0]
+
+
+@pytest.mark.parametrize("content", [b"root:x:0:0:root:/root:/bin/bash\n", b""])
+def test_a_writer_pointed_at_a_file_that_is_no_warehouse_adds_nothing_beside_it(tmp_path: Path, content: bytes) -> None:
+    target = tmp_path / "passwd"
+    target.write_bytes(content)
+    with pytest.raises(WarehouseError, match=r"passwd: not a DuckDB database"), Warehouse(target).write_run("test"):
+        pass
+    assert target.read_bytes() == content
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["passwd"]
+
+
+def test_a_writer_pointed_at_another_duckdb_database_adds_no_table_to_it(tmp_path: Path) -> None:
+    target = tmp_path / "theirs.duckdb"
+    con = duckdb.connect(str(target))
+    con.execute("CREATE TABLE orders AS SELECT 1 AS id")
+    con.close()
+    with pytest.raises(WarehouseError, match="not an sre warehouse"):
+        Warehouse(target).ensure_created()
+    con = duckdb.connect(str(target), read_only=True)
+    try:
+        assert [row[0] for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()] == [
+            "orders"
+        ]
+    finally:
+        con.close()
+    assert not (tmp_path / "theirs.duckdb.lock").exists()
+
+
+def test_a_failed_run_logs_its_error_without_the_environments_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PGPASSWORD", "s3cr3t-pw")
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    with pytest.raises(RuntimeError), warehouse.write_run("test"):
+        raise RuntimeError("connection to postgresql://app:s3cr3t-pw@db/app failed")
+    error = warehouse.runs().iloc[0].error
+    assert "s3cr3t-pw" not in error and error == "connection to postgresql://app:***@db/app failed"
