@@ -310,7 +310,7 @@ def test_idle_in_transaction_and_long_running_sessions(scenario: Scenario) -> No
     assert list(idle["pid"]) == [scenario.idle_pid]
     assert idle["state"].iloc[0] == "idle in transaction" and idle["duration_seconds"].iloc[0] >= LONG_SESSION_SECONDS
     assert long.loc[scenario.active_pid, "state"] == "active"
-    assert "pg_sleep(60)" in long.loc[scenario.active_pid, "query"]
+    assert "pg_sleep(***)" in long.loc[scenario.active_pid, "query"]  # a session text loses its constants
     assert not long.loc[scenario.active_pid, "idle_in_transaction"]
     assert default.empty  # nothing ran for 60 s
     by_state = states.set_index("state")["sessions"]
