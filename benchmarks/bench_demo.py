@@ -14,11 +14,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from sre_lib.demo.backups import backup_frames
+from sre_lib.demo.backup_history import backup_frames
 from sre_lib.demo.build import build_demo
-from sre_lib.demo.metrics import metric_frames
-from sre_lib.demo.postgres import postgres_frames
-from sre_lib.demo.redis_info import redis_info_frame
+from sre_lib.demo.metric_history import metric_frames
+from sre_lib.demo.postgres_history import postgres_frames
+from sre_lib.demo.redis_history import redis_info_frame
 from sre_lib.demo.spec import DemoSpec
 
 TARGET_SECONDS = 20.0

@@ -18,7 +18,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from sre_lib.forecast import forecast_many
+from sre_lib.analysis.forecast import forecast_many
 
 TARGET_SECONDS = 30.0
 

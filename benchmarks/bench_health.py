@@ -4,7 +4,7 @@ Builds 100 series x 100,000 one-minute samples (cpu, memory, disk, db_connection
 lower-is-worse redis_hit_ratio, with daily cycles, noise and incidents) in an in-memory DuckDB warehouse, then
 times, in the same run:
 
-* ``sre_lib.health.assess``: read the samples from DuckDB, classify each one (bands plus a 60-minute
+* ``sre_lib.analysis.health.assess``: read the samples from DuckDB, classify each one (bands plus a 60-minute
   sustained rule on cpu), time in bands per series, and warning / critical episodes;
 * a plain pandas baseline computing the same three results (read, merge bands, sort, groupby/shift);
 * ``assess`` again on the same samples stored as daily collection runs, and interleaved sample by sample,
@@ -31,9 +31,9 @@ import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
-from sre_lib import health
+from sre_lib.analysis import health
 from sre_lib.config import load_config
-from sre_lib.warehouse import schema_sql, series_id
+from sre_lib.warehouse.store import schema_sql, series_id
 
 TARGET_SECONDS = 1.0
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -187,7 +187,7 @@ def main() -> int:
         return f"  {label:<66} {wall:6.3f} s wall {cpu:6.3f} s CPU {total / wall / 1e6:5.1f} M samples/s"
 
     print(f"  (best of {args.repeat} after a warm-up; wall times: " + ", ".join(f"{w:.3f}" for w, _ in runs) + ")")
-    print(line("sre_lib.health.assess: read, classify, time in bands, episodes", ours, ours_cpu))
+    print(line("sre_lib.analysis.health.assess: read, classify, time in bands, episodes", ours, ours_cpu))
     print(line("plain pandas baseline, same results", base_seconds, base_cpu))
     print(
         f"  pandas / sre_lib: {base_seconds / ours:.1f}x wall; target < {TARGET_SECONDS:.0f} s: "

@@ -49,11 +49,11 @@ import pyarrow.compute as pc
 import requests
 import tomli_w
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the support package
 
-from prom_servers import prometheus_server
 from prometheus_api_client import PrometheusConnect
-from servers import require
+from support.prometheus_servers import prometheus_server
+from support.servers import require
 
 from sre_lib.collect.prometheus import (
     ACCEPT_ENCODING,
@@ -63,7 +63,7 @@ from sre_lib.collect.prometheus import (
     split_window,
 )
 from sre_lib.config import config_to_toml, load_config, parse_config
-from sre_lib.warehouse import Warehouse
+from sre_lib.warehouse.store import Warehouse
 
 SERIES = 50
 DAYS = 30

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import nbformat
 
+from sre_lib.app.report_runner import REPORTS, run_report
 from sre_lib.demo.build import build_demo
-from sre_lib.reports import REPORTS, run_report
 
 CAPACITY_TARGET_SECONDS = 30.0
 HTML_TARGET_BYTES = 5_000_000

@@ -19,10 +19,10 @@ import time
 
 import numpy as np
 
+from sre_lib.analysis.scaling import HpaPolicy, policy_grid, simulate_many, tier_demand
 from sre_lib.config import load_config
-from sre_lib.demo.metrics import metric_frames
+from sre_lib.demo.metric_history import metric_frames
 from sre_lib.demo.spec import DemoSpec
-from sre_lib.scaling import HpaPolicy, policy_grid, simulate_many, tier_demand
 
 TARGET_SECONDS = 10.0
 BASELINE_SAMPLE = 5  # variants timed with the per-sample loop, then extrapolated to all of them

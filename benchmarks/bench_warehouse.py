@@ -26,7 +26,7 @@ import pandas as pd
 
 from sre_lib.demo.build import build_demo
 from sre_lib.demo.spec import DemoSpec
-from sre_lib.warehouse import Warehouse, series_id
+from sre_lib.warehouse.store import Warehouse, series_id
 
 RUNS = 20
 

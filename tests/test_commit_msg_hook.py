@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.paths import PROJECT_ROOT
 
-HOOK = Path(__file__).resolve().parents[1] / ".githooks" / "commit-msg"
+HOOK = PROJECT_ROOT / ".githooks" / "commit-msg"
 
 
 def _check(tmp_path: Path, message: str) -> subprocess.CompletedProcess[str]:

@@ -6,7 +6,9 @@ import ast
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from support.paths import PROJECT_ROOT
+
+ROOT = PROJECT_ROOT
 DOC = ROOT / "docs" / "reliability.md"
 TEST_REFERENCE = re.compile(r"(tests/[\w/]+\.py)::(test_\w+)")
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from sre_lib.collect.postgres import postgres_target
+from sre_lib.collect.postgres_snapshot import postgres_target
 from sre_lib.collect.prometheus import prometheus_target
-from sre_lib.collect.redis import redis_target
+from sre_lib.collect.redis_info import redis_target
 from sre_lib.config import DEFAULT_CONFIG_PATH, config_to_toml, load_config, parse_config
 from sre_lib.errors import ConfigError
 from sre_lib.secrets import environment_secrets, redact, redact_statement, url_location

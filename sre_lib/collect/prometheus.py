@@ -63,11 +63,11 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util.retry import Retry
 
-from sre_lib.collect.run import fetch_then_write
+from sre_lib.collect.by_source import fetch_then_write
 from sre_lib.config import PROMETHEUS_URL_SCHEMES, CatalogueEntry, PlatformConfig
 from sre_lib.errors import CollectionError
 from sre_lib.secrets import redact, url_location
-from sre_lib.warehouse import Warehouse, WriteRun, canonical_labels, series_id
+from sre_lib.warehouse.store import Warehouse, WriteRun, canonical_labels, series_id
 
 log = logging.getLogger(__name__)
 

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
-from sre_lib.demo.backups import backup_frames
-from sre_lib.demo.metrics import metric_frames
-from sre_lib.demo.postgres import postgres_frames
-from sre_lib.demo.redis_info import redis_info_frame
+from sre_lib.demo.backup_history import backup_frames
+from sre_lib.demo.metric_history import metric_frames
+from sre_lib.demo.postgres_history import postgres_frames
+from sre_lib.demo.redis_history import redis_info_frame
 from sre_lib.demo.spec import DemoSpec
 from sre_lib.errors import WarehouseError
-from sre_lib.warehouse import Warehouse, scalar
+from sre_lib.warehouse.store import Warehouse, scalar
 
 __all__ = ["DemoSpec", "DemoSummary", "build_demo", "is_demo"]
 

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from servers import PostgresServer, RedisServer, postgres_server, redis_server
+from support.servers import PostgresServer, RedisServer, postgres_server, redis_server
 
-from sre_lib.warehouse import Warehouse
+from sre_lib.warehouse.store import Warehouse
 
 SRE = str(Path(sys.executable).with_name("sre"))
 SECRET = "Cli-Fake-Secret-1234"

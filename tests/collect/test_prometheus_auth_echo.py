@@ -18,10 +18,10 @@ from urllib.parse import unquote
 
 import pytest
 import tomli_w
-from servers import free_port
+from support.servers import free_port
 
 from sre_lib.config import DEFAULT_CONFIG_PATH, config_to_toml, load_config
-from sre_lib.warehouse import Warehouse
+from sre_lib.warehouse.store import Warehouse
 
 SRE = str(Path(sys.executable).with_name("sre"))
 USER = "sre-reader"

@@ -26,7 +26,7 @@ import tomli_w
 from sre_lib.collect.prometheus import ResponseError, collect_prometheus, decode_matrix, prometheus_target
 from sre_lib.config import DEFAULT_CONFIG_PATH, PlatformConfig, config_to_toml, load_config, parse_config
 from sre_lib.errors import CollectionError, ConfigError
-from sre_lib.warehouse import Warehouse
+from sre_lib.warehouse.store import Warehouse
 
 T0 = 1_765_065_600  # 2025-12-07 00:00 UTC
 STEP = 60

@@ -1,0 +1,1 @@
+"""Analyses: pure functions over frames or a read-only warehouse connection."""

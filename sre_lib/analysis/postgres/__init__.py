@@ -1,0 +1,1 @@
+"""PostgreSQL analyses over the collected pg_stat_* snapshots."""

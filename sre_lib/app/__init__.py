@@ -1,0 +1,1 @@
+"""The application: the sre command, scheduled jobs and the papermill report runner."""

@@ -1,0 +1,94 @@
+"""Running one collection of a named source, as the CLI and scheduled jobs do; fetch first, then write."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+from sre_lib.config import PlatformConfig
+from sre_lib.durations import parse_window
+from sre_lib.errors import SreError
+from sre_lib.progress import ProgressReporter
+from sre_lib.warehouse.store import Warehouse, WriteRun
+
+log = logging.getLogger(__name__)
+
+Fetched = TypeVar("Fetched")
+Written = TypeVar("Written")
+
+
+def collection_window(since: str | None, start: str | None, end: str | None) -> tuple[datetime, datetime]:
+    """The [start, end] window from ``--since`` or ``--start/--end`` (end defaults to now), within 2000 .. now."""
+    return parse_window(since, start, end)
+
+
+def collect_once(
+    source: str, warehouse: Warehouse, config: PlatformConfig, start: datetime, end: datetime, step: timedelta
+) -> str:
+    """Collect one source; return a one-line summary of what was written."""
+    if source == "postgres":
+        from sre_lib.collect.postgres_snapshot import collect_postgres
+
+        summary = collect_postgres(warehouse, config)
+        text = f"snapshot of {summary.server} at {summary.taken_at:%Y-%m-%d %H:%M:%S %Z}: {summary.total_rows:,} rows"
+        if summary.missing_databases:
+            text += f"; database {', '.join(summary.missing_databases)} not found, skipped"
+        return text
+    if source == "redis":
+        from sre_lib.collect.redis_info import collect_redis
+
+        rows = collect_redis(warehouse, config)
+        return f"INFO snapshot of {config.sources.redis.server}: {rows} row"
+    if source == "prometheus":
+        from sre_lib.collect.prometheus import collect_prometheus
+
+        with ProgressReporter("prometheus", unit="chunk") as bar:
+            summary = collect_prometheus(warehouse, config, start, end, step, progress=bar.update)
+        return f"{summary!s}"
+    raise SreError(f"unknown source {source!r}: expected prometheus, postgres, redis or all")
+
+
+def fetch_then_write(
+    warehouse: Warehouse,
+    source: str,
+    fetch: Callable[[], Fetched],
+    write: Callable[[WriteRun, Fetched], Written],
+    target: str = "",
+    window_start: datetime | None = None,
+    window_end: datetime | None = None,
+) -> Written:
+    """Fetch from a server with the warehouse unlocked, then lock it only to ``write`` what was fetched, in one run.
+
+    A run that held the write lock while it waited on a server kept every other collection and job out for as
+    long as the server took, or for ever. Here the lock covers the local write alone. A fetch that fails or is
+    interrupted (Ctrl-C, SIGTERM) writes nothing and is logged as a failed run all the same, with the time the
+    collection started; its exception then propagates.
+    """
+    started_at = datetime.now(UTC)
+    try:
+        fetched = fetch()
+    except BaseException as failure:
+        _log_failed_run(warehouse, source, target, window_start, window_end, started_at, failure)
+        raise
+    with warehouse.write_run(source, target, window_start, window_end, started_at=started_at) as run:
+        return write(run, fetched)
+
+
+def _log_failed_run(
+    warehouse: Warehouse,
+    source: str,
+    target: str,
+    window_start: datetime | None,
+    window_end: datetime | None,
+    started_at: datetime,
+    failure: BaseException,
+) -> None:
+    """Log ``failure`` as a failed run, as ``write_run`` logs one whose body raises: by opening a run that does."""
+    try:
+        with warehouse.write_run(source, target, window_start, window_end, started_at=started_at):
+            raise failure
+    except BaseException as raised:
+        if raised is not failure:  # the warehouse could not log it (busy, unwritable): the failure still stands
+            log.warning("%s: the failed run could not be logged in %s: %s", source, warehouse.path, raised)

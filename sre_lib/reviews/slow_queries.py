@@ -1,0 +1,230 @@
+"""The slow-queries review: statements, regressions, maintenance debt and connections in one verdict.
+
+Joins the PgHero-style checks of ``pg_queries`` and ``pg_maintenance`` over a window (default: the week up to
+the newest snapshot) against the baseline before it. Verdict: **critical** when a statement regressed, a
+sequence or the transaction-ID horizon is critical, or connections are critical; **warning** for any other
+finding, except a sequence near its limit that lasts more than two years at its recent pace (listed last, as
+a note); **healthy** when nothing else is found.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import duckdb
+import pandas as pd
+
+from sre_lib.analysis.postgres import maintenance as maintenance
+from sre_lib.analysis.postgres import queries as queries
+from sre_lib.config import PlatformConfig
+from sre_lib.durations import human_duration, rough_duration
+from sre_lib.errors import DataError
+from sre_lib.units import human_bytes, human_p_value
+
+#: The ranking by mean time leaves out statements called fewer times than this in the window (one-off ad-hoc
+#: queries and migrations), but keeps a daily job: a 4-minute nightly report is exactly what it should show.
+TOP_BY_MEAN_MIN_CALLS = 5
+
+
+#: PostgreSQL's block size (the default, and nearly universal): turns shared_blks_read into bytes.
+BLOCK_BYTES = 8192
+
+
+@dataclass(frozen=True)
+class SlowQueryReview:
+    server: str
+    start: datetime
+    end: datetime
+    baseline_start: datetime
+    summary: queries.WindowSummary = field(repr=False)
+    top_by_total_time: pd.DataFrame = field(repr=False)
+    top_by_mean_time: pd.DataFrame = field(repr=False)
+    regressions: pd.DataFrame = field(repr=False)
+    new_slow: pd.DataFrame = field(repr=False)
+    maintenance_overdue: pd.DataFrame = field(repr=False)
+    dead_tuples: pd.DataFrame = field(repr=False)
+    unused_indexes: pd.DataFrame = field(repr=False)
+    duplicate_indexes: pd.DataFrame = field(repr=False)
+    invalid_indexes: pd.DataFrame = field(repr=False)
+    seq_scan_tables: pd.DataFrame = field(repr=False)
+    low_cache_hit: pd.DataFrame = field(repr=False)
+    sequences: pd.DataFrame = field(repr=False)
+    wraparound: pd.DataFrame = field(repr=False)
+    growth: pd.DataFrame = field(repr=False)
+    connections: maintenance.ConnectionSummary = field(repr=False)
+    long_sessions: pd.DataFrame = field(repr=False)
+    findings: tuple[str, ...] = ()
+    verdict: str = "healthy"
+
+    @property
+    def headline(self) -> str:
+        return self.findings[0] if self.findings else "no slow, new or regressed statement and no maintenance debt"
+
+    def period(self, tz: ZoneInfo) -> str:
+        """The window and its baseline in words, in local time."""
+        days, baseline = (self.end - self.start).days, (self.start - self.baseline_start).days
+        return (
+            f"The {days} days to {self.end.astimezone(tz):%Y-%m-%d %H:%M %Z}, compared with the {baseline} days before."
+        )
+
+    def __repr__(self) -> str:
+        lines = [
+            f"SlowQueryReview({self.server}, {self.start:%Y-%m-%d} .. {self.end:%Y-%m-%d}): {self.verdict.upper()}"
+        ]
+        return "\n".join(lines + [f"  - {finding}" for finding in self.findings])
+
+
+def slow_query_review(
+    con: duckdb.DuckDBPyConnection,
+    config: PlatformConfig,
+    server: str | None = None,
+    as_of: datetime | None = None,
+    window_days: int = 7,
+    baseline_days: int = 7,
+    top: int = 15,
+) -> SlowQueryReview:
+    """Review the window ending ``as_of`` (default: the newest snapshot) against the baseline before it."""
+    if window_days <= 0 or baseline_days <= 0:
+        raise DataError(f"slow-query review: window and baseline must be positive days, got {window_days}, "
+                        f"{baseline_days}")  # fmt: skip
+    server = server or _only_server(con, config)
+    newest = con.execute("SELECT max(taken_at) FROM pg_snapshots WHERE server = ?", [server]).fetchall()[0][0]
+    if newest is None:
+        raise DataError(f"slow-query review: no PostgreSQL snapshots of {server!r} in the warehouse")
+    end = pd.Timestamp(as_of or newest)
+    end = (end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")).to_pydatetime()
+    start = end - timedelta(days=window_days)
+    baseline_start = start - timedelta(days=baseline_days)
+    compare = {"baseline_start": baseline_start, "baseline_end": start}
+    bands = maintenance.connection_bands(config)
+    regressions = queries.regressions(con, server, start, end, **compare)
+    new_slow = queries.new_slow_statements(con, server, start, end, **compare)
+    new_slow = new_slow[~new_slow["queryid"].isin(set(regressions.get("queryid", [])))].reset_index(drop=True)
+    by_total = queries.top_statements(con, server, start, end, by="total_time", limit=top)
+    if "shared_blks_read" in by_total:
+        by_total = by_total.assign(shared_read_bytes=by_total["shared_blks_read"] * BLOCK_BYTES)
+    review = SlowQueryReview(
+        server=server, start=start, end=end, baseline_start=baseline_start,
+        summary=queries.window_summary(con, server, start, end),
+        top_by_total_time=by_total,
+        top_by_mean_time=queries.top_statements(con, server, start, end, by="mean_time", limit=top,
+                                                 min_calls=TOP_BY_MEAN_MIN_CALLS),
+        regressions=regressions,
+        new_slow=new_slow,  # a regressed statement is listed once, as regressed
+        maintenance_overdue=_overdue(maintenance.maintenance_overdue(con, server, start, end)),
+        dead_tuples=maintenance.dead_tuples(con, server, start, end),
+        unused_indexes=maintenance.unused_indexes(con, server, start, end),
+        duplicate_indexes=maintenance.duplicate_indexes(con, server, end),
+        invalid_indexes=maintenance.invalid_indexes(con, server, end),
+        seq_scan_tables=maintenance.seq_scan_tables(con, server, start, end),
+        low_cache_hit=maintenance.tables_low_cache_hit(con, server, start, end),
+        sequences=maintenance.sequences_near_limit(con, server, end),
+        wraparound=maintenance.xid_wraparound(con, server, end),
+        growth=maintenance.table_growth(con, server, start, end).sort_values("bytes_per_week", ascending=False),
+        connections=maintenance.connection_summary(con, server, start, end, **bands),
+        long_sessions=maintenance.long_sessions(con, server, start, end),
+    )  # fmt: skip
+    findings, verdict = _judge(review)
+    return dataclasses.replace(review, findings=tuple(findings), verdict=verdict)
+
+
+def _only_server(con: duckdb.DuckDBPyConnection, config: PlatformConfig) -> str:
+    servers = [row[0] for row in con.execute("SELECT DISTINCT server FROM pg_snapshots ORDER BY 1").fetchall()]
+    if not servers:
+        raise DataError("slow-query review: the warehouse holds no PostgreSQL snapshots (sre collect postgres)")
+    if config.sources.postgres.server in servers:
+        return config.sources.postgres.server
+    if len(servers) == 1:
+        return servers[0]
+    raise DataError(f"slow-query review: several PostgreSQL servers ({', '.join(servers)}); pass server=")
+
+
+def _overdue(frame: pd.DataFrame) -> pd.DataFrame:
+    if frame.empty:
+        return frame
+    return frame[frame["vacuum_overdue"] | frame["analyze_overdue"]].reset_index(drop=True)
+
+
+#: A sequence near its limit that lasts longer than this at its recent pace is a note, not a warning.
+SEQUENCE_NOTE_DAYS = 2 * 365
+
+
+def _judge(review: SlowQueryReview) -> tuple[list[str], str]:
+    """Findings, most severe first, and the verdict they add up to."""
+    critical: list[str] = []
+    warning: list[str] = []
+    notes: list[str] = []  # listed after the rest; they do not change the verdict
+    for row in review.regressions.itertuples():
+        critical.append(
+            f"statement {row.ratio:.1f}x slower ({row.baseline_mean_exec_time_ms:.1f} -> "
+            f"{row.mean_exec_time_ms:.1f} ms per call, not chance: p {_p_relation(row.p_value)}): {_short(row.query)}"
+        )
+    for row in review.new_slow.itertuples():  # regressions are not in it: reported above
+        warning.append(f"new slow statement ({row.mean_exec_time_ms:.0f} ms per call, {row.calls:,} calls): "
+                       f"{_short(row.query)}")  # fmt: skip
+    for row in review.sequences.itertuples():
+        name = f"sequence {row.schemaname}.{row.sequencename} ({row.data_type})"
+        if row.status == "unknown":
+            warning.append(f"{name}: its last value is unreadable to the monitoring role: {row.action}")
+            continue
+        runway = (
+            f"; at the last {maintenance.SEQUENCE_PACE_DAYS} days' pace it lasts {rough_duration(row.days_left)}"
+            if pd.notna(row.days_left)
+            else ""
+        )
+        finding = f"{name} at {row.used_ratio:.1%} of its maximum{runway}"
+        if row.status != "critical" and pd.notna(row.days_left) and row.days_left > SEQUENCE_NOTE_DAYS:
+            notes.append(finding)  # years of runway at its pace: worth knowing, not a warning
+        else:
+            (critical if row.status == "critical" else warning).append(finding)
+    for row in _rows_where(review.wraparound, "status", lambda status: status in ("warning", "critical")):
+        where = f"{row.datname}.{row.relname}" if isinstance(row.relname, str) else row.datname
+        (critical if row.status == "critical" else warning).append(
+            f"transaction-ID wraparound: {row.scope} {where} has used {row.percent_used:.0f} % of its headroom"
+        )
+    connections = review.connections
+    if connections.status != "healthy" or connections.peak_status != "healthy":
+        target = critical if "critical" in (connections.status, connections.peak_status) else warning
+        target.append(f"connections peaked at {connections.peak_percent:.0f} % of max_connections")
+    for row in review.maintenance_overdue.itertuples():
+        what = " and ".join(w for w, due in (("VACUUM", row.vacuum_overdue), ("ANALYZE", row.analyze_overdue)) if due)
+        warning.append(f"{row.relname}: {what} overdue against the weekly schedule")
+    for row in review.dead_tuples.itertuples():
+        warning.append(f"{row.relname}: {row.dead_ratio:.0%} dead tuples ({row.n_dead_tup:,})")
+    for row in review.invalid_indexes.itertuples():
+        warning.append(f"invalid index {row.indexrelname} on {row.relname}")
+    for row in review.unused_indexes.itertuples():
+        warning.append(f"unused index {row.indexrelname} on {row.relname} ({human_bytes(row.index_bytes)})")
+    for row in review.duplicate_indexes.itertuples():
+        warning.append(f"index {row.indexrelname} is covered by {row.covered_by}")
+    for row in review.seq_scan_tables.itertuples():
+        warning.append(f"{row.relname}: sequential scans dominate ({row.seq_scan:,} seq vs {row.idx_scan:,} index)")
+    for row in review.low_cache_hit.itertuples():
+        warning.append(f"{row.relname}: heap cache hit ratio {row.heap_hit_ratio:.1%} (under 99 %)")
+    for row in _rows_where(review.long_sessions, "idle_in_transaction", bool):
+        idle = human_duration(row.duration_seconds)
+        warning.append(f"session {row.pid} ({row.username}) idle in transaction for {idle}")
+    verdict = "critical" if critical else "warning" if warning else "healthy"
+    return critical + warning + notes, verdict
+
+
+def _rows_where(frame: pd.DataFrame, column: str, keep: Callable[[object], bool]) -> Iterator[Any]:
+    """Rows (namedtuples) of ``frame`` whose ``column`` passes ``keep``; none for an empty frame."""
+    if frame.empty:
+        return iter(())
+    return frame[frame[column].map(keep).astype(bool)].itertuples()
+
+
+def _p_relation(p_value: float) -> str:
+    text = human_p_value(p_value)
+    return text if text.startswith("<") else f"= {text}"
+
+
+def _short(query: str, limit: int = 90) -> str:
+    text = " ".join(str(query).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,1 @@
+"""The DuckDB warehouse: schema, transactional writes, read snapshots, sample queries."""

@@ -1,0 +1,1 @@
+"""What many tests share: real servers on loopback, a browser, data builders."""
