@@ -268,7 +268,7 @@ def test_when_even_the_maximum_fleet_falls_short_the_action_has_the_planning_dat
     from types import SimpleNamespace
 
     from sre_lib.analysis.scaling import capacity_plan
-    from sre_lib.reviews.capacity import _tier_actions
+    from sre_lib.reviews.capacity.dated_actions import _tier_actions
 
     day = np.arange(30)
     frame = pd.DataFrame({"date": pd.date_range("2027-01-01", periods=30), "mean": 200.0 + 10 * day})
@@ -346,7 +346,7 @@ def test_a_window_longer_than_the_history_says_how_much_history_there_is(demo_wa
 
 def test_actions_from_status_alone_are_costed() -> None:
     """Only 'investigate ... now' rows: none of them names a cost group."""
-    from sre_lib.reviews.capacity import _actions
+    from sre_lib.reviews.capacity.dated_actions import _actions
 
     status = pd.DataFrame([{"component": "redis", "instance": "redis-1", "metric": "memory", "status": "critical",
                             "detail": "critical 97 percent"}])  # fmt: skip
@@ -422,7 +422,7 @@ def test_a_server_that_joins_or_leaves_in_the_window_is_counted_while_it_reports
 
 
 def test_many_gaps_are_counted_past_the_listed_notes_and_a_shared_gap_is_one_line(tmp_path: Path) -> None:
-    from sre_lib.reviews.capacity import _coverage_lines
+    from sre_lib.reviews.capacity.review_notes import coverage_lines
 
     spans = pd.DataFrame({
         "series_id": range(12), "component": "app", "instance": [f"app-{n}" for n in range(12)], "metric": "cpu",
@@ -433,7 +433,7 @@ def test_many_gaps_are_counted_past_the_listed_notes_and_a_shared_gap_is_one_lin
     gaps = spans[["series_id", "component", "instance", "metric", "step"]].assign(
         missing=10, first_missing=at, resumed=at + pd.Timedelta(minutes=10)
     )
-    assert len(_coverage_lines(spans, gaps, CONFIG, None)) == 12
+    assert len(coverage_lines(spans, gaps, CONFIG, None)) == 12
     review = review_of(app_warehouse(tmp_path / "w.duckdb", hours=48))
     notes = replace(review, spans=spans, gaps=gaps).data_notes(limit=5)
     assert len(notes) == 5 and notes[-1] == "and 8 more servers or series with missing samples"
@@ -442,7 +442,7 @@ def test_many_gaps_are_counted_past_the_listed_notes_and_a_shared_gap_is_one_lin
         "app/app-1 cpu: 10 min without samples on 2026-10-31 from 04:10",
     ]
     shared = gaps.assign(first_missing=pd.Timestamp(TEN_MINUTES_AT))  # the collector was down for everyone
-    assert _coverage_lines(spans, shared, CONFIG, None) == [
+    assert coverage_lines(spans, shared, CONFIG, None) == [
         "12 series of 12 servers (app/app-0, app/app-1, app/app-2, ...): 10 min without samples on 2026-10-31 from "
         "03:10"
     ]
