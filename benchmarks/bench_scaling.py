@@ -3,10 +3,10 @@
 The trace is the demo's app tier (sum of app-1 and app-2 CPU %), and the same trace grown by 80 % (a
 stress case with saturation and many more scale events). The 100 variants are the threshold policy with
 scale-out thresholds 55..85 % x cooldowns 1..30 minutes. Each is timed with the event-driven engine (the
-library default) against the baseline in the same run: the plain per-sample Python loop, timed on a few
-variants and extrapolated to 100. The same is reported for 100 HPA variants (numpy vectors across variants
-versus the per-sample loop). Prints steps, variants, seconds, steps x variants per second, the speed-up and
-peak resident memory.
+library's) against the baseline in the same run: the plain per-sample Python loop of
+tests/support/reference_scaling.py, timed on a few variants and extrapolated to 100. The same is reported for
+100 HPA variants (numpy vectors across variants versus the per-sample loop). Prints steps, variants, seconds,
+steps x variants per second, the speed-up and peak resident memory.
 
     .venv/bin/python benchmarks/bench_scaling.py
 """
@@ -16,8 +16,13 @@ from __future__ import annotations
 import resource
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the support package
+
+from support.reference_scaling import simulate_many_reference
 
 from sre_lib.analysis.scaling import HpaPolicy, policy_grid, simulate_many, tier_demand
 from sre_lib.config import load_config
@@ -69,7 +74,7 @@ def main() -> int:
         results, seconds = _timed(lambda trace=trace: simulate_many(trace, config, variants))
         sampled = [variants[i] for i in pick]
         baseline, base_seconds = _timed(
-            lambda trace=trace, sampled=sampled: simulate_many(trace, config, sampled, engine="reference")
+            lambda trace=trace, sampled=sampled: simulate_many_reference(trace, config, sampled)
         )
         for i, reference in zip(pick, baseline, strict=True):
             assert np.array_equal(results[i].servers, reference.servers), "engines disagree"
@@ -87,7 +92,7 @@ def main() -> int:
         hpa, hpa_seconds = _timed(lambda trace=trace: simulate_many(trace, config, hpa_variants))
         hpa_sampled = [hpa_variants[i] for i in pick]
         hpa_base, hpa_base_seconds = _timed(
-            lambda trace=trace, s=hpa_sampled: simulate_many(trace, config, s, engine="reference")
+            lambda trace=trace, s=hpa_sampled: simulate_many_reference(trace, config, s)
         )
         for i, reference in zip(pick, hpa_base, strict=True):
             assert np.array_equal(hpa[i].servers, reference.servers), "HPA engines disagree"
