@@ -1,1 +1,11 @@
 """Collectors: the only writers of the warehouse, one source per module."""
+
+# A layer: its modules are its API (import them by name); nothing is re-exported here.
+__all__ = [
+    "backup_records",
+    "by_source",
+    "pgss_columns",
+    "postgres_snapshot",
+    "prometheus",
+    "redis_info",
+]
