@@ -409,11 +409,13 @@ def load_config(path: str | os.PathLike[str] | None = None) -> PlatformConfig:
     try:
         text = config_path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{config_path}: config file not found") from None
+        raise ConfigError(f"{config_path}: config file not found", source=str(config_path)) from None
     except UnicodeDecodeError:
-        raise ConfigError(f"{config_path}: not UTF-8 text: expected a TOML platform config") from None
+        raise ConfigError(
+            f"{config_path}: not UTF-8 text: expected a TOML platform config", source=str(config_path)
+        ) from None
     except OSError as exc:
-        raise ConfigError(f"{config_path}: cannot read config file ({exc.strerror})") from None
+        raise ConfigError(f"{config_path}: cannot read config file ({exc.strerror})", source=str(config_path)) from None
     return parse_config(text, source=str(config_path))
 
 
@@ -423,7 +425,9 @@ def parse_config(text: str, source: str = "<string>") -> PlatformConfig:
     try:
         return PlatformConfig.model_validate({**raw, "source": source})
     except ValidationError as exc:
-        raise ConfigError(describe_validation_error(exc, source)) from None
+        raise ConfigError(
+            describe_validation_error(exc, source), source=source, key=validation_error_key(exc)
+        ) from None
 
 
 #: Deepest nesting of tables, arrays and inline tables a config or job file may have. Ours need 4; the limit
@@ -435,13 +439,17 @@ def parse_toml(text: str, source: str) -> dict[str, Any]:
     """TOML text as a dict; ConfigError naming ``source`` for invalid or too deeply nested TOML."""
     depth = _bracket_depth(text)
     if depth > MAX_TOML_DEPTH:
-        raise ConfigError(f"{source}: nested {depth} levels deep: expected at most {MAX_TOML_DEPTH} levels of tables")
+        raise ConfigError(
+            f"{source}: nested {depth} levels deep: expected at most {MAX_TOML_DEPTH} levels of tables", source=source
+        )
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+        raise ConfigError(f"{source}: not valid TOML: {exc}", source=source) from None
     except RecursionError:  # a nesting the bracket count could not see (it is an upper bound, not a parser)
-        raise ConfigError(f"{source}: nested too deeply: expected at most {MAX_TOML_DEPTH} levels") from None
+        raise ConfigError(
+            f"{source}: nested too deeply: expected at most {MAX_TOML_DEPTH} levels", source=source
+        ) from None
 
 
 def _bracket_depth(text: str) -> int:
@@ -504,6 +512,15 @@ def describe_validation_error(exc: ValidationError, source: str) -> str:
     others = len(exc.errors()) - 1
     suffix = f" (and {others} more problem{'s' if others > 1 else ''})" if others else ""
     return f"{source}: {message}{suffix}"
+
+
+def validation_error_key(exc: ValidationError) -> str | None:
+    """The dotted key of the first problem pydantic found (``components.app.count``), or None for the root."""
+    error = exc.errors(include_url=False)[0]
+    cause = error.get("ctx", {}).get("error")
+    if isinstance(cause, _KeyProblem):
+        return cause.key
+    return _dotted(error["loc"]) or None
 
 
 def _shown(value: Any, limit: int = 60) -> str:

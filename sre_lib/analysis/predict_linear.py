@@ -212,9 +212,9 @@ def linear_time_to_threshold(
     exactly when ``seconds_to_threshold <= T``.
     """
     if direction not in ("above", "below"):
-        raise DataError(f"direction: expected 'above' or 'below', got {direction!r}")
+        raise ValueError(f"direction: expected 'above' or 'below', got {direction!r}")
     if not math.isfinite(float(threshold)):
-        raise DataError(f"threshold: expected a finite number, got {threshold!r}")
+        raise ValueError(f"threshold: expected a finite number, got {threshold!r}")
     t_ms, y, eval_ms = _window(ts, values, eval_time, window, at, include_window_start)
     evaluated = pd.Timestamp(eval_ms, unit="ms", tz="UTC")
     if len(y) < 2:

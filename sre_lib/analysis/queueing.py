@@ -146,7 +146,7 @@ class MmcQueue:
     def response_time_quantile(self, q: float) -> float:
         """The q-quantile of response time in seconds (root of P(T > t) = 1 - q), ``inf`` if unstable."""
         if not 0 < q < 1:
-            raise DataError(f"q: expected a probability strictly between 0 and 1, got {q!r}")
+            raise ValueError(f"q: expected a probability strictly between 0 and 1, got {q!r}")
         if not self.stable:
             return math.inf
         tail = 1.0 - q

@@ -34,20 +34,20 @@ def _zone(tz: str | ZoneInfo | PlatformConfig) -> str:
 
 
 def signal_frequency(freq: str) -> Freq:
-    """'D' (daily) or 'h' (hourly) from the spellings users write; DataError otherwise."""
+    """'D' (daily) or 'h' (hourly) from the spellings users write; ValueError otherwise."""
     normal = {"d": "D", "day": "D", "daily": "D", "h": "h", "hour": "h", "hourly": "h"}.get(str(freq).lower())
     if normal is None:
-        raise DataError(f"signal frequency: expected 'D' (daily) or 'h' (hourly), got {freq!r}")
+        raise ValueError(f"signal frequency: expected 'D' (daily) or 'h' (hourly), got {freq!r}")
     return normal  # type: ignore[return-value]
 
 
 def _quantile_of(stat: str) -> float | None:
-    """0.95 for 'p95', None for 'max' / 'mean'; DataError for anything else."""
+    """0.95 for 'p95', None for 'max' / 'mean'; ValueError for anything else."""
     if stat in ("max", "mean"):
         return None
     match = re.fullmatch(r"p(\d{1,2}(?:\.\d+)?)", stat)
     if not match or not 0 < float(match.group(1)) < 100:
-        raise DataError(f"signal statistic: expected 'p95' (any 'pNN'), 'max' or 'mean', got {stat!r}")
+        raise ValueError(f"signal statistic: expected 'p95' (any 'pNN'), 'max' or 'mean', got {stat!r}")
     return float(match.group(1)) / 100.0
 
 
@@ -135,7 +135,7 @@ def daily_signal(
     try:
         ZoneInfo(zone)
     except (ValueError, KeyError) as exc:
-        raise DataError(f"daily signal: unknown time zone {zone!r}") from exc
+        raise ValueError(f"daily signal: unknown time zone {zone!r}") from exc
     quantile = _quantile_of(stat)
     if quantile is not None:
         aggregate = f"quantile_cont(value, {quantile!r})"

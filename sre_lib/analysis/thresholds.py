@@ -86,18 +86,18 @@ def thresholds_for(indicator: Indicator, *, full: float | None = None) -> dict[s
 
 def _check_thresholds(thresholds: Mapping[str, float], direction: Direction) -> dict[str, float]:
     if direction not in ("above", "below"):
-        raise DataError(f"direction: expected 'above' or 'below', got {direction!r}")
+        raise ValueError(f"direction: expected 'above' or 'below', got {direction!r}")
     levels = {str(name): float(level) for name, level in thresholds.items()}
     if not levels:
-        raise DataError("no thresholds given")
+        raise ValueError("no thresholds given")
     for name, level in levels.items():
         if not math.isfinite(level):
-            raise DataError(f"threshold {name!r} is {level}: expected a finite number")
+            raise ValueError(f"threshold {name!r} is {level}: expected a finite number")
     items = list(levels.items())
     for (name_a, a), (name_b, b) in itertools.pairwise(items):
         if (direction == "above" and not a < b) or (direction == "below" and not a > b):
             relation = "below" if direction == "above" else "above"
-            raise DataError(
+            raise ValueError(
                 f"thresholds out of order: {name_a} ({a:g}) must be {relation} {name_b} ({b:g}) "
                 f"when {'higher' if direction == 'above' else 'lower'} is worse"
             )
@@ -119,7 +119,7 @@ def _crossings(
     reason: str,
 ) -> list[Crossing]:
     if band not in (80, 95):
-        raise DataError(f"band: expected 80 or 95, got {band!r}")
+        raise ValueError(f"band: expected 80 or 95, got {band!r}")
     above = direction == "above"
     dates = frame["date"].to_numpy()
     lo, hi, mean = (frame[c].to_numpy(dtype=float) for c in (f"lo{band}", f"hi{band}", "mean"))
@@ -208,7 +208,7 @@ def time_to_threshold_many(
     """
     key_columns = list(keys) if keys is not None else list(forecasts.columns[: forecasts.columns.get_loc("date")])
     if metric not in key_columns:
-        raise DataError(f"time to threshold: {metric!r} is not one of the key columns {key_columns}")
+        raise ValueError(f"time to threshold: {metric!r} is not one of the key columns {key_columns}")
     observed: dict[tuple[Any, ...], float] = {}
     if last_values is not None:
         missing = [column for column in [*key_columns, "value"] if column not in last_values]

@@ -32,7 +32,7 @@ from typing import Any
 import yaml
 
 from sre_lib.config import PROJECT_ROOT, load_config, resolve_config_path
-from sre_lib.errors import SreError
+from sre_lib.errors import ReportError
 from sre_lib.secrets import environment_secrets, redact
 from sre_lib.warehouse.store import Warehouse, resolve_warehouse_path
 
@@ -50,10 +50,6 @@ _SECRET_PARAMETER_WORDS = (  # anywhere in a name
     "bearer",
 )  # fmt: skip
 _SECRET_PARAMETER_PARTS = frozenset({"pass", "pwd", "pw", "auth", "authorization", "key"})  # as a whole part: db_pass
-
-
-class ReportError(SreError):
-    """A report run failed; its directory is kept for debugging and `latest` did not move."""
 
 
 @dataclass(frozen=True)
@@ -240,7 +236,7 @@ def run_report(
     }
     source = Path(notebook) if notebook else NOTEBOOK_DIR / REPORTS[report]
     if not source.exists():
-        raise ReportError(f"report notebook {source} is missing")
+        raise ReportError(f"report notebook {source} is missing", report=report)
     check_parameters(params, source)
     Warehouse(params["warehouse"]).current_snapshot()  # a missing warehouse is a user error, not a failed run
     root = Path(out_dir or DEFAULT_OUT_DIR) / report
@@ -268,7 +264,9 @@ def run_report(
     run = ReportRun(report, status, directory, executed, html, seconds, error)
     if error is not None:
         (directory / "FAILED").write_text(error + "\n", encoding="utf-8")
-        raise ReportError(f"{report} report failed (kept in {directory}): {error}")
+        raise ReportError(
+            f"{report} report failed (kept in {directory}): {error}", report=report, run_dir=str(directory)
+        )
     _point_latest(root, directory)
     return run
 

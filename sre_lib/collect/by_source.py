@@ -9,7 +9,7 @@ from typing import TypeVar
 
 from sre_lib.config import PlatformConfig
 from sre_lib.durations import parse_window
-from sre_lib.errors import SreError
+from sre_lib.errors import CollectionError, SreError
 from sre_lib.progress import ProgressReporter
 from sre_lib.warehouse.store import Warehouse, WriteRun
 
@@ -27,7 +27,37 @@ def collection_window(since: str | None, start: str | None, end: str | None) -> 
 def collect_once(
     source: str, warehouse: Warehouse, config: PlatformConfig, start: datetime, end: datetime, step: timedelta
 ) -> str:
-    """Collect one source; return a one-line summary of what was written."""
+    """Collect one source; return a one-line summary of what was written.
+
+    A CollectionError leaves here with its ``source`` and ``target`` set, whichever collector raised it.
+    """
+    try:
+        return _collect_source(source, warehouse, config, start, end, step)
+    except CollectionError as exc:
+        exc.source = exc.source or source
+        exc.target = exc.target or _target_name(source, config)
+        raise
+
+
+def _target_name(source: str, config: PlatformConfig) -> str | None:
+    """The server a source reads, as messages show it: a server name, or Prometheus's URL without credentials."""
+    if source == "postgres":
+        return config.sources.postgres.server
+    if source == "redis":
+        return config.sources.redis.server
+    if source == "prometheus":
+        from sre_lib.collect.prometheus import prometheus_target
+
+        try:
+            return prometheus_target(config).describe()
+        except SreError:  # an unusable URL: the message already says so, and the URL may hold a password
+            return None
+    return None
+
+
+def _collect_source(
+    source: str, warehouse: Warehouse, config: PlatformConfig, start: datetime, end: datetime, step: timedelta
+) -> str:
     if source == "postgres":
         from sre_lib.collect.postgres_snapshot import collect_postgres
 
@@ -47,7 +77,7 @@ def collect_once(
         with ProgressReporter("prometheus", unit="chunk") as bar:
             summary = collect_prometheus(warehouse, config, start, end, step, progress=bar.update)
         return f"{summary!s}"
-    raise SreError(f"unknown source {source!r}: expected prometheus, postgres, redis or all")
+    raise CollectionError(f"unknown source {source!r}: expected prometheus, postgres, redis or all", source=source)
 
 
 def fetch_then_write(

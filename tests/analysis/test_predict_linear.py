@@ -92,6 +92,16 @@ def test_predict_linear_window_constant_series_and_too_few_samples() -> None:
         predict_linear([], [], 60)
 
 
+@pytest.mark.parametrize(
+    ("arguments", "match"),
+    [({"threshold": 80.0, "direction": "sideways"}, "direction"), ({"threshold": math.inf}, "threshold")],
+)
+def test_a_wrong_direction_or_threshold_is_a_value_error(arguments: dict[str, object], match: str) -> None:
+    with pytest.raises(ValueError, match=match) as raised:
+        linear_time_to_threshold([0, 60, 120], [1.0, 2.0, 3.0], **arguments)  # type: ignore[arg-type]
+    assert not isinstance(raised.value, DataError)
+
+
 def test_linear_time_to_threshold_matches_what_an_alert_would_see() -> None:
     seconds = np.arange(0, 6 * 3600, 300, dtype=float) + 1_750_000_000
     used = 50 + (seconds - seconds[0]) / 3600.0  # one percent per hour

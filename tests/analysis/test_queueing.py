@@ -148,12 +148,18 @@ def test_a_target_below_the_service_time_alone_is_refused() -> None:
         (lambda: MmcQueue(-1.0, 0.1, 2), "rate_per_s"),
         (lambda: MmcQueue(1.0, 0.0, 2), "service_time_s"),
         (lambda: servers_for_p95(1.0, 0.1, 0.5, per_server_concurrency=0), "per_server_concurrency"),
-        (lambda: MmcQueue(1.0, 0.1, 2).response_time_quantile(1.0), "q"),
     ],
 )
 def test_bad_input_is_a_data_error_naming_the_argument(call, match: str) -> None:
     with pytest.raises(DataError, match=match):
         call()
+
+
+def test_a_quantile_outside_zero_to_one_is_a_value_error() -> None:
+    """q is the caller's argument, not measured data: a wrong one is a ValueError, not a DataError."""
+    with pytest.raises(ValueError, match="q: expected a probability") as raised:
+        MmcQueue(1.0, 0.1, 2).response_time_quantile(1.0)
+    assert not isinstance(raised.value, DataError)
 
 
 def test_table_reads_well_in_a_notebook() -> None:

@@ -53,10 +53,11 @@ def test_hourly_signal_buckets_are_local_hours_even_in_a_half_hour_zone() -> Non
 
 
 def test_signal_rejects_unknown_statistic_frequency_and_missing_columns() -> None:
+    """A wrong argument is a ValueError; samples lacking a column are a DataError."""
     samples = pd.DataFrame({"ts": pd.date_range("2026-01-01", periods=3, freq="h", tz="UTC"), "value": 1.0})
-    with pytest.raises(DataError, match="statistic"):
+    with pytest.raises(ValueError, match="statistic"):
         capacity_signal(samples, stat="p100")
-    with pytest.raises(DataError, match="frequency"):
+    with pytest.raises(ValueError, match="frequency"):
         capacity_signal(samples, freq="W")
     with pytest.raises(DataError, match="lack columns"):
         capacity_signal(samples.rename(columns={"value": "v"}))

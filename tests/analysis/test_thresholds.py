@@ -58,8 +58,19 @@ def test_crossings_below_and_from_an_indicator() -> None:
 )
 def test_thresholds_out_of_order_are_refused(levels: dict[str, float], direction: str) -> None:
     result = forecast(daily(trend_series(40, 0.1, seed=11)), 10)
-    with pytest.raises(DataError, match="threshold"):
+    with pytest.raises(ValueError, match="threshold"):  # an argument, not data: a programmer's mistake
         time_to_threshold(result, levels, direction=direction)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "match"),
+    [({"direction": "sideways"}, "direction"), ({"band": 90}, "band: expected 80 or 95")],
+)
+def test_a_wrong_direction_or_band_is_a_value_error(arguments: dict[str, object], match: str) -> None:
+    result = forecast(daily(trend_series(40, 0.1, seed=11)), 10)
+    with pytest.raises(ValueError, match=match) as raised:
+        time_to_threshold(result, {"warning": 70, "critical": 80}, **arguments)  # type: ignore[arg-type]
+    assert not isinstance(raised.value, DataError)
 
 
 @pytest.mark.parametrize(
