@@ -5,5 +5,6 @@ __all__ = [
     "blocks",
     "capacity",
     "charts",
+    "dr_readiness",
     "slow_queries",
 ]

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from support.browser import open_offline
 
-from sre_lib.analysis.dr import dr_readiness
 from sre_lib.app.report_runner import run_report
 from sre_lib.config import DEFAULT_CONFIG_PATH, load_config
 from sre_lib.demo import postgres_history as demo
 from sre_lib.reviews.capacity import capacity_review
+from sre_lib.reviews.dr_readiness import dr_readiness
 from sre_lib.reviews.slow_queries import slow_query_review
 from sre_lib.warehouse.store import Warehouse
 

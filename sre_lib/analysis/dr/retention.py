@@ -1,0 +1,204 @@
+"""Retention coverage: can we restore to any point of the last retention_days (30)?
+
+It needs a successful full backup at least that old, and WAL continuous since: an archiving stall longer than
+the RPO inside the window warns (PostgreSQL keeps unarchived WAL, so it is normally a breach of the RPO rather
+than a hole, but the statistics cannot prove the backlog reached the archive); coverage short by up to
+RETENTION_SHORTFALL_TOLERANCE (1 d) warns, more fails. Stalls are found in the pg_archiver history by
+:func:`archive_stalls`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sre_lib.analysis.dr.check_context import CheckContext, plain_value
+from sre_lib.analysis.dr.check_result import FAIL, NO_ACTION, PASS, WARN, DrCheck, Status, hours_text
+from sre_lib.analysis.dr.full_backups import ok_full_backups
+from sre_lib.analysis.dr.wal_archiving import ARCHIVER_COLUMNS, stale_history_failure
+from sre_lib.durations import human_duration
+
+__all__ = ["RETENTION_SHORTFALL_TOLERANCE", "ArchiveStall", "archive_stalls", "check_retention"]
+
+RETENTION_SHORTFALL_TOLERANCE = timedelta(days=1)  # coverage short of the window by up to a day warns, more fails
+
+
+@dataclass(frozen=True)
+class ArchiveStall:
+    """A run of snapshots in which archiving was failing: from the last success before to the last failure seen."""
+
+    last_success: datetime | None  # None: nothing had ever been archived
+    last_failure: datetime
+    last_failed_wal: str | None
+    resumed_at: datetime | None  # last_archived_time at the first healthy snapshot after; None: still failing
+
+    @property
+    def duration(self) -> timedelta | None:
+        """How long no WAL was archived, at least (None when nothing had ever been archived)."""
+        return None if self.last_success is None else self.last_failure - self.last_success
+
+
+def _failing(row: Mapping[str, Any]) -> bool:
+    """A failure since the last success (barman's rule without the archive_mode part)."""
+    failed_at = row["last_failed_time"]
+    if failed_at is None or stale_history_failure(row):
+        return False
+    archived_at = row["last_archived_time"]
+    return archived_at is None or failed_at > archived_at
+
+
+def archive_stalls(rows: Sequence[Mapping[str, Any]]) -> list[ArchiveStall]:
+    """Failure episodes in a time-ordered pg_archiver history.
+
+    An episode is a run of consecutive snapshots that each saw a failure after the last success (barman's
+    failing state). It lasted at least from that last success to the last failure the run recorded. Failures
+    that began and cleared between two snapshots leave no failing snapshot and are not episodes: with
+    snapshots every 15 minutes they are far shorter than an RPO.
+    """
+    stalls: list[ArchiveStall] = []
+    episode: list[Mapping[str, Any]] = []
+    clean = [{key: plain_value(value) for key, value in row.items()} for row in rows]  # DataFrame records welcome
+    for row in [*clean, None]:
+        if row is not None and _failing(row):
+            episode.append(row)
+            continue
+        if episode:
+            last = max(episode, key=lambda r: r["last_failed_time"])
+            stalls.append(
+                ArchiveStall(
+                    last_success=episode[0]["last_archived_time"],
+                    last_failure=last["last_failed_time"],
+                    last_failed_wal=last["last_failed_wal"],
+                    resumed_at=row["last_archived_time"] if row is not None else None,
+                )
+            )
+            episode = []
+    return stalls
+
+
+def check_retention(ctx: CheckContext) -> DrCheck:
+    """Whether every point of the retention window can be restored: an old enough backup and WAL since."""
+    name, title = "retention", "Retention coverage"
+    days = ctx.config.backup.retention_days
+    window = timedelta(days=days)
+    evidence: dict[str, Any] = {"retention_days": days, "window_start": ctx.window_start}
+    backups = ok_full_backups(ctx)
+    if not backups:
+        return DrCheck(
+            name,
+            title,
+            FAIL,
+            "nothing to restore from",
+            f"no successful full backup of {ctx.server} is recorded: no point of the last {days} days can be restored",
+            "Take a daily full backup with WAL archiving, and keep them for the retention window "
+            f"(pgBackRest: repo1-retention-full-type=time, repo1-retention-full={days}).",
+            evidence,
+        )
+    oldest = backups[0]
+    nominal = ctx.as_of - oldest["finished_at"]
+    history = ctx.rows(
+        f"SELECT {ARCHIVER_COLUMNS} FROM pg_archiver WHERE server = ? AND taken_at BETWEEN ? AND ? ORDER BY taken_at",
+        [ctx.server, min(oldest["started_at"], ctx.window_start) - timedelta(days=1), ctx.as_of],
+    )
+    # A stall longer than the RPO after the oldest backup: restores through it are unproven, so the proven
+    # span starts at the first full backup after it. Only stalls whose next backup lands inside the window matter.
+    proven_from = oldest["finished_at"]
+    gaps = []
+    for stall in archive_stalls(history):
+        if stall.last_failure < oldest["started_at"] or (stall.duration is not None and stall.duration <= ctx.rpo):
+            continue
+        later = [b["finished_at"] for b in backups if b["started_at"] > stall.last_failure]
+        restart = later[0] if later else ctx.as_of
+        if restart > ctx.window_start:
+            gaps.append(stall)
+        proven_from = max(proven_from, restart)
+    proven = ctx.as_of - proven_from
+    old_backups = sum(1 for b in backups if b["finished_at"] < ctx.window_start - timedelta(days=1))
+    observed_from = history[0]["taken_at"] if history else None
+    evidence |= {
+        "oldest_backup_id": oldest["backup_id"],
+        "oldest_finished_at": oldest["finished_at"],
+        "coverage_seconds": nominal.total_seconds(),
+        "coverage": human_duration(nominal),
+        "proven_coverage_seconds": proven.total_seconds(),
+        "proven_coverage": human_duration(proven),
+        "archive_gaps": [
+            {
+                "last_success": g.last_success,
+                "last_failure": g.last_failure,
+                "last_failed_wal": g.last_failed_wal,
+                "duration_seconds": g.duration.total_seconds() if g.duration is not None else None,
+                "resumed_at": g.resumed_at,
+            }
+            for g in gaps
+        ],
+        "archiver_history_from": observed_from,
+        "backups_older_than_window": old_backups,
+    }
+    if nominal >= window:
+        status: Status = WARN if proven < window else PASS
+    else:
+        status = WARN if nominal >= window - RETENTION_SHORTFALL_TOLERANCE else FAIL
+    finding = (
+        f"oldest successful full backup {oldest['backup_id']} finished at {ctx.local(oldest['finished_at'])}: "
+        f"restores can reach back {human_duration(nominal)}; the policy asks for {days} days"
+    )
+    if old_backups:
+        finding += (
+            f"; {old_backups} backup{'s are' if old_backups > 1 else ' is'} kept beyond that "
+            "(allowed, but storage the policy does not need)"
+        )
+    for gap in gaps:
+        length = human_duration(gap.duration) if gap.duration is not None else "an unknown time"
+        finding += (
+            f"; WAL archiving stalled for at least {length} (longer than the "
+            f"{hours_text(ctx.config.recovery.rpo_hours)} RPO), from the last success at "
+            f"{ctx.local(gap.last_success) if gap.last_success else 'unknown'} to a failure at "
+            f"{ctx.local(gap.last_failure)} (WAL {gap.last_failed_wal})"
+        )
+        finding += (
+            f", resuming by {ctx.local(gap.resumed_at)}" if gap.resumed_at is not None else ", and is still failing"
+        )
+    if gaps and proven > timedelta(0):
+        first_gap = gaps[0]
+        hole_from = ctx.local(first_gap.last_success) if first_gap.last_success else "the stall"
+        finding += (
+            f"; continuity through the stall is unproven, so points from {hole_from} to "
+            f"{ctx.local(proven_from)} (the first full backup after it) may not be restorable; earlier points "
+            f"restore from earlier backups, and the last {human_duration(proven)} from that backup on"
+        )
+    elif gaps:
+        finding += (
+            "; continuity through the stall is unproven and no full backup has completed since: points after the "
+            "stall may not be restorable"
+        )
+    elif history:
+        finding += f"; no archive stall longer than the RPO since {ctx.local(max(observed_from, oldest['started_at']))}"
+    if observed_from is not None and observed_from > max(oldest["started_at"], ctx.window_start):
+        finding += f"; archiver history only starts at {ctx.local(observed_from)}"
+    actions = []
+    if nominal < window:
+        actions.append(
+            f"Keep backups and WAL for {days} days: pgBackRest repo1-retention-full-type=time with "
+            f"repo1-retention-full={days} keeps the newest backup older than the window, so every point in it "
+            "stays restorable."
+        )
+    if gaps:
+        actions.append(
+            "Verify the WAL archive is continuous across the stall (pgbackrest verify, or check that every segment "
+            "between the last success and the resumption is in the archive); if it is not, points between the "
+            "last success before the stall and the next full backup after it cannot be reached."
+        )
+    if status == FAIL:
+        headline = f"restores reach back only {human_duration(nominal)} of {days} days"
+    elif nominal < window:
+        headline = f"restores reach back {human_duration(nominal)}, short of {days} days"
+    elif status == WARN:
+        latest = gaps[-1]
+        length = human_duration(latest.duration) if latest.duration is not None else "long"
+        headline = f"WAL archive stalled {length} on {latest.last_failure.astimezone(ctx.tz).date().isoformat()}"
+    else:
+        headline = f"any point of the last {days} days restorable"
+    return DrCheck(name, title, status, headline, finding, " ".join(actions) or NO_ACTION, evidence)
