@@ -12,6 +12,8 @@ from collections.abc import Collection
 
 import pandas as pd
 
+from sre_lib.warehouse.statement_columns import STATEMENT_COLUMNS, STATEMENT_KEY
+
 _COMMON_12 = [
     "userid",
     "dbid",
@@ -84,34 +86,20 @@ DOCUMENTED_COLUMNS[18] = DOCUMENTED_COLUMNS[17] | {
 
 EXTENSION_VERSION_BY_MAJOR = {12: "1.7", 13: "1.8", 14: "1.9", 15: "1.10", 16: "1.10", 17: "1.11", 18: "1.12"}
 
-# warehouse column -> server columns to try, newest name first
-NORMALISED_SOURCES: dict[str, tuple[str, ...]] = {
-    "userid": ("userid",),
-    "dbid": ("dbid",),
-    "queryid": ("queryid",),
-    "toplevel": ("toplevel",),
-    "query": ("query",),
-    "calls": ("calls",),
+#: Warehouse columns fed by a server column of another name (or of two names across versions), newest first.
+_SERVER_NAMES: dict[str, tuple[str, ...]] = {
     "total_exec_time_ms": ("total_exec_time", "total_time"),
     "min_exec_time_ms": ("min_exec_time", "min_time"),
     "max_exec_time_ms": ("max_exec_time", "max_time"),
     "mean_exec_time_ms": ("mean_exec_time", "mean_time"),
     "stddev_exec_time_ms": ("stddev_exec_time", "stddev_time"),
-    "plans": ("plans",),
     "total_plan_time_ms": ("total_plan_time",),
-    "rows": ("rows",),
-    "shared_blks_hit": ("shared_blks_hit",),
-    "shared_blks_read": ("shared_blks_read",),
-    "shared_blks_dirtied": ("shared_blks_dirtied",),
-    "shared_blks_written": ("shared_blks_written",),
-    "local_blks_hit": ("local_blks_hit",),
-    "local_blks_read": ("local_blks_read",),
-    "temp_blks_read": ("temp_blks_read",),
-    "temp_blks_written": ("temp_blks_written",),
     "blk_read_time_ms": ("shared_blk_read_time", "blk_read_time"),
     "blk_write_time_ms": ("shared_blk_write_time", "blk_write_time"),
-    "wal_bytes": ("wal_bytes",),
-    "stats_since": ("stats_since",),
+}
+#: Warehouse column (``STATEMENT_COLUMNS``, in order) -> server columns to try, newest name first.
+NORMALISED_SOURCES: dict[str, tuple[str, ...]] = {
+    column: _SERVER_NAMES.get(column, (column,)) for column in STATEMENT_COLUMNS
 }
 REQUIRED = ("userid", "dbid", "queryid", "query", "calls", "total_exec_time_ms", "rows")
 
@@ -142,7 +130,7 @@ def select_list(available: Collection[str], alias: str = "s") -> str:
     return ", ".join(parts)
 
 
-_KEY = ("userid", "dbid", "queryid")
+_KEY = tuple(column for column in STATEMENT_KEY if column != "toplevel")
 _NOT_SUMMED = frozenset({*_KEY, "toplevel", "query", "min_exec_time_ms", "max_exec_time_ms", "mean_exec_time_ms",
                          "stddev_exec_time_ms", "stats_since"})  # fmt: skip
 

@@ -25,25 +25,19 @@ from datetime import datetime
 import duckdb
 import pandas as pd
 
-COUNTERS = (
-    "calls",
-    "total_exec_time_ms",
-    "plans",
-    "total_plan_time_ms",
-    "rows",
-    "shared_blks_hit",
-    "shared_blks_read",
-    "shared_blks_dirtied",
-    "shared_blks_written",
-    "local_blks_hit",
-    "local_blks_read",
-    "temp_blks_read",
-    "temp_blks_written",
-    "blk_read_time_ms",
-    "blk_write_time_ms",
-    "wal_bytes",
-)
-ENTRY_KEY = ("server", "userid", "dbid", "queryid", "toplevel")
+from sre_lib.warehouse.statement_columns import STATEMENT_COUNTERS, STATEMENT_KEY
+
+__all__ = [
+    "COUNTERS",
+    "ENTRY_KEY",
+    "deltas_sql",
+    "statement_deltas",
+]
+
+#: The counters differenced between snapshots: the warehouse's one list.
+COUNTERS = STATEMENT_COUNTERS
+#: One pg_stat_statements entry across snapshots: its server and its key there.
+ENTRY_KEY = ("server", *STATEMENT_KEY)
 
 
 def deltas_sql(
