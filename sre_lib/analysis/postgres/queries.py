@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sre_lib.analysis.postgres.snapshots import Instant, as_of, resolve_server, to_utc
+from sre_lib.analysis.postgres.snapshots import Instant, PgWindow, as_of, resolve_server, resolve_window, to_utc
 from sre_lib.analysis.postgres.statement_deltas import deltas_sql
 from sre_lib.errors import DataError
 
@@ -146,9 +146,7 @@ class WindowSummary:
         return not self.resets and self.dealloc == 0
 
 
-def _snapshot_flags(
-    con: duckdb.DuckDBPyConnection, server: str, start: datetime | None, end: datetime | None
-) -> pd.DataFrame:
+def _snapshot_flags(con: duckdb.DuckDBPyConnection, window: PgWindow) -> pd.DataFrame:
     """The server's snapshots in (start, end]: interval start, whether stats_reset moved, entries evicted."""
     return con.execute(
         """
@@ -161,7 +159,7 @@ def _snapshot_flags(
         WHERE (?::TIMESTAMPTZ IS NULL OR taken_at > ?) AND (?::TIMESTAMPTZ IS NULL OR taken_at <= ?)
         ORDER BY taken_at
         """,
-        [server, start, start, end, end],
+        [window.server, window.start, window.start, window.end, window.end],
     ).df()
 
 
@@ -169,11 +167,10 @@ def window_summary(
     con: duckdb.DuckDBPyConnection, server: str | None = None, start: Instant | None = None, end: Instant | None = None
 ) -> WindowSummary:
     """Snapshots, intervals, resets and evictions inside the window (intervals ending in (start, end])."""
-    server = resolve_server(con, server)
-    start, end = to_utc(start, "start"), to_utc(end, "end")
-    snaps = _snapshot_flags(con, server, start, end)
+    window = resolve_window(con, server, start, end)
+    snaps = _snapshot_flags(con, window)
     intervals = snaps[snaps["interval_start"].notna()]
-    sql, params = deltas_sql(server, start, end)
+    sql, params = deltas_sql(window.server, window.start, window.end)
     entries = con.execute(
         f"""SELECT interval_end, count(*) FILTER (WHERE reset) AS entries_reset,
                    coalesce(sum(calls) FILTER (WHERE toplevel IS NOT FALSE), 0) AS calls,
@@ -184,9 +181,9 @@ def window_summary(
     reset_ends = set(intervals.loc[intervals["stats_moved"].astype(bool), "taken_at"])
     reset_ends |= set(entries.loc[entries["entries_reset"] > 0, "interval_end"])
     return WindowSummary(
-        server=server,
-        start=start,
-        end=end,
+        server=window.server,
+        start=window.start,
+        end=window.end,
         snapshots=len(snaps),
         intervals=len(intervals),
         resets=tuple(pd.Timestamp(t).to_pydatetime() for t in sorted(reset_ends)),
@@ -197,11 +194,9 @@ def window_summary(
     )
 
 
-def _intervals(
-    con: duckdb.DuckDBPyConnection, server: str, start: datetime | None, end: datetime | None
-) -> pd.DataFrame:
+def _intervals(con: duckdb.DuckDBPyConnection, window: PgWindow) -> pd.DataFrame:
     """Each statement's deltas per interval ending in (start, end], summed over roles."""
-    sql, params = deltas_sql(server, start, end)
+    sql, params = deltas_sql(window.server, window.start, window.end)
     sums = ", ".join(f"sum({c})::{'DOUBLE' if c.endswith('_ms') else 'BIGINT'} AS {c}" for c in _SUMMED)
     return con.execute(
         f"""
@@ -255,10 +250,9 @@ def _aggregate(intervals: pd.DataFrame, flags: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _statements(
-    con: duckdb.DuckDBPyConnection, server: str, start: datetime | None, end: datetime | None
-) -> pd.DataFrame:
-    return _aggregate(_intervals(con, server, start, end), _snapshot_flags(con, server, start, end))
+def _statements(con: duckdb.DuckDBPyConnection, window: PgWindow) -> pd.DataFrame:
+    """One row per statement with calls over the window (``_aggregate``)."""
+    return _aggregate(_intervals(con, window), _snapshot_flags(con, window))
 
 
 _TOP_COLUMNS = [
@@ -309,8 +303,7 @@ def top_statements(
     """
     if by not in TOP_METRICS:
         raise DataError(f"top_statements: by must be one of {', '.join(TOP_METRICS)}, got {by!r}")
-    server = resolve_server(con, server)
-    frame = _statements(con, server, to_utc(start, "start"), to_utc(end, "end"))
+    frame = _statements(con, resolve_window(con, server, start, end))
     frame = frame[frame["calls"] >= min_calls]
     column, _share = TOP_METRICS[by]
     frame = frame.sort_values([column, "queryid"], ascending=[False, True], kind="stable")
@@ -334,8 +327,7 @@ def statement_history(
     interval without calls. ``reset`` marks intervals whose counts restarted (lower bounds), ``dealloc``
     intervals during which entries were evicted.
     """
-    server = resolve_server(con, server)
-    frame = _intervals(con, server, to_utc(start, "start"), to_utc(end, "end"))
+    frame = _intervals(con, resolve_window(con, server, start, end))
     frame = frame[(frame["queryid"] == queryid) & ((frame["datname"] == datname) if datname else True)]
     grouped = frame.groupby(["server", "interval_start", "interval_end"], sort=True)
     history = grouped[list(_SUMMED)].sum()
@@ -356,7 +348,9 @@ def _windows(
     end: Instant | None,
     baseline_start: Instant | None,
     baseline_end: Instant | None,
-) -> tuple[datetime, datetime, datetime, datetime]:
+) -> tuple[PgWindow, PgWindow]:
+    """The window (default: DEFAULT_COMPARISON_WINDOW ending at the latest snapshot) and its baseline
+    (default: as long, just before it), both closed."""
     end_ = to_utc(end, "end") or as_of(con, "pg_snapshots", server, None)
     start_ = to_utc(start, "start") or end_ - DEFAULT_COMPARISON_WINDOW
     if start_ >= end_:
@@ -365,7 +359,7 @@ def _windows(
     b_start = to_utc(baseline_start, "baseline_start") or b_end - (end_ - start_)
     if b_start >= b_end:
         raise DataError(f"baseline window: start ({b_start}) must be before end ({b_end})")
-    return start_, end_, b_start, b_end
+    return PgWindow(server, start_, end_), PgWindow(server, b_start, b_end)
 
 
 _KEY = [c for c in _STATEMENT if c != "datname"]
@@ -378,28 +372,30 @@ def _compared(
     end: Instant | None,
     baseline_start: Instant | None,
     baseline_end: Instant | None,
-) -> tuple[pd.DataFrame, pd.DataFrame, tuple[datetime, datetime, datetime, datetime]]:
+) -> tuple[pd.DataFrame, pd.DataFrame, tuple[PgWindow, PgWindow]]:
     """Window statements merged with their baseline totals, the per-interval frame of both, and the windows."""
-    windows = start_, end_, b_start, b_end = _windows(con, server, start, end, baseline_start, baseline_end)
-    intervals = _intervals(con, server, min(start_, b_start), max(end_, b_end))
-    flags = _snapshot_flags(con, server, min(start_, b_start), max(end_, b_end))
-    if not _between_snaps(flags, b_start, b_end)["interval_start"].notna().any():
+    window, baseline = _windows(con, server, start, end, baseline_start, baseline_end)
+    both = PgWindow(server, min(window.start, baseline.start), max(window.end, baseline.end))
+    intervals = _intervals(con, both)
+    flags = _snapshot_flags(con, both)
+    if not _between_snaps(flags, baseline)["interval_start"].notna().any():
         raise DataError(
-            f"baseline window {b_start} .. {b_end} holds no snapshot interval of server {server}: every statement "
-            "would look new; choose a baseline inside the collected history"
+            f"baseline window {baseline.start} .. {baseline.end} holds no snapshot interval of server {server}: "
+            "every statement would look new; choose a baseline inside the collected history"
         )
-    window = _aggregate(_between(intervals, start_, end_), _between_snaps(flags, start_, end_))
-    baseline = _aggregate(_between(intervals, b_start, b_end), _between_snaps(flags, b_start, b_end))
-    base = baseline[[*_KEY, "calls", "mean_exec_time_ms"]].rename(
+    in_window = _aggregate(_between(intervals, window.start, window.end), _between_snaps(flags, window))
+    in_baseline = _aggregate(_between(intervals, baseline.start, baseline.end), _between_snaps(flags, baseline))
+    base = in_baseline[[*_KEY, "calls", "mean_exec_time_ms"]].rename(
         columns={"calls": "baseline_calls", "mean_exec_time_ms": "baseline_mean_exec_time_ms"}
     )
-    merged = window.astype({"toplevel": "boolean"}).merge(base.astype({"toplevel": "boolean"}), on=_KEY, how="left")
+    merged = in_window.astype({"toplevel": "boolean"}).merge(base.astype({"toplevel": "boolean"}), on=_KEY, how="left")
     merged["baseline_calls"] = merged["baseline_calls"].fillna(0).astype("int64")
-    return merged, intervals, windows
+    return merged, intervals, (window, baseline)
 
 
-def _between_snaps(flags: pd.DataFrame, start: datetime, end: datetime) -> pd.DataFrame:
-    return flags[(flags["taken_at"] > start) & (flags["taken_at"] <= end)]
+def _between_snaps(flags: pd.DataFrame, window: PgWindow) -> pd.DataFrame:
+    """The snapshot flags of the snapshots in (start, end] of a closed window."""
+    return flags[(flags["taken_at"] > window.start) & (flags["taken_at"] <= window.end)]
 
 
 def new_slow_statements(
@@ -471,7 +467,7 @@ def statement_comparison(
     first, then by p-value.
     """
     server = resolve_server(con, server)
-    merged, intervals, (start_, end_, b_start, b_end) = _compared(con, server, start, end, baseline_start, baseline_end)
+    merged, intervals, (window, baseline) = _compared(con, server, start, end, baseline_start, baseline_end)
     merged = merged[merged["baseline_calls"] > 0].copy()
     samples = intervals[intervals["calls"] > 0]
     samples = samples.assign(mean_ms=samples["total_exec_time_ms"] / samples["calls"])
@@ -479,8 +475,8 @@ def statement_comparison(
     results: list[tuple[int, int, float, float]] = []
     for row in merged[_KEY].itertuples(index=False):
         group = grouped.get(_key(tuple(row)), samples.iloc[:0])
-        before = _between(group, b_start, b_end)["mean_ms"]
-        after = _between(group, start_, end_)["mean_ms"]
+        before = _between(group, baseline.start, baseline.end)["mean_ms"]
+        after = _between(group, window.start, window.end)["mean_ms"]
         results.append((len(before), len(after), *_mann_whitney(after, before, min_intervals)))
     tested = pd.DataFrame(results, columns=["n_baseline", "n_window", "u_statistic", "p_value"], index=merged.index)
     merged = pd.concat([merged, tested], axis=1)

@@ -6,10 +6,14 @@ Where each check lives:
 
 * ``sre_lib.analysis.postgres.queries``: slow queries from pg_stat_statements deltas (top statements, a statement's
   history, new slow statements, regressions, the reset/eviction summary of a window, ``statement_html``).
-* ``sre_lib.analysis.postgres.maintenance``: VACUUM / ANALYZE debt, dead tuples, wraparound, indexes (unused, duplicate,
-  invalid), sequential-scan-dominated tables, cache hit ratios, sequences, growth, connections.
+* ``sre_lib.analysis.postgres.maintenance``: VACUUM / ANALYZE debt, dead tuples, transaction-ID wraparound.
+* ``sre_lib.analysis.postgres.indexes``: unused, duplicate and invalid indexes, sequential-scan-dominated tables
+  (``index_definitions`` takes ``pg_get_indexdef`` text apart).
+* ``sre_lib.analysis.postgres.cache_hits``, ``sequences``, ``growth``, ``connections``: one check family each,
+  over ``table_activity`` (each table's gauges and counter deltas in a window) where they need it.
 
-This module holds what both share: which server, which window, and how a window's counters are differenced.
+This module holds what they all share: which server, which window (``PgWindow``, resolved once by
+``resolve_window``), and how a window's counters are differenced.
 
 **Windows.** ``start`` / ``end`` bound a window; counters are differenced over the snapshot intervals *ending*
 in ``(start, end]`` (so with snapshots every 15 minutes a window from 10:00 to 11:00 holds the four intervals
@@ -36,10 +40,12 @@ counters: that interval then counts the index's lifetime scans, which errs towar
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import duckdb
+import pandas as pd
 
 from sre_lib.durations import Instant, to_utc
 from sre_lib.errors import DataError
@@ -47,9 +53,12 @@ from sre_lib.warehouse.store import scalar
 
 __all__ = [
     "Instant",
+    "PgWindow",
     "as_of",
+    "latest_rows",
     "latest_rows_sql",
     "resolve_server",
+    "resolve_window",
     "to_utc",
     "window_deltas_sql",
 ]
@@ -68,6 +77,42 @@ def resolve_server(con: duckdb.DuckDBPyConnection, server: str | None, table: st
     if len(servers) > 1:
         raise DataError(f"{table}: several PostgreSQL servers ({', '.join(servers)}): name one with server=")
     return servers[0]
+
+
+@dataclass(frozen=True)
+class PgWindow:
+    """One server and one window of its history, resolved and in UTC: what every analysis here reads.
+
+    ``start`` / ``end`` of None leave that side open (all history). Counter checks difference the intervals
+    ending in ``(start, end]``; gauge checks read the snapshots taken in ``[start, end]``; point-in-time checks
+    the latest snapshot at or before ``end``.
+    """
+
+    server: str
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def snapshots_sql(self, alias: str = "") -> tuple[str, list[Any]]:
+        """A WHERE condition keeping this server's snapshots taken in [start, end], and its parameters."""
+        column = f"{alias}." if alias else ""
+        sql = (
+            f"{column}server = ? AND (?::TIMESTAMPTZ IS NULL OR {column}taken_at >= ?) "
+            f"AND (?::TIMESTAMPTZ IS NULL OR {column}taken_at <= ?)"
+        )
+        return sql, [self.server, self.start, self.start, self.end, self.end]
+
+
+def resolve_window(
+    con: duckdb.DuckDBPyConnection,
+    server: str | None = None,
+    start: Instant | None = None,
+    end: Instant | None = None,
+    table: str = "pg_snapshots",
+) -> PgWindow:
+    """The window a check asked for, resolved once: the server (``resolve_server`` over ``table``), then
+    ``start`` and ``end`` as UTC date-times (naive ones are UTC)."""
+    resolved = resolve_server(con, server, table)
+    return PgWindow(resolved, to_utc(start, "start"), to_utc(end, "end"))
 
 
 def as_of(con: duckdb.DuckDBPyConnection, table: str, server: str, end: datetime | None) -> datetime | None:
@@ -89,6 +134,12 @@ def latest_rows_sql(table: str, server: str, end: datetime | None) -> tuple[str,
     WHERE taken_at = (SELECT max(taken_at) FROM {table} WHERE server = ? {bound}) AND server = ?
     """
     return sql, params
+
+
+def latest_rows(con: duckdb.DuckDBPyConnection, table: str, window: PgWindow) -> pd.DataFrame:
+    """The rows of the latest snapshot of ``table`` at or before the window's end."""
+    sql, params = latest_rows_sql(table, window.server, window.end)
+    return con.execute(sql, params).df()
 
 
 #: Per snapshot table: the column whose change means the object was dropped and re-created under the same name.
