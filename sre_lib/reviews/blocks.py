@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -198,3 +199,21 @@ def _reading_number(value: float) -> str:
 
 def _blank_or(show: Callable[[Any], str]) -> Callable[[Any], str]:
     return lambda value: "" if pd.isna(value) else show(value)
+
+
+@dataclass(frozen=True)
+class TableLayout:
+    """How a report shows one frame: which columns under which headings (``labels``; None: all, as they are),
+    read how (``formats``, as ``table`` names them), and the sentence shown instead when the frame has no rows
+    (``empty``; None: the empty table). Kept in the library, not in notebook cells, so tests can check that
+    every labelled column is one the review produces."""
+
+    labels: Mapping[str, str] | None = None
+    formats: Mapping[str, str] = field(default_factory=dict)
+    empty: str | None = None
+
+    def render(self, frame: pd.DataFrame, currency: str = "") -> Html:
+        """The frame as a ``table``, or ``empty`` as a one-item ``bullet_list`` when it has no rows."""
+        if self.empty is not None and frame.empty:
+            return bullet_list([self.empty])
+        return table(frame, self.labels, formats=dict(self.formats) or None, currency=currency)

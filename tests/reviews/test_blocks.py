@@ -132,3 +132,15 @@ def test_amounts_show_as_money_in_the_currency() -> None:
         r"'percent', 'ratio', 'seconds'\]",
     ):
         table(frame, formats={"monthly_cost": "euros"})
+
+
+def test_a_table_layout_renders_labels_and_formats_or_its_empty_sentence() -> None:
+    from sre_lib.reviews.blocks import TableLayout
+
+    layout = TableLayout({"cost": "cost / month", "share": "share"}, formats={"cost": "money", "share": "percent"},
+                         empty="Nothing here.")  # fmt: skip
+    markup = layout.render(pd.DataFrame({"cost": [72.0], "share": [0.627], "hidden": [1]}), currency="USD")
+    text = markup._repr_html_()
+    assert ">cost / month<" in text and "72.00 USD" in text and "62.7 %" in text and "hidden" not in text
+    assert layout.render(pd.DataFrame({"cost": []}))._repr_html_() == "<ul><li>Nothing here.</li></ul>"
+    assert TableLayout().render(pd.DataFrame({"a": []}))._repr_html_() == "<p><em>none</em></p>"

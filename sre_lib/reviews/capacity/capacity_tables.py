@@ -1,12 +1,55 @@
-"""The capacity review as report tables: local dates, money with currency, plain column names."""
+"""The capacity review as the report shows it: tables with local dates, money with currency and plain column
+names, and the cost sentence. The report notebook only calls these; nothing is worded in its cells."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from sre_lib.analysis import scaling
-from sre_lib.reviews.blocks import money
+from sre_lib.reviews.blocks import TableLayout, local_times, money, since_times
+from sre_lib.reviews.capacity.assembly import TRIGGER_RECENT_DAYS
 from sre_lib.reviews.capacity.review_model import CapacityReview
+
+# The policy indicators the report lists apart: Redis memory, hit ratio, evictions and clients, and database
+# connections (seed: Cache Management, Redis Monitoring; Database connection pool).
+POLICY_STATUS_METRICS = ("redis_memory", "redis_hit_ratio", "redis_evictions", "redis_clients", "db_connections")
+
+ACTIONS_LAYOUT = TableLayout(empty="Nothing to do: no threshold is likely crossed within the horizon.")
+COMPONENT_STATUS_LAYOUT = TableLayout({
+    "component": "component", "status": "status", "metric": "worst indicator", "instance": "server",
+    "detail": "detail", "since": "since",
+})  # fmt: skip
+CROSSINGS_LAYOUT = TableLayout({
+    "component": "component", "instance": "server", "metric": "metric", "summary": "crossing",
+    "trustworthy": "trustworthy", "reason": "why not",
+})  # fmt: skip
+DISK_ALERT_LAYOUT = TableLayout(
+    {
+        "component": "component", "instance": "server", "value_now": "used now", "trend": "trend (last 7 days)",
+        "level": "critical level", "predict_linear_date": "predict_linear reaches it",
+        "forecast_likely_date": "forecast: likely",
+    },
+    formats={"value_now": "pct", "level": "pct"},
+)  # fmt: skip
+POLICY_REPLAY_LAYOUT = TableLayout(empty="No app-tier CPU history to replay.")
+PLAN_OPTIONS_LAYOUT = TableLayout(
+    {
+        "size": "size", "servers_needed": "servers needed", "within_max_servers": "within max",
+        "monthly_cost": "cost / month", "action": "if chosen",
+    },
+    formats={"monthly_cost": "money"},
+)  # fmt: skip
+FIRED_TRIGGERS_LAYOUT = TableLayout(
+    {
+        "trigger": "trigger", "component": "component", "last_fired": "last fired", "episodes": "episodes",
+        "recent": f"fired in the last {TRIGGER_RECENT_DAYS} days", "recommended_size": "next size",
+        "monthly_difference": "extra / month",
+    },
+    formats={"monthly_difference": "money"},
+    empty="No resize trigger fired in the window.",
+)  # fmt: skip
+POLICY_STATUS_LAYOUT = TableLayout({"component": "component", "metric": "metric", "status": "status",
+                                    "detail": "detail"})  # fmt: skip
 
 
 def actions_table(review: CapacityReview) -> pd.DataFrame:
@@ -45,3 +88,55 @@ def policy_table(review: CapacityReview) -> pd.DataFrame:
     if not frame["no_data_minutes"].any():
         del labels["no_data_minutes"]
     return shown[list(labels)].rename(columns=labels)
+
+
+def cost_sentence(review: CapacityReview) -> str:
+    """What the inventory costs per month today and what the dated actions add, all taken, in the platform's
+    currency (each cost against today; the steps of one change count once, see ``monthly_cost_change``)."""
+    currency = review.config.platform.currency
+    return (
+        f"Inventory today: {review.monthly_cost:,.2f} {currency} per month; the actions above, all "
+        f"taken, add {review.monthly_cost_change:+,.2f} {currency} per month (each cost is "
+        "against today; the steps of one change, such as a third then a fourth server, count once)."
+    )
+
+
+def plan_summary(review: CapacityReview) -> list[str]:
+    """The sentences under the action list: the cost, the latency answer when there is one, the planning
+    question."""
+    return [cost_sentence(review), *([str(review.latency)] if review.latency else []), review.planning]
+
+
+def component_status(review: CapacityReview) -> pd.DataFrame:
+    """Each component's worst indicator now, ``since`` in local time ("before ..." when clipped)."""
+    return since_times(review.rollup.components, review.config.tz)
+
+
+def crossing_table_rows(review: CapacityReview) -> pd.DataFrame:
+    """The crossings a report lists (``crossing_rows``), with local dates."""
+    return local_times(review.crossing_rows(), review.config.tz, [], "%Y-%m-%d")
+
+
+def disk_alert_rows(review: CapacityReview) -> pd.DataFrame:
+    """The disk alert view with local dates, saying "never" where the line does not rise and "not within N
+    days" where the forecast does not cross within the horizon."""
+    tz = review.config.tz
+    linear = local_times(review.alert_view, tz, ["predict_linear_date"], "%Y-%m-%d", missing="never (flat or falling)")
+    missing = f"not within {review.horizon_days} days"
+    return local_times(linear, tz, ["forecast_likely_date"], "%Y-%m-%d", missing=missing)
+
+
+def fired_triggers(review: CapacityReview) -> pd.DataFrame:
+    """The vertical triggers that fired in the window, ``recent`` read as "yes: act" or "no: watch"; no rows
+    when none fired."""
+    vertical = review.vertical
+    if vertical.empty or not vertical["fires"].any():
+        return pd.DataFrame()
+    return local_times(vertical[vertical["fires"]], review.config.tz, ["last_fired"]).assign(
+        recent=lambda frame: frame["recent"].map({True: "yes: act", False: "no: watch"})
+    )
+
+
+def policy_status(review: CapacityReview) -> pd.DataFrame:
+    """The current status of the Redis and connection-pool indicators (``POLICY_STATUS_METRICS``)."""
+    return review.status[review.status["metric"].isin(list(POLICY_STATUS_METRICS))]

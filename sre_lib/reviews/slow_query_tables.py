@@ -1,0 +1,128 @@
+"""The slow-queries review as the report shows it: one layout per table (headings, formats, the sentence when
+empty) and the few frames it filters first. The report notebook only calls these."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from sre_lib.reviews.blocks import TableLayout, local_times
+from sre_lib.reviews.slow_queries import TOP_BY_MEAN_MIN_CALLS
+
+REGRESSIONS_LAYOUT = TableLayout(
+    {
+        "query": "statement", "baseline_mean_exec_time_ms": "mean before", "mean_exec_time_ms": "mean now",
+        "ratio": "slower by", "p_value": "p-value", "calls": "calls",
+    },
+    formats={"baseline_mean_exec_time_ms": "ms", "mean_exec_time_ms": "ms", "ratio": "ratio", "p_value": "p"},
+    empty="No statement regressed.",
+)  # fmt: skip
+NEW_SLOW_LAYOUT = TableLayout(
+    {
+        "query": "statement", "status": "status", "mean_exec_time_ms": "mean time", "calls": "calls",
+        "share_total_time": "share of time",
+    },
+    formats={"share_total_time": "percent", "mean_exec_time_ms": "ms"},
+    empty="No new slow statement.",
+)  # fmt: skip
+TOP_BY_TOTAL_TIME_LAYOUT = TableLayout(
+    {
+        "query": "statement", "calls": "calls", "total_exec_time_ms": "total time", "mean_exec_time_ms": "mean time",
+        "share_total_time": "share of time", "shared_read_bytes": "read from disk", "spans_reset": "spans a reset",
+    },
+    formats={
+        "share_total_time": "percent", "total_exec_time_ms": "ms", "mean_exec_time_ms": "ms",
+        "shared_read_bytes": "bytes",
+    },
+)  # fmt: skip
+TOP_BY_MEAN_TIME_LAYOUT = TableLayout(
+    {"query": "statement", "calls": "calls", "mean_exec_time_ms": "mean time", "share_total_time": "share of time"},
+    formats={"share_total_time": "percent", "mean_exec_time_ms": "ms"},
+)
+MAINTENANCE_OVERDUE_LAYOUT = TableLayout(
+    {
+        "relname": "table", "vacuum_age_days": "since vacuum", "vacuum_overdue": "vacuum overdue",
+        "analyze_age_days": "since analyze", "analyze_overdue": "analyze overdue", "n_dead_tup": "dead tuples",
+    },
+    formats={"vacuum_age_days": "days", "analyze_age_days": "days"},
+)  # fmt: skip
+DEAD_TUPLES_LAYOUT = TableLayout(
+    {"relname": "table", "n_live_tup": "live", "n_dead_tup": "dead tuples", "dead_ratio": "dead share"},
+    formats={"dead_ratio": "percent"},
+)
+UNUSED_INDEXES_LAYOUT = TableLayout(
+    {"relname": "table", "indexrelname": "unused index", "index_bytes": "size", "indexdef": "definition"},
+    formats={"index_bytes": "bytes"},
+)
+DUPLICATE_INDEXES_LAYOUT = TableLayout(
+    {"relname": "table", "indexrelname": "redundant index", "covered_by": "covered by", "index_bytes": "size"},
+    formats={"index_bytes": "bytes"},
+)
+INVALID_INDEXES_LAYOUT = TableLayout({"relname": "table", "indexrelname": "invalid index", "action": "what to do"})
+SEQ_SCAN_TABLES_LAYOUT = TableLayout(
+    {"relname": "table", "n_live_tup": "rows", "seq_scan": "seq scans", "idx_scan": "index scans"}
+)
+LOW_CACHE_HIT_LAYOUT = TableLayout(
+    {"relname": "table", "heap_hit_ratio": "heap hit ratio", "index_hit_ratio": "index hit ratio"},
+    formats={"heap_hit_ratio": "percent", "index_hit_ratio": "percent"},
+)
+SEQUENCES_LAYOUT = TableLayout(
+    {
+        "sequencename": "sequence", "data_type": "type", "used_ratio": "used", "days_left": "lasts at its recent pace",
+        "status": "status", "action": "what to do",
+    },
+    formats={"used_ratio": "percent", "days_left": "long_days"},
+)  # fmt: skip
+WRAPAROUND_LAYOUT = TableLayout(
+    {
+        "scope": "scope", "datname": "database", "relname": "table", "percent_used": "% of headroom used",
+        "status": "status",
+    },
+    empty="Transaction-ID wraparound: every database and table is far from it.",
+)  # fmt: skip
+GROWTH_LAYOUT = TableLayout(
+    {"relname": "table", "last_bytes": "size now", "bytes_per_week": "growth per week"},
+    formats={"last_bytes": "bytes", "bytes_per_week": "bytes"},
+)
+LONG_SESSIONS_LAYOUT = TableLayout(
+    {
+        "pid": "pid", "username": "user", "state": "state", "duration_seconds": "longest seen",
+        "started_at": "started", "last_seen": "last seen", "query": "statement",
+    },
+    formats={"pid": "id", "duration_seconds": "seconds"},
+)  # fmt: skip
+
+#: Which frame of ``SlowQueryReview`` each layout shows (the report's tables, in its order).
+SLOW_QUERY_LAYOUTS = {
+    "regressions": REGRESSIONS_LAYOUT,
+    "new_slow": NEW_SLOW_LAYOUT,
+    "top_by_total_time": TOP_BY_TOTAL_TIME_LAYOUT,
+    "top_by_mean_time": TOP_BY_MEAN_TIME_LAYOUT,
+    "maintenance_overdue": MAINTENANCE_OVERDUE_LAYOUT,
+    "dead_tuples": DEAD_TUPLES_LAYOUT,
+    "unused_indexes": UNUSED_INDEXES_LAYOUT,
+    "duplicate_indexes": DUPLICATE_INDEXES_LAYOUT,
+    "invalid_indexes": INVALID_INDEXES_LAYOUT,
+    "seq_scan_tables": SEQ_SCAN_TABLES_LAYOUT,
+    "low_cache_hit": LOW_CACHE_HIT_LAYOUT,
+    "sequences": SEQUENCES_LAYOUT,
+    "wraparound": WRAPAROUND_LAYOUT,
+    "growth": GROWTH_LAYOUT,
+    "long_sessions": LONG_SESSIONS_LAYOUT,
+}
+
+
+def top_by_mean_note() -> str:
+    """The sentence above the ranking by mean time: which statements it leaves out."""
+    return f"Statements called at least {TOP_BY_MEAN_MIN_CALLS} times in the window (one-off queries left out)."
+
+
+def wraparound_at_risk(wraparound: pd.DataFrame) -> pd.DataFrame:
+    """The databases and tables whose transaction-ID headroom is not "ok"."""
+    return wraparound[wraparound["status"] != "ok"]
+
+
+def long_session_rows(long_sessions: pd.DataFrame, tz: ZoneInfo) -> pd.DataFrame:
+    """The long sessions with their start and last sighting in local time."""
+    return local_times(long_sessions, tz, ["started_at", "last_seen"])
