@@ -16,8 +16,9 @@ from datetime import datetime, time, timedelta
 import numpy as np
 import pandas as pd
 
-from sre_lib.demo.postgres_history import local_instants, seconds_since_start, wal_names, wal_segment_at
+from sre_lib.demo.postgres_wal import wal_names, wal_segment_at
 from sre_lib.demo.spec import DemoSpec
+from sre_lib.demo.timeline import local_instants, seconds_since_start
 
 _SEED_OFFSET = 202
 ORIGIN = "demo"

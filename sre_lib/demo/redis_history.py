@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from sre_lib.demo.metric_history import EVICTION_GROWTH_PER_DAY, EVICTIONS_PER_MINUTE
-from sre_lib.demo.postgres_history import daily_load, seconds_since_start, snapshot_times
 from sre_lib.demo.spec import DemoSpec
+from sre_lib.demo.timeline import daily_load, seconds_since_start, snapshot_times
 
 _SEED_OFFSET = 303
 REDIS_VERSION = "7.0.15"

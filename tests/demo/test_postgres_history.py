@@ -1,5 +1,7 @@
 """The synthetic PostgreSQL statistics fit the warehouse schema and really contain the scripted findings.
 
+The frames come from ``postgres_history.postgres_frames``; the findings' days and texts from ``postgres_scenario``.
+
 Every finding is measured from the frames (counter deltas, ratios, timestamps), not read from constants.
 """
 
@@ -15,6 +17,7 @@ import pandas as pd
 import pytest
 
 from sre_lib.demo import postgres_history as pg
+from sre_lib.demo import postgres_scenario as scenario
 from sre_lib.demo.spec import DemoSpec
 from sre_lib.warehouse.store import schema_sql, table_keys
 
@@ -164,8 +167,8 @@ def test_statement_texts_are_normalised(frames) -> None:
 
 def test_one_statement_carries_a_script_tag_in_a_comment(frames) -> None:
     scripted = [q for q in frames["pg_stat_statements"]["query"].unique() if "<script>" in q]
-    assert scripted == [pg.XSS_QUERY]
-    assert re.search(r"/\*[^*]*<script>alert\('x'\)</script>[^*]*\*/", pg.XSS_QUERY)
+    assert scripted == [scenario.XSS_QUERY]
+    assert re.search(r"/\*[^*]*<script>alert\('x'\)</script>[^*]*\*/", scenario.XSS_QUERY)
 
 
 COUNTERS = (
@@ -176,7 +179,7 @@ COUNTERS = (
 
 def test_counters_only_fall_at_the_reset(frames) -> None:
     rows = frames["pg_stat_statements"].sort_values(["queryid", "taken_at"])
-    reset = at(pg.RESET_DAY)
+    reset = at(scenario.RESET_DAY)
     same = rows.queryid.eq(rows.queryid.shift())
     across_reset = same & (rows.taken_at.shift() < reset) & (rows.taken_at >= reset)
     for counter in COUNTERS:
@@ -187,7 +190,7 @@ def test_counters_only_fall_at_the_reset(frames) -> None:
 
 
 def test_reset_moves_stats_reset_and_stats_since(frames) -> None:
-    reset = at(pg.RESET_DAY)
+    reset = at(scenario.RESET_DAY)
     snaps = frames["pg_snapshots"]
     before, after = snaps[snaps.taken_at < reset], snaps[snaps.taken_at >= reset]
     assert (before.pgss_stats_reset < pd.Timestamp(SPEC.start)).all()
@@ -215,33 +218,33 @@ def test_running_min_mean_max_are_consistent(frames) -> None:
 
 
 def test_regression_from_6_to_90_ms_at_day_76(frames) -> None:
-    rows = statement(frames, pg.REGRESSION_QUERY)
-    before = delta_between(rows, at(pg.RESET_DAY + 1), at(pg.REGRESSION_DAY))
-    after = delta_between(rows, at(pg.REGRESSION_DAY), SPEC.end)
+    rows = statement(frames, scenario.REGRESSION_QUERY)
+    before = delta_between(rows, at(scenario.RESET_DAY + 1), at(scenario.REGRESSION_DAY))
+    after = delta_between(rows, at(scenario.REGRESSION_DAY), SPEC.end)
     assert before.total_exec_time_ms / before.calls == pytest.approx(6.0, rel=0.15)
     assert after.total_exec_time_ms / after.calls == pytest.approx(90.0, rel=0.15)
-    assert before.calls / (pg.REGRESSION_DAY - pg.RESET_DAY - 1) > 10_000  # a frequent statement
+    assert before.calls / (scenario.REGRESSION_DAY - scenario.RESET_DAY - 1) > 10_000  # a frequent statement
     # the step is sharp: the day before is still fast, the day after already slow
-    day_before = delta_between(rows, at(pg.REGRESSION_DAY - 1), at(pg.REGRESSION_DAY))
-    day_after = delta_between(rows, at(pg.REGRESSION_DAY), at(pg.REGRESSION_DAY + 1))
+    day_before = delta_between(rows, at(scenario.REGRESSION_DAY - 1), at(scenario.REGRESSION_DAY))
+    day_after = delta_between(rows, at(scenario.REGRESSION_DAY), at(scenario.REGRESSION_DAY + 1))
     assert day_before.total_exec_time_ms / day_before.calls < 10
     assert day_after.total_exec_time_ms / day_after.calls > 60
 
 
 def test_new_slow_statement_from_day_85(frames) -> None:
-    rows = statement(frames, pg.NEW_SLOW_QUERY)
+    rows = statement(frames, scenario.NEW_SLOW_QUERY)
     first = rows.index.min()
-    assert at(pg.NEW_STATEMENT_DAY) < first <= at(pg.NEW_STATEMENT_DAY) + pd.Timedelta(hours=3)
+    assert at(scenario.NEW_STATEMENT_DAY) < first <= at(scenario.NEW_STATEMENT_DAY) + pd.Timedelta(hours=3)
     days = (pd.Timestamp(SPEC.end) - first) / DAY
     assert rows.calls.iloc[-1] / days > 50
     assert rows.mean_exec_time_ms.iloc[-1] == pytest.approx(300, rel=0.15)
     others = frames["pg_stat_statements"]
-    assert not (others["query"] == pg.NEW_SLOW_QUERY)[others.taken_at <= at(pg.NEW_STATEMENT_DAY)].any()
+    assert not (others["query"] == scenario.NEW_SLOW_QUERY)[others.taken_at <= at(scenario.NEW_STATEMENT_DAY)].any()
 
 
 def test_calls_follow_the_daily_and_weekly_cycle(frames) -> None:
     rows = statement(frames, frames["pg_stat_statements"]["query"].iloc[0])  # users by id, the busiest
-    calls = rows.calls.diff().loc[at(pg.RESET_DAY + 1) :]
+    calls = rows.calls.diff().loc[at(scenario.RESET_DAY + 1) :]
     local = calls.index.tz_convert(SPEC.tz)
     weekday = calls[local.day_of_week < 5]
     by_hour = weekday.groupby(weekday.index.tz_convert(SPEC.tz).hour).mean()
@@ -396,7 +399,7 @@ def test_audit_log_inserts_and_its_sequence_move_together(demo_warehouse) -> Non
         deltas = statement_deltas(con, start=seqs.taken_at.iloc[0], end=seqs.taken_at.iloc[-1])
     finally:
         con.close()
-    inserts = deltas[deltas["query"] == pg.AUDIT_INSERT_QUERY]
+    inserts = deltas[deltas["query"] == scenario.AUDIT_INSERT_QUERY]
     drawn = seqs.last_value.iloc[-1] - seqs.last_value.iloc[0]
     assert not inserts["reset"].all()
     assert inserts["calls"].sum() == pytest.approx(drawn, rel=0.1)
@@ -437,7 +440,7 @@ def test_long_sessions(frames) -> None:
 def test_archiver_archives_one_wal_every_five_minutes(frames) -> None:
     arch = frames["pg_archiver"].set_index("taken_at")
     assert (arch.archive_mode == "on").all()
-    normal = arch.loc[: at(pg.ARCHIVE_FAILURE_DAY) - pd.Timedelta(minutes=15)]
+    normal = arch.loc[: at(scenario.ARCHIVE_FAILURE_DAY) - pd.Timedelta(minutes=15)]
     assert (normal.archived_count.diff().dropna() == 3).all()
     assert ((normal.index - normal.last_archived_time) <= pd.Timedelta(minutes=5)).all()
     assert normal.failed_count.eq(0).all() and normal.last_failed_time.isna().all()
@@ -448,7 +451,7 @@ def test_archiver_archives_one_wal_every_five_minutes(frames) -> None:
 
 def test_archive_failure_for_two_hours_then_recovery(frames) -> None:
     arch = frames["pg_archiver"].set_index("taken_at")
-    start = at(pg.ARCHIVE_FAILURE_DAY)
+    start = at(scenario.ARCHIVE_FAILURE_DAY)
     during = arch.loc[start + pd.Timedelta(minutes=15) : start + pd.Timedelta(hours=2)]
     assert during.archived_count.nunique() == 1  # nothing archived
     assert during.last_archived_time.nunique() == 1 and (during.last_archived_time.iloc[0] < start)
