@@ -7,5 +7,11 @@ __all__ = [
     "pgss_columns",
     "postgres_snapshot",
     "prometheus",
+    "prometheus_deadline",
+    "prometheus_decode",
+    "prometheus_fetch",
+    "prometheus_target",
+    "prometheus_window",
+    "prometheus_write",
     "redis_info",
 ]
