@@ -5,7 +5,8 @@ small frozen dataclass; nothing prints, nothing writes.
 Where each check lives:
 
 * ``sre_lib.analysis.postgres.queries``: slow queries from pg_stat_statements deltas (top statements, a statement's
-  history, new slow statements, regressions, the reset/eviction summary of a window, ``statement_html``).
+  history, ``statement_html``), over ``statement_windows`` (per-interval and window totals, the reset/eviction
+  summary of a window); ``regressions``: new slow statements and regressions against a baseline window.
 * ``sre_lib.analysis.postgres.maintenance``: VACUUM / ANALYZE debt, dead tuples, transaction-ID wraparound.
 * ``sre_lib.analysis.postgres.indexes``: unused, duplicate and invalid indexes, sequential-scan-dominated tables
   (``index_definitions`` takes ``pg_get_indexdef`` text apart).
