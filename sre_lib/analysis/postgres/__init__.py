@@ -2,8 +2,17 @@
 
 # A layer: its modules are its API (import them by name); nothing is re-exported here.
 __all__ = [
+    "cache_hits",
+    "connections",
+    "growth",
+    "index_definitions",
+    "indexes",
     "maintenance",
     "queries",
+    "regressions",
+    "sequences",
     "snapshots",
     "statement_deltas",
+    "statement_windows",
+    "table_activity",
 ]
