@@ -15,13 +15,10 @@ from pg_statement_history import (
 )
 
 from sre_lib.analysis.postgres.queries import (
-    statement_comparison,
-    statement_html,
     top_statements,
     window_summary,
 )
 from sre_lib.analysis.postgres.statement_deltas import statement_deltas
-from sre_lib.errors import DataError
 
 
 def test_a_window_spanning_the_reset_says_so_and_nothing_is_negative(history: History) -> None:
@@ -92,24 +89,3 @@ def test_a_statement_reset_alone_shows_in_its_min_and_max_times(
         )
     (delta,) = statement_deltas(con).to_dict("records")
     assert (delta["reset"], delta["calls"], delta["plans"]) == (reset, calls, plans)
-
-
-def test_server_must_be_named_when_there_are_several_and_metrics_are_checked() -> None:
-    con = empty_warehouse()
-    insert_snapshots(con, [0, 0], server="a")
-    insert_snapshots(con, [0, 0], server="b")
-    with pytest.raises(DataError, match="several PostgreSQL servers"):
-        top_statements(con)
-    with pytest.raises(DataError, match="no rows for PostgreSQL server 'c'"):
-        top_statements(con, server="c")
-    with pytest.raises(DataError, match="by must be one of"):
-        top_statements(con, server="a", by="fastest")
-    with pytest.raises(DataError, match=r"start .* must be before end"):
-        statement_comparison(con, server="a", start=T0 + timedelta(hours=1), end=T0)
-    assert top_statements(con, server="a").empty
-
-
-def test_statement_html_escapes_markup_and_quotes() -> None:
-    assert statement_html("SELECT '<script>x</script>' & \"y\"") == (
-        "SELECT &#x27;&lt;script&gt;x&lt;/script&gt;&#x27; &amp; &quot;y&quot;"
-    )
