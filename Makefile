@@ -32,4 +32,4 @@ lab: $(BIN)/sre  ## open the notebooks in JupyterLab
 	$(BIN)/jupyter lab notebooks/
 
 clean:
-	rm -rf $(VENV) data/*.duckdb data/*.duckdb.* reports/*/
+	rm -rf $(VENV) build dist data/*.duckdb data/*.duckdb.* reports/*/

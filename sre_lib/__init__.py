@@ -3,7 +3,7 @@
 The package reads as the flow of data; each folder is a layer and imports only the layers below it:
 
     collect, demo -> warehouse -> analysis -> reviews -> app
-    config, errors, durations, units, secrets, progress: the foundation every layer may use
+    config, errors, locations, durations, units, secrets, progress: the foundation every layer may use
 
 Import a module by its path (``from sre_lib.analysis import thresholds``); ``__all__`` names the layers and
 foundation modules.
@@ -17,6 +17,7 @@ __all__ = [
     "demo",
     "durations",
     "errors",
+    "locations",
     "progress",
     "reviews",
     "secrets",

@@ -4,7 +4,8 @@ The file is validated into frozen pydantic models. Any problem (TOML syntax, unk
 bands out of order, a negative count, a size missing from the catalogue) becomes one ``ConfigError`` that
 names the file, the key and what was expected.
 
-Which file: an explicit path, else ``$SRE_CONFIG``, else ``data/platform.toml`` in the project.
+Which file: an explicit path, else ``$SRE_CONFIG``, else ``data/platform.toml`` in the workbench home, else
+the default config shipped with sre_lib (see ``sre_lib.locations``).
 """
 
 from __future__ import annotations
@@ -30,12 +31,14 @@ from pydantic import (
 )
 
 from sre_lib.errors import ConfigError
+from sre_lib.locations import home_or_shipped, workbench_home
 from sre_lib.secrets import url_expectation, url_location
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+#: The workbench home as this process started: data/, reports/ and papermill_jobs/ are read against it.
+PROJECT_ROOT = workbench_home()
 PROMETHEUS_URL_SCHEMES = ("http", "https")
 REDIS_URL_SCHEMES = ("redis", "rediss", "unix")
-DEFAULT_CONFIG_PATH = PROJECT_ROOT / "data" / "platform.toml"
+DEFAULT_CONFIG_PATH = home_or_shipped("data/platform.toml", PROJECT_ROOT)
 CONFIG_ENV_VAR = "SRE_CONFIG"
 
 Role = Literal["cdn", "proxy", "app", "database", "search", "cache", "volume"]

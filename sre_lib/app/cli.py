@@ -24,10 +24,14 @@ from sre_lib.warehouse.store import Warehouse, scalar
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--config", help="platform config TOML (default: $SRE_CONFIG or the checkout's data/platform.toml)"
+        "--config",
+        help="platform config TOML (default: $SRE_CONFIG, else data/platform.toml in the workbench home if there, "
+        "else the shipped default)",
     )
     parser.add_argument(
-        "--warehouse", help="DuckDB warehouse file (default: $SRE_WAREHOUSE or the checkout's data/warehouse.duckdb)"
+        "--warehouse",
+        help="DuckDB warehouse file (default: $SRE_WAREHOUSE, else data/warehouse.duckdb in the workbench home: "
+        "$SRE_HOME, else the checkout, else the current folder)",
     )
 
 
@@ -58,15 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--days", type=int, default=90, help="length of the demo span in days (default 90)")
     demo.add_argument("--seed", type=int, help="random seed (same seed, same data)")
     demo.add_argument("--no-reports", action="store_true", help="only build the warehouse, render no report")
-    demo.add_argument("--out", help="where the reports go (default: the checkout's reports/)")
+    demo.add_argument("--out", help="where the reports go (default: reports/ in $SRE_HOME, the checkout or here)")
     demo.set_defaults(handler=_cmd_demo)
 
     config = commands.add_parser("config", help="platform configuration")
     config_commands = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
     check = config_commands.add_parser("check", help="validate a config file and summarise it")
-    check.add_argument(
-        "path", nargs="?", help="config file (default: $SRE_CONFIG or the checkout's data/platform.toml)"
-    )
+    check.add_argument("path", nargs="?", help="config file (default: as for --config of the other commands)")
     check.set_defaults(handler=_cmd_config_check)
 
     collect = commands.add_parser(
@@ -101,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="render a report notebook to HTML (capacity, slow-queries, dr)")
     report.add_argument("report", choices=["capacity", "slow-queries", "dr"])
     _add_common(report)
-    report.add_argument("--out", help="output directory (default: the checkout's reports/)")
+    report.add_argument("--out", help="output directory (default: reports/ in $SRE_HOME, the checkout or here)")
     report.add_argument(
         "-p", "--parameter", action="append", default=[], metavar="KEY=VALUE",
         help="notebook parameter, e.g. -p window_days=14 (repeatable; never a secret)",

@@ -41,10 +41,12 @@ from sre_lib.app.report_runner import (
 from sre_lib.config import PROJECT_ROOT, PlatformConfig, describe_validation_error, load_config, parse_toml
 from sre_lib.durations import parse_duration
 from sre_lib.errors import ConfigError, SreError, WarehouseBusyError
+from sre_lib.locations import home_or_shipped
 from sre_lib.secrets import environment_secrets, redact
 from sre_lib.warehouse.store import Warehouse
 
-DEFAULT_JOBS_DIR = PROJECT_ROOT / "papermill_jobs"
+#: The home's papermill_jobs/ if it has one, else the example jobs the project ships
+DEFAULT_JOBS_DIR = home_or_shipped("papermill_jobs", PROJECT_ROOT)
 
 #: A job's name becomes a file name (its lock) and a line of output: no path separators, newlines or markup.
 JOB_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")

@@ -33,11 +33,12 @@ import yaml
 
 from sre_lib.config import PROJECT_ROOT, load_config, resolve_config_path
 from sre_lib.errors import ReportError
+from sre_lib.locations import shipped_path
 from sre_lib.secrets import environment_secrets, redact
 from sre_lib.warehouse.store import Warehouse, resolve_warehouse_path
 
-NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
-DEFAULT_OUT_DIR = PROJECT_ROOT / "reports"
+NOTEBOOK_DIR = shipped_path("notebooks")  # the checkout's, or the copy inside the installed package
+DEFAULT_OUT_DIR = PROJECT_ROOT / "reports"  # under the workbench home ($SRE_HOME, checkout or current folder)
 KERNEL_NAME = "sre-workbench"
 DEFAULT_TIME_LIMIT_SECONDS = 900
 REPORTS: dict[str, str] = {
