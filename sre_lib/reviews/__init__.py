@@ -6,5 +6,7 @@ __all__ = [
     "capacity",
     "charts",
     "dr_readiness",
+    "dr_tables",
     "slow_queries",
+    "slow_query_tables",
 ]
