@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sre_lib.analysis.dr import dr_readiness
 from sre_lib.config import DEFAULT_CONFIG_PATH, load_config
+from sre_lib.reviews.dr_readiness import dr_readiness
 from sre_lib.reviews.dr_tables import DR_CHECKS_LAYOUT
 from sre_lib.warehouse.store import Warehouse
 
