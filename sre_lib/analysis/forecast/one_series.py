@@ -182,7 +182,7 @@ def date_text(stamp: pd.Timestamp) -> str:
 
 def _check_horizon(horizon: int) -> int:
     if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon < 1:
-        raise DataError(f"horizon: expected a whole number of periods >= 1, got {horizon!r}")
+        raise ValueError(f"horizon: expected a whole number of periods >= 1, got {horizon!r}")
     return int(horizon)
 
 
@@ -219,7 +219,7 @@ def forecast(
     limits = _check_bounds(bounds)
     m = SEASON[frequency] if season is None else int(season)
     if m < 1:
-        raise DataError(f"season: expected a period >= 1, got {season!r}")
+        raise ValueError(f"season: expected a period >= 1, got {season!r}")
     dates, values = _as_series(signal, date, value)
     first, grid = _grid(dates, values, frequency)
     step = PERIOD[frequency]

@@ -110,7 +110,7 @@ def assess(
     minutes = sustained_minutes(bands, sustained)
     lo, hi = to_us(start, "start"), to_us(end, "end")
     if lo is not None and hi is not None and lo >= hi:
-        raise DataError(f"window: start ({start}) must be before end ({end})")
+        raise ValueError(f"window: start ({start}) must be before end ({end})")
     lookback = lookback_us(minutes, bands)
     samples = load_samples(source, bands, None if lo is None else lo - lookback, hi)
     rules = series_rules(samples, bands, minutes, max_gap)

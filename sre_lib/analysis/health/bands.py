@@ -75,7 +75,7 @@ def sustained_minutes(
     if isinstance(sustained, Mapping):
         unknown = sorted(set(sustained) - set(bands))
         if unknown:
-            raise DataError(f"sustained: no bands for metric(s) {unknown}; banded metrics: {', '.join(sorted(bands))}")
+            raise ValueError(f"sustained: no bands for metric(s) {unknown}; banded metrics: {', '.join(sorted(bands))}")
         overrides = dict(sustained)
     else:
         overrides = dict.fromkeys(bands, sustained)

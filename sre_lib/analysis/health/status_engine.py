@@ -20,7 +20,6 @@ import numpy as np
 from sre_lib.analysis.health.bands import CRITICAL, WARNING
 from sre_lib.analysis.health.sample_loading import US_PER_MINUTE, Samples
 from sre_lib.config import Indicator
-from sre_lib.errors import DataError
 
 __all__ = ["Evaluation", "SeriesRules", "bands_by_level", "evaluate", "lookback_us", "series_rules"]
 
@@ -52,7 +51,7 @@ def series_rules(
     step = _steps(samples.t, samples.bounds) if samples.t is not None else np.zeros(len(metric), dtype=np.int64)
     if max_gap is not None:
         if max_gap <= timedelta(0):
-            raise DataError(f"max_gap: expected a positive duration, got {max_gap}")
+            raise ValueError(f"max_gap: expected a positive duration, got {max_gap}")
         gap = np.full(len(metric), max_gap // timedelta(microseconds=1), dtype=np.int64)
     else:
         gap = 2 * step

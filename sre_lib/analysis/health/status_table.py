@@ -26,7 +26,6 @@ from sre_lib.analysis.health.status_engine import Evaluation, SeriesRules, evalu
 from sre_lib.analysis.health.status_text import level_detail, reading
 from sre_lib.config import Indicator, PlatformConfig
 from sre_lib.durations import Instant
-from sre_lib.errors import DataError
 
 __all__ = ["current_status"]
 
@@ -61,7 +60,7 @@ def current_status(
     if as_of_us is None:
         as_of_us = newest_sample_us(source, everything)
     if window <= timedelta(0):
-        raise DataError(f"window: expected a positive duration, got {window}")
+        raise ValueError(f"window: expected a positive duration, got {window}")
     parts = []
     if as_of_us is not None and has_metric(source, list(bands)):
         window_us = window // timedelta(microseconds=1)

@@ -55,7 +55,6 @@ from sre_lib.analysis.postgres.statement_windows import (
     window_statements,
     window_summary,
 )
-from sre_lib.errors import DataError
 
 __all__ = [
     "DEFAULT_COMPARISON_WINDOW",
@@ -140,7 +139,7 @@ def top_statements(
     statements out of a ranking by mean time.
     """
     if by not in TOP_METRICS:
-        raise DataError(f"top_statements: by must be one of {', '.join(TOP_METRICS)}, got {by!r}")
+        raise ValueError(f"top_statements: by must be one of {', '.join(TOP_METRICS)}, got {by!r}")
     frame = window_statements(con, resolve_window(con, server, start, end))
     frame = frame[frame["calls"] >= min_calls]
     column, _share = TOP_METRICS[by]

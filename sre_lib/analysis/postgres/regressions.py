@@ -73,11 +73,11 @@ def _windows(
     end_ = to_utc(end, "end") or as_of(con, "pg_snapshots", server, None)
     start_ = to_utc(start, "start") or end_ - DEFAULT_COMPARISON_WINDOW
     if start_ >= end_:
-        raise DataError(f"window: start ({start_}) must be before end ({end_})")
+        raise ValueError(f"window: start ({start_}) must be before end ({end_})")
     b_end = to_utc(baseline_end, "baseline_end") or start_
     b_start = to_utc(baseline_start, "baseline_start") or b_end - (end_ - start_)
     if b_start >= b_end:
-        raise DataError(f"baseline window: start ({b_start}) must be before end ({b_end})")
+        raise ValueError(f"baseline window: start ({b_start}) must be before end ({b_end})")
     return PgWindow(server, start_, end_), PgWindow(server, b_start, b_end)
 
 

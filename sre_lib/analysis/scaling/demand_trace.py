@@ -36,7 +36,7 @@ def tier_demand(
     if not isinstance(samples, pd.DataFrame) or not needed <= set(samples.columns):
         raise DataError(f"samples: expected a DataFrame with columns {sorted(needed)}")
     if not isinstance(fill_limit, numbers.Integral) or fill_limit < 0:
-        raise DataError(f"fill_limit: expected a whole number of samples >= 0, got {fill_limit!r}")
+        raise ValueError(f"fill_limit: expected a whole number of samples >= 0, got {fill_limit!r}")
     rows = samples[(samples["component"] == component) & (samples["metric"] == metric)]
     values = as_floats("samples value", rows["value"])
     rows = rows[~np.isnan(values)]

@@ -23,26 +23,25 @@ from dataclasses import dataclass
 
 from sre_lib.config import PlatformConfig
 from sre_lib.durations import human_duration
-from sre_lib.errors import DataError
 
 
 def _check_bounds(name: str, low: int, high: int) -> None:
     if not (isinstance(low, numbers.Integral) and isinstance(high, numbers.Integral)) or low < 1:
-        raise DataError(f"{name}: min_servers and max_servers must be whole numbers >= 1, got {low!r}, {high!r}")
+        raise ValueError(f"{name}: min_servers and max_servers must be whole numbers >= 1, got {low!r}, {high!r}")
     if low > high:
-        raise DataError(f"{name}: min_servers ({low}) is above max_servers ({high})")
+        raise ValueError(f"{name}: min_servers ({low}) is above max_servers ({high})")
     if high > 10_000:
-        raise DataError(f"{name}: max_servers ({high}) above 10000")
+        raise ValueError(f"{name}: max_servers ({high}) above 10000")
 
 
 def _check_percent(name: str, key: str, value: float) -> None:
     if not (isinstance(value, numbers.Real) and math.isfinite(value) and 0 < value <= 100):
-        raise DataError(f"{name}: {key} must be a percentage in (0, 100], got {value!r}")
+        raise ValueError(f"{name}: {key} must be a percentage in (0, 100], got {value!r}")
 
 
 def _check_seconds(name: str, key: str, value: float | None) -> None:
     if value is not None and not (isinstance(value, numbers.Real) and math.isfinite(value) and value >= 0):
-        raise DataError(f"{name}: {key} must be a number of seconds >= 0, got {value!r}")
+        raise ValueError(f"{name}: {key} must be a number of seconds >= 0, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -62,7 +61,7 @@ class ThresholdPolicy:
         _check_percent(label, "cpu_threshold_percent", self.cpu_threshold_percent)
         _check_percent(label, "scale_in_cpu_threshold_percent", self.scale_in_cpu_threshold_percent)
         if self.scale_in_cpu_threshold_percent >= self.cpu_threshold_percent:
-            raise DataError(
+            raise ValueError(
                 f"{label}: scale_in_cpu_threshold_percent ({self.scale_in_cpu_threshold_percent}) must be below "
                 f"cpu_threshold_percent ({self.cpu_threshold_percent})"
             )
@@ -118,7 +117,7 @@ class HpaPolicy:
         label = self.name or "HpaPolicy"
         _check_percent(label, "target_percent", self.target_percent)
         if not (isinstance(self.tolerance, numbers.Real) and 0 <= self.tolerance < 1):
-            raise DataError(f"{label}: tolerance must be in [0, 1), got {self.tolerance!r}")
+            raise ValueError(f"{label}: tolerance must be in [0, 1), got {self.tolerance!r}")
         _check_seconds(label, "scale_down_stabilisation_seconds", self.scale_down_stabilisation_seconds)
         _check_bounds(label, self.min_servers, self.max_servers)
         if not self.name:

@@ -59,7 +59,7 @@ def prepare_replay(
         raise DataError("config: no [indicators.cpu] bands to classify per-server CPU with")
     count = config.components[component].count if initial_servers is None else initial_servers
     if not isinstance(count, numbers.Integral) or count < 1:
-        raise DataError(f"initial_servers: expected a whole number >= 1, got {count!r}")
+        raise ValueError(f"initial_servers: expected a whole number >= 1, got {count!r}")
     policies = tuple(policies)
     for policy in policies:
         if not isinstance(policy, ThresholdPolicy | HpaPolicy):

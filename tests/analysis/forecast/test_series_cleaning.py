@@ -60,11 +60,11 @@ def test_impossible_values_and_bad_arguments_are_refused() -> None:
         forecast(pd.concat([daily(y), daily(y[:1])]))
     with pytest.raises(DataError, match="midnight"):
         forecast(daily(y).assign(date=lambda f: f["date"] + pd.Timedelta(hours=3)))
-    with pytest.raises(DataError, match="horizon"):
+    with pytest.raises(ValueError, match="horizon"):
         forecast(daily(y), 0)
     with pytest.raises(DataError, match="lower < upper"):
         forecast(daily(y), bounds=(100, 0))
-    with pytest.raises((ValueError, DataError), match="frequency"):  # signals: ValueError for API misuse (#14)
+    with pytest.raises(ValueError, match="frequency"):  # API misuse
         forecast(daily(y), freq="W")
     with pytest.raises(DataError, match="not numbers"):
         forecast(daily(y).assign(value="high"))

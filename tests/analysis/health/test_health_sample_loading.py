@@ -70,9 +70,9 @@ def test_bad_input_gets_a_clear_error(config: PlatformConfig) -> None:
         health.classify(good.assign(ts=[at_minute(0), at_minute(1), at_minute(1)]), config)
     with pytest.raises(DataError, match="must be numeric"):
         health.classify(good.assign(value=["a", "b", "c"]), config)
-    with pytest.raises(DataError, match=r"sustained: no bands for metric\(s\) \['cpuu'\]"):
+    with pytest.raises(ValueError, match=r"sustained: no bands for metric\(s\) \['cpuu'\]"):
         health.classify(good, config, sustained={"cpuu": 5})
-    with pytest.raises(DataError, match=r"start .* must be before end"):
+    with pytest.raises(ValueError, match=r"start .* must be before end"):
         health.time_in_bands(good, config, at_minute(10), at_minute(0))
     with pytest.raises(DataError, match="sustained rule of \\['cpu'\\] needs a 'ts' column"):
         health.classify(good.drop(columns="ts"), config, sustained=10)

@@ -101,9 +101,9 @@ def test_server_must_be_named_when_there_are_several_and_metrics_are_checked() -
         top_statements(con)
     with pytest.raises(DataError, match="no rows for PostgreSQL server 'c'"):
         top_statements(con, server="c")
-    with pytest.raises(DataError, match="by must be one of"):
+    with pytest.raises(ValueError, match="by must be one of"):
         top_statements(con, server="a", by="fastest")
-    with pytest.raises(DataError, match=r"start .* must be before end"):
+    with pytest.raises(ValueError, match=r"start .* must be before end"):
         statement_comparison(con, server="a", start=T0 + timedelta(hours=1), end=T0)
     assert top_statements(con, server="a").empty
 

@@ -6,7 +6,6 @@ import pytest
 
 from sre_lib.analysis.scaling import HpaPolicy, ThresholdPolicy
 from sre_lib.config import load_config
-from sre_lib.errors import DataError
 
 
 def test_defaults_come_from_the_shipped_config() -> None:
@@ -30,7 +29,7 @@ def test_defaults_come_from_the_shipped_config() -> None:
     ],
 )
 def test_bad_policies_are_refused(make, match: str) -> None:
-    with pytest.raises(DataError, match=match):
+    with pytest.raises(ValueError, match=match):  # a policy built wrong is API misuse
         make()
 
 
