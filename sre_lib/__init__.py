@@ -17,6 +17,7 @@ __all__ = [
     "demo",
     "durations",
     "errors",
+    "hub",
     "locations",
     "progress",
     "reviews",
