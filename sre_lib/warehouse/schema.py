@@ -21,7 +21,12 @@ import duckdb
 
 from sre_lib.secrets import environment_secrets, redact
 
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"
+# Version 5 added a table (as schema.sql declares it): live `pgbackrest check` results.
+PGBACKREST_CHECKS_DDL = (
+    "CREATE TABLE IF NOT EXISTS pgbackrest_checks (server VARCHAR, stanza VARCHAR, checked_at TIMESTAMPTZ, "
+    "status VARCHAR, duration_seconds DOUBLE, reason VARCHAR)"
+)
 # How to bring a warehouse of an older schema version to the next one; applied in order, in one transaction,
 # by the first writer (or reader) that opens it. Collected history is never rebuilt: pg_stat_statements deltas need it.
 MIGRATIONS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -51,6 +56,7 @@ MIGRATIONS: dict[str, tuple[str, tuple[str, ...]]] = {
             "ALTER TABLE pg_sequences ADD COLUMN IF NOT EXISTS column_type VARCHAR",
         ),
     ),
+    "4": ("5", (PGBACKREST_CHECKS_DDL,)),
 }
 
 

@@ -314,6 +314,16 @@ CREATE TABLE IF NOT EXISTS restore_tests (
 );
 COMMENT ON TABLE restore_tests IS 'Tested restores and how long they took. Key: (server, started_at).';
 
+CREATE TABLE IF NOT EXISTS pgbackrest_checks (
+    server        VARCHAR,          -- the PostgreSQL server the stanza backs up ([sources.postgres].server)
+    stanza        VARCHAR,
+    checked_at    TIMESTAMPTZ,      -- when `pgbackrest check` started
+    status        VARCHAR,          -- ok, failed (a non-zero exit, or no answer within the timeout)
+    duration_seconds DOUBLE,
+    reason        VARCHAR           -- why it failed, one line (pgBackRest's error), never a secret; NULL when ok
+);
+COMMENT ON TABLE pgbackrest_checks IS 'Live pgbackrest check results (archiving works now, not only in history). Key: (server, checked_at).';
+
 CREATE TABLE IF NOT EXISTS job_runs (
     job           VARCHAR,      -- papermill_jobs/<job>.toml
     kind          VARCHAR,      -- 'report' or 'collect'

@@ -149,7 +149,7 @@ def test_a_warehouse_of_another_schema_version_is_refused(warehouse: Warehouse) 
     con = duckdb.connect(str(warehouse.path))
     con.execute("UPDATE schema_info SET value = '99' WHERE key = 'schema_version'")
     con.close()
-    expected = r"has schema version 99; this sre_lib writes version 4 and can migrate only from 1, 2, 3"
+    expected = r"has schema version 99; this sre_lib writes version 5 and can migrate only from 1, 2, 3, 4"
     with pytest.raises(WarehouseError, match=expected), warehouse.write_run("test"):
         pass
 
@@ -178,7 +178,7 @@ def test_a_schema_1_warehouse_is_migrated_in_place_keeping_its_rows(warehouse: W
     con.execute("INSERT INTO pg_sequences VALUES ('db', ?, 'd', 'public', 'old_seq', 'integer', 5, 100, 1)", [START])
     con.execute("INSERT INTO pg_databases (server, taken_at, datname, size_bytes) VALUES ('db', ?, 'd', 7)", [START])
     con.close()
-    assert schema.SCHEMA_VERSION == "4"
+    assert schema.SCHEMA_VERSION == "5"
     with warehouse.write_run("test") as run:
         run.replace_rows("backups", backup_rows("b2"))
     sequences = query_snapshot(
@@ -193,7 +193,7 @@ def test_a_schema_1_warehouse_is_migrated_in_place_keeping_its_rows(warehouse: W
         assert column in query_snapshot(warehouse, f"SELECT * FROM {table}").columns
     assert len(query_snapshot(warehouse, "SELECT * FROM metric_samples")) == 120
     version = query_snapshot(warehouse, "SELECT value FROM schema_info WHERE key = 'schema_version'")
-    assert version.value.tolist() == ["4"]
+    assert version.value.tolist() == ["5"]
 
 
 def test_a_schema_3_warehouse_keeps_its_redis_snapshots_and_gains_run_id(warehouse: Warehouse) -> None:
@@ -221,7 +221,7 @@ def test_a_reader_of_an_older_schema_migrates_it_first(warehouse: Warehouse) -> 
     warehouse._bump_generation()  # as the older sre_lib's last run left it
     reader = warehouse.open_read_only()
     try:
-        assert reader.execute("SELECT value FROM schema_info WHERE key = 'schema_version'").fetchone() == ("4",)
+        assert reader.execute("SELECT value FROM schema_info WHERE key = 'schema_version'").fetchone() == ("5",)
         assert "run_id" in reader.execute("SELECT * FROM redis_info").df().columns
         assert "relid" in reader.execute("SELECT * FROM pg_tables").df().columns
         assert reader.execute("SELECT count(*) FROM metric_samples").fetchone() == (120,)
