@@ -112,6 +112,15 @@ class Component(_Frozen):
     size: str | None = None
     disk_gb: DiskGb | None = None
     monthly_price: MonthlyPrice | None = None
+    # a filesystem's mount point: node_exporter disk series at it belong to this component, whatever their job
+    mountpoint: Annotated[str, Field(min_length=1, max_length=4096)] | None = None
+
+    @field_validator("mountpoint")
+    @classmethod
+    def _absolute(cls, value: str | None) -> str | None:
+        if value is not None and (not value.startswith("/") or "\x00" in value or value != value.strip()):
+            raise ValueError(f"an absolute mount point such as '/srv/media', got {value[:60]!r}")
+        return value.rstrip("/") or "/" if value is not None else None
 
     @model_validator(mode="after")
     def _priced(self) -> Component:
@@ -275,10 +284,26 @@ class CatalogueEntry(_Frozen):
         return value
 
 
+class PgBackRestSource(_Frozen):
+    """Where ``sre collect backups`` runs pgBackRest (``info --output=json`` and ``check``) for one stanza.
+
+    Absent from the config: not configured. The backups belong to [sources.postgres].server.
+    """
+
+    stanza: PgName
+    config: str | None = None  # pgbackrest.conf (--config); default: pgBackRest's own
+    restore_log: str | None = None  # the CSV log of restore tests and off-site copies (as `sre backups load --log`)
+    # run pgBackRest as its owner, e.g. ["sudo", "-u", "postgres"]
+    command_prefix: Annotated[tuple[Annotated[str, Field(min_length=1)], ...], Field(strict=False)] = ()
+    binary: Annotated[str, Field(min_length=1)] = "pgbackrest"
+    timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 300.0  # each pgbackrest command
+
+
 class Sources(_Frozen):
     postgres: PostgresSource = PostgresSource()
     redis: RedisSource = RedisSource()
     prometheus: PrometheusSource = PrometheusSource()
+    pgbackrest: PgBackRestSource | None = None
 
 
 class PlatformConfig(_Frozen):
@@ -315,6 +340,16 @@ class PlatformConfig(_Frozen):
                     f"components.{name}.size",
                     f"one of the [sizes] catalogue ({', '.join(sorted(self.sizes))}), got {component.size!r}",
                 )
+        mounted: dict[str, str] = {}
+        for name, component in self.components.items():
+            if component.mountpoint is not None:
+                if component.mountpoint in mounted:
+                    raise _KeyProblem(
+                        f"components.{name}.mountpoint",
+                        f"a mount point no other component has, got {component.mountpoint!r} "
+                        f"(also components.{mounted[component.mountpoint]}.mountpoint)",
+                    )
+                mounted[component.mountpoint] = name
         for metric, entry in self.catalogue.items():
             if entry.component is not None and entry.component not in self.components:
                 raise _KeyProblem(
@@ -351,6 +386,11 @@ class PlatformConfig(_Frozen):
     @cached_property
     def tz(self) -> ZoneInfo:
         return self.platform.tz
+
+    def mountpoint_component(self, mountpoint: str) -> str | None:
+        """The component whose volume is mounted at ``mountpoint`` (``[components.X] mountpoint``), or None."""
+        path = mountpoint.rstrip("/") or "/"
+        return next((name for name, c in self.components.items() if c.mountpoint == path), None)
 
     def component_size(self, name: str) -> ServerSize | None:
         """The catalogue size a component runs on, or None for flat-priced components."""

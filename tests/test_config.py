@@ -33,7 +33,16 @@ def test_default_config_carries_the_seed_bands_and_policies() -> None:
         "db_connections": (70, 85),
         "error_rate": (0.1, 1.0),
         "latency_p95": (200, 500),
+        "up": (0.99, 0.5),
+        "tls_cert_days": (30, 14),
+        "nginx_upstream_errors": (0.1, 1.0),
+        "es_status": (1, 1.5),
+        "es_unassigned_shards": (1, 10),
+        "es_jvm_heap": (75, 85),
     }
+    assert config.indicators["tls_cert_days"].direction == config.indicators["up"].direction == "below"
+    assert config.mountpoint_component("/srv/media") == config.mountpoint_component("/srv/media/") == "media"
+    assert config.mountpoint_component("/") is None
     horizontal = config.scaling.horizontal
     assert (horizontal.cpu_threshold_percent, horizontal.cooldown_seconds) == (70, 300)
     assert (horizontal.min_servers, horizontal.max_servers) == (1, 4)
@@ -123,6 +132,17 @@ def test_config_file_is_chosen_by_argument_then_environment(tmp_path: Path, monk
             'url = "http://127.0.0.1:9090"',
             'url = "http://sre:Pa55/word@127.0.0.1:9090"',
             "sources.prometheus.url: expected a URL like http://host:port",
+        ),
+        (
+            'mountpoint = "/srv/media"',
+            'mountpoint = "srv/media"',
+            "components.media.mountpoint: expected an absolute mount point such as '/srv/media', got 'srv/media'",
+        ),
+        (
+            'count = 1\nmonthly_price = 5.0',
+            'count = 1\nmonthly_price = 5.0\nmountpoint = "/srv/media"',
+            "components.media.mountpoint: expected a mount point no other component has, got '/srv/media' "
+            "(also components.cdn.mountpoint)",
         ),
         (
             'url = "redis://127.0.0.1:6379/0"',

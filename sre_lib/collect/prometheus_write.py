@@ -163,6 +163,8 @@ class SampleWriter:
     ) -> int | None:
         entry = self.entries[metric]
         component = entry.component or labels.get(entry.component_label)
+        if "mountpoint" in labels:  # a volume is its own component wherever it is mounted ([components.*] mountpoint)
+            component = self.config.mountpoint_component(labels["mountpoint"]) or component
         if component not in self.config.components:
             shown = (
                 f"{metric}: {entry.component_label}={component!r}"

@@ -630,8 +630,10 @@ def test_live_exporters_with_the_default_catalogue(live: PrometheusServer, tmp_p
     assert found["db_connections"][3] > 0 and found["redis_clients"][3] > 0 and found["db_size_bytes"][2] > 1e6
     assert found["redis_evictions"][2] >= 0
     assert set(summary.empty_metrics) == {
-        "es_unassigned_shards", "es_status_red", "es_jvm_heap", "request_rate", "error_rate", "latency_p95",
+        "es_unassigned_shards", "es_status", "es_jvm_heap", "request_rate", "error_rate", "latency_p95",
+        "nginx_connections", "nginx_request_rate", "nginx_upstream_errors", "tls_cert_days",
     }  # fmt: skip
+    assert found["up"][0] == "app" and found["up"][2] == 1  # every target answers
     assert summary.unmapped_series == 0 and summary.dropped_non_finite >= 0
 
 
