@@ -139,7 +139,7 @@ def test_config_file_is_chosen_by_argument_then_environment(tmp_path: Path, monk
             "components.media.mountpoint: expected an absolute mount point such as '/srv/media', got 'srv/media'",
         ),
         (
-            'count = 1\nmonthly_price = 5.0',
+            "count = 1\nmonthly_price = 5.0",
             'count = 1\nmonthly_price = 5.0\nmountpoint = "/srv/media"',
             "components.media.mountpoint: expected a mount point no other component has, got '/srv/media' "
             "(also components.cdn.mountpoint)",

@@ -633,7 +633,8 @@ def test_live_exporters_with_the_default_catalogue(live: PrometheusServer, tmp_p
         "es_unassigned_shards", "es_status", "es_jvm_heap", "request_rate", "error_rate", "latency_p95",
         "nginx_connections", "nginx_request_rate", "nginx_upstream_errors", "tls_cert_days",
     }  # fmt: skip
-    assert found["up"][0] == "app" and found["up"][2] == 1  # every target answers
+    up = {component: low for metric, component, _n, low, _high in rows if metric == "up"}
+    assert up == {"app": 1, "postgresql": 1, "redis": 1}  # every target answers, one series per job and server
     assert summary.unmapped_series == 0 and summary.dropped_non_finite >= 0
 
 
