@@ -15,14 +15,16 @@ are never printed or logged).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import re
 import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -44,6 +46,7 @@ __all__ = [
     "main",
     "make_app",
     "serve",
+    "serving_in_thread",
 ]
 
 log = logging.getLogger("sre_lib.hub.webapp")
@@ -192,9 +195,12 @@ class HubApp:
             response = getattr(self, route.view)(environ, **params)
         except HttpError as error:
             response = _json({"error": str(error)}, error.status)
-        except (psycopg.Error, PoolTimeout) as error:
+        except (psycopg.OperationalError, psycopg.errors.QueryCanceled, PoolTimeout) as error:
             log.warning("%s %s: database unavailable: %s", method, handler, self._safe(error))
             response = _json({"error": "database unavailable"}, 503)
+        except psycopg.Error as error:  # the server answered, but not as this app expects (a missing table)
+            log.error("%s %s: database error: %s", method, handler, self._safe(error))
+            response = _json({"error": "database error"}, 500)
         except Exception as error:  # a bug must still be a counted 500, never a traceback page
             log.exception("%s %s: %s", method, handler, self._safe(error))
             response = _json({"error": "internal error"}, 500)
@@ -379,6 +385,30 @@ def serve(app: HubApp, host: str, port: int, threads: int = 8) -> Any:
     from waitress.server import create_server
 
     return create_server(app, host=host, port=port, threads=threads, ident=f"hub-{app.settings.name}")
+
+
+@contextlib.contextmanager
+def serving_in_thread(app: HubApp, host: str = "127.0.0.1", port: int = 0, threads: int = 4) -> Iterator[str]:
+    """Serve ``app`` with waitress from a background thread (tests, the load generator's own checks); yields the
+    base URL. The loop closes its sockets in its own thread, so stopping never races a select on a closed socket."""
+    from waitress import wasyncore
+
+    server = serve(app, host, port, threads=threads)
+    stopping = threading.Event()
+
+    def loop() -> None:
+        while not stopping.is_set():
+            wasyncore.loop(timeout=0.05, map=server._map, count=1)
+        server.task_dispatcher.shutdown()
+        wasyncore.close_all(server._map)
+
+    thread = threading.Thread(target=loop, name=f"hub-{app.settings.name}", daemon=True)
+    thread.start()
+    try:
+        yield f"http://{host}:{server.effective_port}"
+    finally:
+        stopping.set()
+        thread.join(10)
 
 
 def _interrupt(signum: int, frame: Any) -> None:

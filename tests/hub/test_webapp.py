@@ -6,7 +6,6 @@ import contextlib
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from support.servers import PostgresServer, RedisServer, free_port, postgres_server, redis_server, wait_for_port
 
 from sre_lib.hub.community_schema import HOT_INDEX, HOT_INDEX_DDL, prepare_database, seeded_counts
-from sre_lib.hub.webapp import DURATION_BUCKETS, HubApp, WebappSettings, make_app, serve
+from sre_lib.hub.webapp import DURATION_BUCKETS, HubApp, WebappSettings, make_app, serving_in_thread
 
 pytestmark = pytest.mark.servers
 
@@ -48,15 +47,10 @@ class Running:
 @contextlib.contextmanager
 def running(settings: WebappSettings) -> Iterator[Running]:
     app = make_app(settings)
-    port = free_port()
-    server = serve(app, "127.0.0.1", port, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
     try:
-        yield Running(app, f"http://127.0.0.1:{port}")
+        with serving_in_thread(app) as url:
+            yield Running(app, url)
     finally:
-        server.close()
-        thread.join(5)
         app.close()
 
 
