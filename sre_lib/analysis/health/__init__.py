@@ -31,18 +31,31 @@ The package, one concern per module, in the order the data flows:
 * ``status_engine``: per-series rules and the vectorised classification;
 * ``assessment``: one pass over a window (time in bands, episodes); ``classification``: the public views;
 * ``eviction_trend``: the Redis evictions trend; ``status_table`` and ``status_text``: the current status;
-* ``health_rollup``: worst status wins, per component and for the platform.
+* ``health_rollup``: worst status wins, per component and for the platform ("not monitored" never colours it);
+* ``coverage``: every component x indicator the config expects, with its status or "not monitored".
 """
 
 from sre_lib.analysis.health.assessment import Assessment, assess
-from sre_lib.analysis.health.bands import STATUS_DTYPE, STATUSES, indicator_bands
+from sre_lib.analysis.health.bands import (
+    NOT_MONITORED,
+    ROLLUP_DTYPE,
+    ROLLUP_STATUSES,
+    STATUS_DTYPE,
+    STATUSES,
+    indicator_bands,
+)
 from sre_lib.analysis.health.classification import classify, episodes, time_in_bands
+from sre_lib.analysis.health.coverage import COLLECTED, coverage, expected_indicators
 from sre_lib.analysis.health.eviction_trend import TREND_METRICS, evictions_trend
 from sre_lib.analysis.health.health_rollup import HealthRollup, rollup
 from sre_lib.analysis.health.status_table import current_status
 from sre_lib.analysis.health.status_text import reading
 
 __all__ = [
+    "COLLECTED",
+    "NOT_MONITORED",
+    "ROLLUP_DTYPE",
+    "ROLLUP_STATUSES",
     "STATUSES",
     "STATUS_DTYPE",
     "TREND_METRICS",
@@ -50,9 +63,11 @@ __all__ = [
     "HealthRollup",
     "assess",
     "classify",
+    "coverage",
     "current_status",
     "episodes",
     "evictions_trend",
+    "expected_indicators",
     "indicator_bands",
     "reading",
     "rollup",

@@ -18,7 +18,10 @@ from sre_lib.errors import DataError
 __all__ = [
     "CRITICAL",
     "HEALTHY",
+    "NOT_MONITORED",
     "NO_DATA",
+    "ROLLUP_DTYPE",
+    "ROLLUP_STATUSES",
     "STATUSES",
     "STATUS_DTYPE",
     "WARNING",
@@ -30,6 +33,11 @@ __all__ = [
 STATUSES: tuple[str, ...] = ("healthy", "no data", "warning", "critical")
 STATUS_DTYPE = pd.CategoricalDtype(list(STATUSES), ordered=True)
 HEALTHY, NO_DATA, WARNING, CRITICAL = range(4)
+#: A component or indicator without a single series: grey, listed in the coverage table, and below healthy in a
+#: roll-up, so that it never colours a verdict (a series that stopped is "no data", and does).
+NOT_MONITORED = "not monitored"
+ROLLUP_STATUSES: tuple[str, ...] = (NOT_MONITORED, *STATUSES)
+ROLLUP_DTYPE = pd.CategoricalDtype(list(ROLLUP_STATUSES), ordered=True)
 
 
 def indicator_bands(config: PlatformConfig) -> dict[str, Indicator]:

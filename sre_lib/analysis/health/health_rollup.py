@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sre_lib.analysis.health.bands import STATUS_DTYPE, STATUSES
+from sre_lib.analysis.health.bands import NOT_MONITORED, ROLLUP_DTYPE, ROLLUP_STATUSES, STATUSES
 from sre_lib.config import PlatformConfig
 from sre_lib.errors import DataError
 
@@ -50,7 +50,8 @@ def rollup(status_table: pd.DataFrame, config: PlatformConfig | None = None) -> 
 
     Severity: critical > warning > no data > healthy (a silent series is not a healthy one). Ties go to the
     status that began first, then by component, instance and metric. With ``config``, every configured
-    component is listed, and one without any series is "no data".
+    component is listed, and one without any series is "not monitored": grey, below healthy, so it never
+    colours the platform's status. With nothing monitored at all the platform is "no data".
     """
     missing = [column for column in ("component", "metric", "status") if column not in status_table]
     if missing:
@@ -59,10 +60,10 @@ def rollup(status_table: pd.DataFrame, config: PlatformConfig | None = None) -> 
     for column, default in (("instance", ""), ("detail", ""), ("value", np.nan), ("since", pd.NaT)):
         if column not in table:
             table[column] = default
-    unknown = sorted(set(table["status"].astype(str)) - set(STATUSES))
+    unknown = sorted(set(table["status"].astype(str)) - set(ROLLUP_STATUSES))
     if unknown:
-        raise DataError(f"status table: unknown status(es) {unknown}; expected one of {list(STATUSES)}")
-    status = pd.Categorical(table["status"].astype(str), dtype=STATUS_DTYPE)
+        raise DataError(f"status table: unknown status(es) {unknown}; expected one of {list(ROLLUP_STATUSES)}")
+    status = pd.Categorical(table["status"].astype(str), dtype=ROLLUP_DTYPE)
     table["rank"] = status.codes
     table["status"] = status
     table = table.sort_values(
@@ -100,7 +101,7 @@ def rollup(status_table: pd.DataFrame, config: PlatformConfig | None = None) -> 
             row |= {key.replace(" ", "_"): int(counts.loc[name].get(key, 0)) for key in STATUSES}
         else:
             row = {
-                "component": name, "status": "no data", "metric": None, "instance": None, "value": np.nan,
+                "component": name, "status": NOT_MONITORED, "metric": None, "instance": None, "value": np.nan,
                 "since": pd.NaT, "since_clipped": False, "detail": "no series for this component", "series": 0,
             }  # fmt: skip
             row |= {key.replace(" ", "_"): 0 for key in STATUSES}
@@ -108,14 +109,18 @@ def rollup(status_table: pd.DataFrame, config: PlatformConfig | None = None) -> 
     components = pd.DataFrame(rows)
     if components.empty:
         return HealthRollup("no data", None, None, None, "no series and no configured components", components)
-    components["status"] = pd.Categorical(components["status"], dtype=STATUS_DTYPE)
+    components["status"] = pd.Categorical(components["status"], dtype=ROLLUP_DTYPE)
     components["since"] = pd.to_datetime(components["since"], utc=True)
     ranked = components.assign(rank=components["status"].cat.codes).sort_values(
         ["rank", "since"], ascending=[False, True], na_position="last", kind="stable"
     )
     top = ranked.iloc[0]
+    unseen = list(components.loc[components["status"] == NOT_MONITORED, "component"])
+    if top["status"] == NOT_MONITORED:
+        return HealthRollup("no data", None, None, None, "no component is monitored: no series at all", components)
     if top["status"] == "healthy":
+        aside = f" ({', '.join(unseen)} not monitored)" if unseen else ""
         return HealthRollup(
-            "healthy", None, None, None, f"all {int(components['series'].sum())} series healthy", components
+            "healthy", None, None, None, f"all {int(components['series'].sum())} series healthy{aside}", components
         )
     return HealthRollup(str(top["status"]), top["component"], top["instance"], top["metric"], top["detail"], components)

@@ -23,7 +23,7 @@ from sre_lib.analysis.health.sample_loading import (
     to_us,
 )
 from sre_lib.analysis.health.status_engine import Evaluation, SeriesRules, evaluate, lookback_us, series_rules
-from sre_lib.analysis.health.status_text import level_detail, reading
+from sre_lib.analysis.health.status_text import UP_METRIC, level_detail, reading, target_detail
 from sre_lib.config import Indicator, PlatformConfig
 from sre_lib.durations import Instant
 
@@ -153,7 +153,9 @@ def _level_status(
                 "status": STATUSES[status],
                 "since": stamp(since),
                 "since_clipped": clipped,
-                "detail": level_detail(value, indicator, band, status, hot_minutes, minutes.get(series.metric, 0.0)),
+                "detail": target_detail(value, series.instance, indicator.critical)
+                if series.metric == UP_METRIC
+                else level_detail(value, indicator, band, status, hot_minutes, minutes.get(series.metric, 0.0)),
             }
         )
     return pd.DataFrame(rows, columns=_STATUS_COLUMNS)

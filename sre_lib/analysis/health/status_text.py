@@ -5,7 +5,10 @@ from __future__ import annotations
 from sre_lib.analysis.health.bands import CRITICAL, WARNING
 from sre_lib.config import Indicator
 
-__all__ = ["level_detail", "reading"]
+__all__ = ["UP_METRIC", "level_detail", "reading", "target_detail"]
+
+#: The catalogue's scrape-target metric: 1 while every target of a server answers, 0 while one does not.
+UP_METRIC = "up"
 
 
 def reading(value: float, level: float) -> str:
@@ -34,3 +37,12 @@ def level_detail(value: float, indicator: Indicator, band: int, status: int, hot
         return f"{shown}, {side} warning {indicator.warning:g}"
     side = "below" if above else "above"
     return f"{shown}, {side} warning {indicator.warning:g}"
+
+
+def target_detail(value: float, server: str, critical: float) -> str:
+    """Why a server's ``up`` reading is what it is, in words: a target down is named, never a bare 0."""
+    if value < critical:
+        return f"down: a scrape target of {server} does not answer"
+    if value < 1:
+        return f"partly down: {reading(value, critical)} of {server}'s scrape targets answer"
+    return f"up: every scrape target of {server} answers"

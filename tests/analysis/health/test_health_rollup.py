@@ -31,7 +31,10 @@ def test_rollup_worst_wins_and_ties_go_to_the_oldest(config: PlatformConfig) -> 
     app = result.components.set_index("component").loc["app"]
     assert (app.status, app.instance, app.warning, app.healthy) == ("warning", "app-2", 2, 1)
     healthy = health.rollup(table.assign(status="healthy"), config)
-    assert healthy.status == "no data"  # postgresql and media have no series
+    # postgresql and media have no series: "not monitored", listed, and no colour on the platform's status
+    assert healthy.status == "healthy" and "not monitored" in healthy.cause
+    unseen = healthy.components.set_index("component").loc[["postgresql", "media"], "status"]
+    assert set(unseen.astype(str)) == {"not monitored"}
     assert health.rollup(table.assign(status="healthy")).status == "healthy"
     with pytest.raises(DataError, match="unknown status"):
         health.rollup(table.assign(status="fine"))

@@ -39,7 +39,7 @@ def test_current_status_and_rollup_name_the_cause(config: PlatformConfig) -> Non
     assert components.loc["app", "critical"] == 1 and components.loc["app", "series"] == 2
     assert (components.loc["postgresql", "status"], components.loc["postgresql", "metric"]) == ("no data", "memory")
     assert (components.loc["redis", "status"], components.loc["redis", "metric"]) == ("warning", "redis_evictions")
-    assert components.loc["media", "status"] == "no data"
+    assert components.loc["media", "status"] == "not monitored"
     assert components.loc["media", "detail"] == "no series for this component"
     assert components["since_clipped"].tolist() == [False, False, True, False]  # only the trend held from the start
 
@@ -57,7 +57,7 @@ def test_an_empty_warehouse_gives_empty_results_not_errors(tmp_path: Path, confi
     finally:
         con.close()
     rolled = health.rollup(pd.DataFrame(columns=["component", "metric", "status"]), config)
-    assert rolled.status == "no data" and set(rolled.components.status.astype(str)) == {"no data"}
+    assert rolled.status == "no data" and set(rolled.components.status.astype(str)) == {"not monitored"}
 
 
 def test_a_small_demo_warehouse_gets_a_status_for_every_component(tmp_path: Path) -> None:
