@@ -1,10 +1,13 @@
 """The slow-queries review: statements, regressions, maintenance debt and connections in one verdict.
 
 Joins the PgHero-style checks of ``pg_queries`` and ``pg_maintenance`` over a window (default: the week up to
-the newest snapshot) against the baseline before it. Verdict: **critical** when a statement regressed, a
-sequence or the transaction-ID horizon is critical, or connections are critical; **warning** for any other
-finding, except a sequence near its limit that lasts more than two years at its recent pace (listed last, as
-a note); **healthy** when nothing else is found.
+the newest snapshot; any duration: ``30m``, ``2h``, ``7d``) against the baseline before it. Young or quiet data
+is no error: from the first snapshot the review renders, and ``history`` says what the window and the baseline
+hold and what the sections that need more (deltas, regressions) still wait for.
+
+Verdict: **critical** when a statement regressed, a sequence or the transaction-ID horizon is critical, or
+connections are critical; **warning** for any other finding, except a sequence near its limit that lasts
+more than two years at its recent pace (listed last, as a note); **healthy** when nothing else is found.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import pandas as pd
 from sre_lib.analysis.postgres import maintenance as maintenance
 from sre_lib.analysis.postgres import queries as queries
 from sre_lib.config import PlatformConfig
-from sre_lib.durations import human_duration, rough_duration
+from sre_lib.durations import human_duration, parse_duration, rough_duration
 from sre_lib.errors import DataError
 from sre_lib.units import human_bytes, human_p_value
 
@@ -33,6 +36,88 @@ TOP_BY_MEAN_MIN_CALLS = 5
 
 #: PostgreSQL's block size (the default, and nearly universal): turns shared_blks_read into bytes.
 BLOCK_BYTES = 8192
+
+
+@dataclass(frozen=True)
+class HistoryCoverage:
+    """How much history the review stands on: snapshots up to the window's end, and snapshot intervals
+    (pairs of consecutive snapshots, what every delta is taken over) in the window and in its baseline."""
+
+    first_snapshot: datetime
+    snapshots: int
+    window_intervals: int
+    baseline_intervals: int
+    window: timedelta
+    baseline: timedelta
+    end: datetime
+
+    @property
+    def collected(self) -> timedelta:
+        """From the first snapshot to the window's end."""
+        return self.end - self.first_snapshot
+
+    @property
+    def has_deltas(self) -> bool:
+        """Whether the window holds an interval: statement times, scans, index use and growth need one."""
+        return self.window_intervals > 0
+
+    @property
+    def can_regress(self) -> bool:
+        """Whether both sides hold enough intervals for the regression test to reach significance."""
+        return min(self.window_intervals, self.baseline_intervals) >= queries.REGRESSION_MIN_INTERVALS
+
+    def deltas_note(self) -> str | None:
+        """What the delta sections lack, or None when the window holds an interval."""
+        if self.has_deltas:
+            return None
+        if self.snapshots < 2:
+            return (
+                f"Deltas need two snapshots; {self.snapshots} collected (taken {self.first_snapshot:%Y-%m-%d %H:%M} "
+                "UTC): statement times, scans, index use and growth show from the next one (sre collect postgres)."
+            )
+        return (
+            f"Deltas need two snapshots inside the window; the {span(self.window)} window holds none of the "
+            f"{self.snapshots} collected: choose a longer window."
+        )
+
+    def regressions_note(self) -> str | None:
+        """What the regression test lacks (REGRESSION_MIN_INTERVALS intervals on each side), or None."""
+        if self.can_regress:
+            return None
+        return (
+            f"Regressions need a baseline ({span(self.baseline)} before the window) and a window "
+            f"({span(self.window)}) of at least {queries.REGRESSION_MIN_INTERVALS} snapshot intervals each; the "
+            f"baseline holds {self.baseline_intervals} and the window {self.window_intervals} ({self.collected_text})."
+        )
+
+    @property
+    def collected_text(self) -> str:
+        """``2 h collected since 2026-12-02 08:25 UTC``, or ``one snapshot so far``."""
+        if self.snapshots < 2:
+            return f"one snapshot so far, taken {self.first_snapshot:%Y-%m-%d %H:%M} UTC"
+        return f"{span(self.collected)} collected since {self.first_snapshot:%Y-%m-%d %H:%M} UTC"
+
+    def new_slow_note(self) -> str | None:
+        """Why no statement can be called new yet (an empty baseline), or None."""
+        if self.baseline_intervals > 0:
+            return None
+        return (
+            f"New slow statements need a baseline to be new against: the {span(self.baseline)} before the window "
+            f"holds no snapshot interval yet ({self.collected_text}). Slow statements of the window "
+            "are in the rankings below."
+        )
+
+    def notes(self) -> list[str]:
+        """Every sentence on missing history, for the top of the report."""
+        return [note for note in (self.deltas_note(), self.regressions_note()) if note]
+
+
+def span(delta: timedelta) -> str:
+    """A window's length as people say it: ``7 days``, ``1 day``, else ``2 h``, ``30 min``."""
+    if delta >= timedelta(days=1) and delta % timedelta(days=1) == timedelta(0):
+        days = delta.days
+        return f"{days} day" if days == 1 else f"{days} days"
+    return human_duration(delta)
 
 
 @dataclass(frozen=True)
@@ -58,19 +143,22 @@ class SlowQueryReview:
     growth: pd.DataFrame = field(repr=False)
     connections: maintenance.ConnectionSummary = field(repr=False)
     long_sessions: pd.DataFrame = field(repr=False)
+    history: HistoryCoverage = field(repr=False)
     findings: tuple[str, ...] = ()
     verdict: str = "healthy"
 
     @property
     def headline(self) -> str:
-        return self.findings[0] if self.findings else "no slow, new or regressed statement and no maintenance debt"
+        if self.findings:
+            return self.findings[0]
+        if not self.history.has_deltas:
+            return "nothing found in the latest snapshot; statement times and regressions need more history"
+        return "no slow, new or regressed statement and no maintenance debt"
 
     def period(self, tz: ZoneInfo) -> str:
         """The window and its baseline in words, in local time."""
-        days, baseline = (self.end - self.start).days, (self.start - self.baseline_start).days
-        return (
-            f"The {days} days to {self.end.astimezone(tz):%Y-%m-%d %H:%M %Z}, compared with the {baseline} days before."
-        )
+        window, baseline = span(self.end - self.start), span(self.start - self.baseline_start)
+        return f"The {window} to {self.end.astimezone(tz):%Y-%m-%d %H:%M %Z}, compared with the {baseline} before."
 
     def __repr__(self) -> str:
         lines = [
@@ -87,19 +175,27 @@ def slow_query_review(
     window_days: int = 7,
     baseline_days: int = 7,
     top: int = 15,
+    *,
+    window: timedelta | str | None = None,
+    baseline: timedelta | str | None = None,
 ) -> SlowQueryReview:
-    """Review the window ending ``as_of`` (default: the newest snapshot) against the baseline before it."""
+    """Review the window ending ``as_of`` (default: the newest snapshot) against the baseline before it.
+
+    ``window`` and ``baseline`` are durations (a timedelta, or text such as ``30m``, ``2h``, ``7d``); when not
+    given, ``window_days`` and ``baseline_days`` are."""
     if window_days <= 0 or baseline_days <= 0:
         raise DataError(f"slow-query review: window and baseline must be positive days, got {window_days}, "
                         f"{baseline_days}")  # fmt: skip
+    window_length = _duration(window, "window") if window is not None else timedelta(days=window_days)
+    baseline_length = _duration(baseline, "baseline") if baseline is not None else timedelta(days=baseline_days)
     server = server or _only_server(con, config)
     newest = con.execute("SELECT max(taken_at) FROM pg_snapshots WHERE server = ?", [server]).fetchall()[0][0]
     if newest is None:
         raise DataError(f"slow-query review: no PostgreSQL snapshots of {server!r} in the warehouse")
     end = pd.Timestamp(as_of or newest)
     end = (end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")).to_pydatetime()
-    start = end - timedelta(days=window_days)
-    baseline_start = start - timedelta(days=baseline_days)
+    start = end - window_length
+    baseline_start = start - baseline_length
     compare = {"baseline_start": baseline_start, "baseline_end": start}
     bands = maintenance.connection_bands(config)
     regressions = queries.regressions(con, server, start, end, **compare)
@@ -128,9 +224,39 @@ def slow_query_review(
         growth=maintenance.table_growth(con, server, start, end).sort_values("bytes_per_week", ascending=False),
         connections=maintenance.connection_summary(con, server, start, end, **bands),
         long_sessions=maintenance.long_sessions(con, server, start, end),
+        history=_coverage(con, server, baseline_start, start, end),
     )  # fmt: skip
     findings, verdict = _judge(review)
     return dataclasses.replace(review, findings=tuple(findings), verdict=verdict)
+
+
+def _duration(value: timedelta | str, what: str) -> timedelta:
+    """A window or baseline length from a timedelta or text such as ``90m``; SreError naming ``what``."""
+    return value if isinstance(value, timedelta) else parse_duration(str(value), what)
+
+
+def _coverage(
+    con: duckdb.DuckDBPyConnection, server: str, baseline_start: datetime, start: datetime, end: datetime
+) -> HistoryCoverage:
+    """The snapshots up to ``end`` and the intervals (snapshots with one before) in the window and baseline."""
+    first, snapshots, in_window, in_baseline = con.execute(
+        """
+        SELECT min(taken_at), count(*),
+               count(*) FILTER (WHERE previous IS NOT NULL AND taken_at > ? AND taken_at <= ?),
+               count(*) FILTER (WHERE previous IS NOT NULL AND taken_at > ? AND taken_at <= ?)
+        FROM (SELECT taken_at, lag(taken_at) OVER (ORDER BY taken_at) AS previous
+              FROM pg_snapshots WHERE server = ? AND taken_at <= ?)
+        """,
+        [start, end, baseline_start, start, server, end],
+    ).fetchone()
+    if first is None:
+        raise DataError(f"slow-query review: no PostgreSQL snapshot of {server!r} at or before {end:%Y-%m-%d %H:%M} "
+                        "UTC: choose a later as_of")  # fmt: skip
+    return HistoryCoverage(
+        first_snapshot=pd.Timestamp(first).tz_convert("UTC").to_pydatetime(), snapshots=int(snapshots),
+        window_intervals=int(in_window), baseline_intervals=int(in_baseline),
+        window=end - start, baseline=start - baseline_start, end=end,
+    )  # fmt: skip
 
 
 def _only_server(con: duckdb.DuckDBPyConnection, config: PlatformConfig) -> str:
@@ -205,12 +331,25 @@ def _judge(review: SlowQueryReview) -> tuple[list[str], str]:
     for row in review.seq_scan_tables.itertuples():
         warning.append(f"{row.relname}: sequential scans dominate ({row.seq_scan:,} seq vs {row.idx_scan:,} index)")
     for row in review.low_cache_hit.itertuples():
-        warning.append(f"{row.relname}: heap cache hit ratio {row.heap_hit_ratio:.1%} (under 99 %)")
+        warning.append(f"{row.relname}: {_low_cache_parts(row)} (under {maintenance.CACHE_HIT_MIN_RATIO:.0%})")
     for row in _rows_where(review.long_sessions, "idle_in_transaction", bool):
         idle = human_duration(row.duration_seconds)
         warning.append(f"session {row.pid} ({row.username}) idle in transaction for {idle}")
     verdict = "critical" if critical else "warning" if warning else "healthy"
     return critical + warning + notes, verdict
+
+
+def _low_cache_parts(row: Any) -> str:
+    """The parts of a table (heap, indexes) whose cache hit ratio is low, with enough block accesses to judge."""
+    parts = []
+    for name, ratio, hit, read in (
+        ("heap", row.heap_hit_ratio, row.heap_blks_hit, row.heap_blks_read),
+        ("index", row.index_hit_ratio, row.idx_blks_hit, row.idx_blks_read),
+    ):
+        blocks = (0 if pd.isna(hit) else hit) + (0 if pd.isna(read) else read)
+        if pd.notna(ratio) and ratio < maintenance.CACHE_HIT_MIN_RATIO and blocks >= maintenance.CACHE_MIN_BLOCKS:
+            parts.append(f"{name} cache hit ratio {ratio:.1%}")
+    return " and ".join(parts) or "cache hit ratio low"
 
 
 def _rows_where(frame: pd.DataFrame, column: str, keep: Callable[[object], bool]) -> Iterator[Any]:

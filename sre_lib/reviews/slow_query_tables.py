@@ -3,12 +3,13 @@ empty) and the few frames it filters first. The report notebook only calls these
 
 from __future__ import annotations
 
+import dataclasses
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from sre_lib.reviews.blocks import TableLayout, local_times
-from sre_lib.reviews.slow_queries import TOP_BY_MEAN_MIN_CALLS
+from sre_lib.reviews.blocks import Html, TableLayout, local_times
+from sre_lib.reviews.slow_queries import TOP_BY_MEAN_MIN_CALLS, SlowQueryReview
 
 REGRESSIONS_LAYOUT = TableLayout(
     {
@@ -35,10 +36,12 @@ TOP_BY_TOTAL_TIME_LAYOUT = TableLayout(
         "share_total_time": "percent", "total_exec_time_ms": "ms", "mean_exec_time_ms": "ms",
         "shared_read_bytes": "bytes",
     },
+    empty="No statement ran in the window.",
 )  # fmt: skip
 TOP_BY_MEAN_TIME_LAYOUT = TableLayout(
     {"query": "statement", "calls": "calls", "mean_exec_time_ms": "mean time", "share_total_time": "share of time"},
     formats={"share_total_time": "percent", "mean_exec_time_ms": "ms"},
+    empty=f"No statement ran {TOP_BY_MEAN_MIN_CALLS} times or more in the window.",
 )
 MAINTENANCE_OVERDUE_LAYOUT = TableLayout(
     {
@@ -46,26 +49,34 @@ MAINTENANCE_OVERDUE_LAYOUT = TableLayout(
         "analyze_age_days": "since analyze", "analyze_overdue": "analyze overdue", "n_dead_tup": "dead tuples",
     },
     formats={"vacuum_age_days": "days", "analyze_age_days": "days"},
+    empty="No table is overdue for VACUUM or ANALYZE.",
 )  # fmt: skip
 DEAD_TUPLES_LAYOUT = TableLayout(
     {"relname": "table", "n_live_tup": "live", "n_dead_tup": "dead tuples", "dead_ratio": "dead share"},
     formats={"dead_ratio": "percent"},
+    empty="No table holds many dead tuples.",
 )
 UNUSED_INDEXES_LAYOUT = TableLayout(
     {"relname": "table", "indexrelname": "unused index", "index_bytes": "size", "indexdef": "definition"},
     formats={"index_bytes": "bytes"},
+    empty="No unused index (an index counts as unused after a window with no scan of it).",
 )
 DUPLICATE_INDEXES_LAYOUT = TableLayout(
     {"relname": "table", "indexrelname": "redundant index", "covered_by": "covered by", "index_bytes": "size"},
     formats={"index_bytes": "bytes"},
+    empty="No index is covered by another.",
 )
-INVALID_INDEXES_LAYOUT = TableLayout({"relname": "table", "indexrelname": "invalid index", "action": "what to do"})
+INVALID_INDEXES_LAYOUT = TableLayout(
+    {"relname": "table", "indexrelname": "invalid index", "action": "what to do"}, empty="No invalid index."
+)
 SEQ_SCAN_TABLES_LAYOUT = TableLayout(
-    {"relname": "table", "n_live_tup": "rows", "seq_scan": "seq scans", "idx_scan": "index scans"}
+    {"relname": "table", "n_live_tup": "rows", "seq_scan": "seq scans", "idx_scan": "index scans"},
+    empty="No large table is read mostly by sequential scans.",
 )
 LOW_CACHE_HIT_LAYOUT = TableLayout(
     {"relname": "table", "heap_hit_ratio": "heap hit ratio", "index_hit_ratio": "index hit ratio"},
     formats={"heap_hit_ratio": "percent", "index_hit_ratio": "percent"},
+    empty="Every busy table is served from memory (cache hit ratio 99 % or more).",
 )
 SEQUENCES_LAYOUT = TableLayout(
     {
@@ -73,6 +84,7 @@ SEQUENCES_LAYOUT = TableLayout(
         "status": "status", "action": "what to do",
     },
     formats={"used_ratio": "percent", "days_left": "long_days"},
+    empty="No sequence is near its limit.",
 )  # fmt: skip
 WRAPAROUND_LAYOUT = TableLayout(
     {
@@ -84,6 +96,7 @@ WRAPAROUND_LAYOUT = TableLayout(
 GROWTH_LAYOUT = TableLayout(
     {"relname": "table", "last_bytes": "size now", "bytes_per_week": "growth per week"},
     formats={"last_bytes": "bytes", "bytes_per_week": "bytes"},
+    empty="No table sizes in the window.",
 )
 LONG_SESSIONS_LAYOUT = TableLayout(
     {
@@ -91,6 +104,7 @@ LONG_SESSIONS_LAYOUT = TableLayout(
         "started_at": "started", "last_seen": "last seen", "query": "statement",
     },
     formats={"pid": "id", "duration_seconds": "seconds"},
+    empty="No session ran a query or sat idle in a transaction for over a minute.",
 )  # fmt: skip
 
 #: Which frame of ``SlowQueryReview`` each layout shows (the report's tables, in its order).
@@ -126,3 +140,22 @@ def wraparound_at_risk(wraparound: pd.DataFrame) -> pd.DataFrame:
 def long_session_rows(long_sessions: pd.DataFrame, tz: ZoneInfo) -> pd.DataFrame:
     """The long sessions with their start and last sighting in local time."""
     return local_times(long_sessions, tz, ["started_at", "last_seen"])
+
+
+#: The tables that need snapshot deltas (two snapshots in the window): with none, they say so when empty.
+DELTA_TABLES = frozenset(
+    {"top_by_total_time", "top_by_mean_time", "unused_indexes", "seq_scan_tables", "low_cache_hit", "growth"}
+)
+
+
+def section_table(review: SlowQueryReview, name: str, frame: pd.DataFrame | None = None) -> Html:
+    """The review's table ``name`` (or ``frame``, a view of it) as its layout shows it; when empty for want of
+    history, the sentence saying what it needs and has instead of "nothing found"."""
+    layout = SLOW_QUERY_LAYOUTS[name]
+    lacking = {
+        "regressions": review.history.regressions_note(),
+        "new_slow": review.history.new_slow_note(),
+    }.get(name) or (review.history.deltas_note() if name in DELTA_TABLES else None)
+    if lacking:
+        layout = dataclasses.replace(layout, empty=lacking)
+    return layout.render(getattr(review, name) if frame is None else frame)

@@ -5,6 +5,10 @@ Regressions are judged by a one-sided Mann-Whitney U test (``scipy.stats.mannwhi
 in the baseline window (see ``queries`` for why per-interval means); an effect-size floor keeps tiny but
 significant changes out. Windows default to DEFAULT_COMPARISON_WINDOW ending at the latest snapshot, the
 baseline to the window of the same length just before it.
+
+A baseline that holds no snapshot interval (the first days of collection, a baseline before the history) is
+no error: nothing can be judged new or regressed against it, so both give their columns and no rows. A
+snapshot spacing of seconds works as well as one of 15 minutes: the test counts intervals, not hours.
 """
 
 from __future__ import annotations
@@ -24,7 +28,6 @@ from sre_lib.analysis.postgres.statement_windows import (
     snapshot_flags,
     statement_intervals,
 )
-from sre_lib.errors import DataError
 
 __all__ = [
     "DEFAULT_COMPARISON_WINDOW",
@@ -92,16 +95,14 @@ def _compared(
     baseline_start: Instant | None,
     baseline_end: Instant | None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, tuple[PgWindow, PgWindow]]:
-    """Window statements merged with their baseline totals, the per-interval frame of both, and the windows."""
+    """Window statements merged with their baseline totals, the per-interval frame of both, and the windows.
+
+    No rows when the baseline holds no snapshot interval (a young warehouse, a baseline before the history):
+    then no statement can be called new or regressed, and the callers return their empty, typed frames."""
     window, baseline = _windows(con, server, start, end, baseline_start, baseline_end)
     both = PgWindow(server, min(window.start, baseline.start), max(window.end, baseline.end))
     intervals = statement_intervals(con, both)
     flags = snapshot_flags(con, both)
-    if not _between_snaps(flags, baseline)["interval_start"].notna().any():
-        raise DataError(
-            f"baseline window {baseline.start} .. {baseline.end} holds no snapshot interval of server {server}: "
-            "every statement would look new; choose a baseline inside the collected history"
-        )
     current = aggregate_statements(
         intervals_between(intervals, window.start, window.end), _between_snaps(flags, window)
     )
@@ -113,6 +114,8 @@ def _compared(
     )
     merged = current.astype({"toplevel": "boolean"}).merge(base.astype({"toplevel": "boolean"}), on=_KEY, how="left")
     merged["baseline_calls"] = merged["baseline_calls"].fillna(0).astype("int64")
+    if not _between_snaps(flags, baseline)["interval_start"].notna().any():
+        merged = merged.iloc[:0]  # with no baseline every statement would look new: nothing can be judged
     return merged, intervals, (window, baseline)
 
 
@@ -202,6 +205,7 @@ def statement_comparison(
         after = intervals_between(group, window.start, window.end)["mean_ms"]
         results.append((len(before), len(after), *_mann_whitney(after, before, min_intervals)))
     tested = pd.DataFrame(results, columns=["n_baseline", "n_window", "u_statistic", "p_value"], index=merged.index)
+    tested = tested.astype({"n_baseline": "int64", "n_window": "int64", "u_statistic": "float64", "p_value": "float64"})
     merged = pd.concat([merged, tested], axis=1)
     merged["ratio"] = merged["mean_exec_time_ms"] / merged["baseline_mean_exec_time_ms"]
     merged["increase_ms"] = merged["mean_exec_time_ms"] - merged["baseline_mean_exec_time_ms"]

@@ -87,7 +87,7 @@ def sequences_near_limit(
     ]
     type_bound = np.where(descending, -type_max - 1, type_max)
     owners = zip(frame["owner_table"], frame["owner_column"], column_type, strict=True)
-    frame["action"] = [
+    actions = [
         _column_action(owner, name, role if is_unknown else None)
         if bound
         else _sequence_action(name, role, is_unknown, kind, is_down, at_type_bound)
@@ -95,6 +95,7 @@ def sequences_near_limit(
             names, unknown, data_type, descending, limit == type_bound, column_bound, owners, strict=True
         )
     ]
+    frame["action"] = pd.Series(actions, index=frame.index, dtype="object")  # text even with no sequence at all
     found = frame[unknown | near].rename(columns={"taken_at": "as_of"})
     columns = [
         "server",

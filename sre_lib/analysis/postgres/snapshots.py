@@ -66,8 +66,17 @@ __all__ = [
 
 
 def resolve_server(con: duckdb.DuckDBPyConnection, server: str | None, table: str = "pg_snapshots") -> str:
-    """The server to analyse: the one asked for (it must have rows), or the only one the warehouse holds."""
-    servers = [row[0] for row in con.execute(f"SELECT DISTINCT server FROM {table} ORDER BY 1").fetchall()]
+    """The server to analyse: the one asked for, or the only one the warehouse holds.
+
+    A server is known by its snapshots (``pg_snapshots``) or its rows in ``table``: a server with no rows in
+    ``table`` (no long sessions, no sequences, no other clients: a healthy, quiet server) is still known,
+    and the check over it finds nothing rather than failing."""
+    servers = [
+        row[0]
+        for row in con.execute(
+            f"SELECT server FROM pg_snapshots UNION SELECT server FROM {table} ORDER BY 1"
+        ).fetchall()
+    ]
     if server is not None:
         if server not in servers:
             known = ", ".join(servers) or "none"
