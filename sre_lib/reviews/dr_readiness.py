@@ -59,9 +59,13 @@ class DrReport:
 
     @property
     def score(self) -> str:
-        """'3 of 7 checks pass, 4 warn, 0 fail': the readiness score in one line."""
+        """'3 of 7 checks pass, 4 warn, 0 fail, 1 not configured': the readiness score in one line; a check with
+        nothing to judge is counted apart, not as passing."""
         counts = {status: sum(c.status == status for c in self.checks) for status in (PASS, WARN, FAIL)}
-        return f"{counts[PASS]} of {len(self.checks)} checks pass, {counts[WARN]} warn, {counts[FAIL]} fail"
+        judged = sum(counts.values())
+        score = f"{counts[PASS]} of {judged} checks pass, {counts[WARN]} warn, {counts[FAIL]} fail"
+        unjudged = len(self.checks) - judged
+        return score + (f", {unjudged} not configured" if unjudged else "")
 
     def check(self, name: str) -> DrCheck:
         """The check called ``name`` (also ``report[name]``); KeyError names the checks there are."""

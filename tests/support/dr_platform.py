@@ -177,7 +177,20 @@ def _healthy() -> dict[str, pd.DataFrame]:
             (timedelta(days=38), timedelta(hours=1, minutes=50)), (timedelta(days=10), timedelta(hours=2))
         ),
         "pg_replication": replica(),
+        "pgbackrest_checks": pgbackrest_checks((timedelta(hours=1), "ok")),
     }
+
+
+def pgbackrest_checks(*checks: tuple[timedelta, str]) -> pd.DataFrame:
+    """(age, status) per ``pgbackrest check``; a failed one carries pgBackRest's kind of reason."""
+    return frame(
+        [
+            {"server": SERVER, "stanza": "main", "checked_at": T0 - age, "status": status, "duration_seconds": 0.6,
+             "reason": None if status == "ok" else "ERROR: [082]: WAL segment 0000000100000407000000FE was not "
+             "archived before the 60000ms timeout"}
+            for age, status in checks
+        ]
+    )  # fmt: skip
 
 
 def build(tmp_path: Path, **changes: pd.DataFrame | None) -> Warehouse:

@@ -86,12 +86,13 @@ def as_utc(value: Any) -> Any:
 
 
 def latest_snapshot_time(con: duckdb.DuckDBPyConnection, server: str) -> datetime | None:
-    """The newest time the warehouse knows about for a server: PostgreSQL snapshots and backup records."""
+    """The newest time the warehouse knows about for a server: PostgreSQL snapshots, backup records, checks."""
     return _record_time(con, server, "max")
 
 
 def _record_time(con: duckdb.DuckDBPyConnection, server: str, edge: str) -> datetime | None:
-    """The oldest (``edge`` 'min') or newest ('max') record of a server: snapshots, backups, copies, tests."""
+    """The oldest (``edge`` 'min') or newest ('max') record of a server: snapshots, backups, copies, tests,
+    pgbackrest checks."""
     rows = con.execute(
         f"""
         SELECT {edge}(t) FROM (
@@ -101,6 +102,7 @@ def _record_time(con: duckdb.DuckDBPyConnection, server: str, edge: str) -> date
             UNION ALL SELECT {edge}(finished_at) FROM backups WHERE server = $1
             UNION ALL SELECT {edge}(copied_at) FROM offsite_copies WHERE server = $1
             UNION ALL SELECT {edge}(finished_at) FROM restore_tests WHERE server = $1
+            UNION ALL SELECT {edge}(checked_at) FROM pgbackrest_checks WHERE server = $1
         )
         """,
         [server],

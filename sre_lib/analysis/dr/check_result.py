@@ -17,6 +17,7 @@ from sre_lib.units import human_bytes
 
 __all__ = [
     "FAIL",
+    "NOT_CONFIGURED",
     "NO_ACTION",
     "PASS",
     "WARN",
@@ -29,11 +30,14 @@ __all__ = [
     "worst",
 ]
 
-Status = Literal["pass", "warn", "fail"]
+Status = Literal["pass", "warn", "fail", "not configured"]
 PASS: Status = "pass"
 WARN: Status = "warn"
 FAIL: Status = "fail"
-_RANK = {PASS: 0, WARN: 1, FAIL: 2}
+#: Nothing to judge: the platform does not have what the check reads (no pgBackRest to run ``check``). Grey in
+#: a report, and it never colours the verdict.
+NOT_CONFIGURED: Status = "not configured"
+_RANK = {NOT_CONFIGURED: -1, PASS: 0, WARN: 1, FAIL: 2}
 
 NO_ACTION = "No action needed: meets the policy."
 
@@ -55,7 +59,7 @@ class DrCheck:
 
 
 def worst(statuses: Iterable[Status]) -> Status:
-    """The most severe of the statuses (fail over warn over pass); pass when there are none."""
+    """The most severe of the statuses (fail over warn over pass); pass when there are none or none is configured."""
     result = PASS
     for status in statuses:
         if _RANK[status] > _RANK[result]:

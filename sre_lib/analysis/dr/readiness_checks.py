@@ -13,6 +13,7 @@ from sre_lib.analysis.dr.check_context import CheckContext
 from sre_lib.analysis.dr.check_result import DrCheck
 from sre_lib.analysis.dr.full_backups import check_full_backups
 from sre_lib.analysis.dr.offsite_copies import check_offsite_copies
+from sre_lib.analysis.dr.pgbackrest_check import check_pgbackrest
 from sre_lib.analysis.dr.replicas import check_replicas
 from sre_lib.analysis.dr.restore_tests import check_restore_tests
 from sre_lib.analysis.dr.retention import check_retention
@@ -24,6 +25,7 @@ CHECKS: Mapping[str, Callable[[CheckContext], DrCheck]] = MappingProxyType(
     {
         "wal_archiving": check_wal_archiving,
         "wal_age": check_wal_age,
+        "pgbackrest_check": check_pgbackrest,
         "full_backups": check_full_backups,
         "offsite_copies": check_offsite_copies,
         "restore_tests": check_restore_tests,

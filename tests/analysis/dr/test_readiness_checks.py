@@ -9,9 +9,10 @@ from support.dr_platform import build, dr_checks
 from sre_lib.analysis.dr import CHECK_NAMES, CHECKS
 
 
-def test_the_registry_names_the_seven_checks_in_report_order() -> None:
+def test_the_registry_names_the_eight_checks_in_report_order() -> None:
     assert CHECK_NAMES == (
-        "wal_archiving", "wal_age", "full_backups", "offsite_copies", "restore_tests", "retention", "replicas"
+        "wal_archiving", "wal_age", "pgbackrest_check", "full_backups", "offsite_copies", "restore_tests",
+        "retention", "replicas",
     )  # fmt: skip
     assert tuple(CHECKS) == CHECK_NAMES
 
