@@ -185,8 +185,8 @@ class Supervisor:
 
 def _stop_group(child: Child, timeout: float) -> None:
     if child.running():
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(child.pid, child.stop_signal)
+        with contextlib.suppress(ProcessLookupError):  # the leader only: a postmaster or nginx master ends its own
+            os.kill(child.pid, child.stop_signal)
         try:
             child.process.wait(timeout)
         except subprocess.TimeoutExpired:
