@@ -172,9 +172,13 @@ def test_a_quiet_platform_is_healthy_with_nothing_to_do(tmp_path: Path) -> None:
     assert review.actions.empty
     app = review.rollup.components.set_index("component").loc["app", "status"]
     assert app == "healthy"
-    # every other configured component has no series: that is not called healthy
-    assert review.rollup.status == "no data" and review.verdict == "warning"
-    assert "no data" in review.headline
+    # every other configured component has no series: "not monitored", listed, and no colour on the verdict
+    assert review.rollup.status == "healthy" and review.verdict == "healthy"
+    components = review.rollup.components.set_index("component")["status"].astype(str)
+    assert set(components.drop("app")) == {"not monitored"}
+    unseen = review.coverage[review.coverage["status"] == "not monitored"]
+    assert set(unseen["component"]) == set(CONFIG.components)  # app too: its up, memory, ... are not collected
+    assert (review.coverage.query("component == 'app' and indicator == 'cpu'")["status"] == "healthy").all()
     assert review.series_to_chart() == []  # nothing near a band: no forecast chart to draw
 
 

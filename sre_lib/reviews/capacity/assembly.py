@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -21,7 +21,7 @@ from sre_lib.analysis import forecast, health, queueing, scaling
 from sre_lib.analysis.signals import capacity_signal, daily_signal
 from sre_lib.analysis.thresholds import time_to_threshold_many
 from sre_lib.config import PlatformConfig
-from sre_lib.durations import to_utc
+from sre_lib.durations import parse_duration, to_utc
 from sre_lib.errors import DataError
 from sre_lib.reviews.capacity.capacity_verdict import _verdict
 from sre_lib.reviews.capacity.dated_actions import _actions
@@ -47,8 +47,10 @@ def capacity_review(
     horizon_days: int = 90,
     tier: str | None = None,
     components: Sequence[str] | str | None = None,
+    window: timedelta | str | None = None,
 ) -> CapacityReview:
-    """Review capacity as of ``as_of`` (default: the newest sample) over the last ``window_days``.
+    """Review capacity as of ``as_of`` (default: the newest sample) over the last ``window`` (a duration, or a
+    text such as ``6h`` or ``30d`` as ``-p window=6h`` gives it), else the last ``window_days``.
 
     ``components`` limits the review to some keys of [components] (default: all of them); a text is one key,
     or several separated by commas (as ``-p components=app,redis`` gives it).
@@ -58,13 +60,16 @@ def capacity_review(
     if window_days <= 0 or horizon_days <= 0:
         raise DataError(f"capacity review: window_days and horizon_days must be positive, got {window_days}, "
                         f"{horizon_days}")  # fmt: skip
+    span = parse_duration(window, "capacity review: window") if isinstance(window, str) else window
+    if span is not None and span <= timedelta(0):
+        raise DataError(f"capacity review: window must be a positive duration, got {span}")
     newest = con.execute("SELECT max(ts) FROM metric_samples").fetchall()[0][0]
     if newest is None:
         raise DataError("capacity review: the warehouse holds no metric samples (run sre demo or sre collect)")
     end = pd.Timestamp(as_of if as_of is not None else newest)
     end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
-    start = end - pd.Timedelta(days=window_days)
-    data_start = _first_sample_in(con, start, end, config)
+    start = end - (pd.Timedelta(span) if span is not None else pd.Timedelta(days=window_days))
+    data_start = _first_sample_in(con, start, end, config, "window" if span is not None else "window_days")
     tier = tier or config.scaling.horizontal.component
     if components is not None:
         unknown = sorted(set(components) - set(config.components))
@@ -79,9 +84,11 @@ def capacity_review(
             return frame
         return frame[frame["component"].isin(list(components))].reset_index(drop=True)
 
-    coverage = sample_coverage(con, start, end, components=names, min_missing=BRIDGED_SAMPLES + 1)
+    samples_seen = sample_coverage(con, start, end, components=names, min_missing=BRIDGED_SAMPLES + 1)
     status = chosen(health.current_status(con, config, as_of=end))
     rollup = health.rollup(status, view)
+    collected = con.execute("SELECT DISTINCT component, metric FROM metric_series").fetchall()
+    coverage = health.coverage(status, view, collected=[(str(c), str(m)) for c, m in collected])
     bands = chosen(health.time_in_bands(con, config, start, end))
     episodes = chosen(health.episodes(con, config, start, end))
     rollup = replace(rollup, components=_since_from_episodes(rollup.components, episodes, start, end))
@@ -113,7 +120,7 @@ def capacity_review(
         status=status, rollup=rollup, time_in_bands=bands, episodes=episodes, signals=signals, forecasts=forecasts,
         crossings=crossings, demand_forecast=demand_forecast, simulations=simulations, plan=plan,
         vertical=vertical, actions=actions, alert_view=alert_view, latency=latency, verdict=verdict, headline=headline,
-        data_start=data_start, spans=coverage.spans, gaps=coverage.gaps,
+        data_start=data_start, spans=samples_seen.spans, gaps=samples_seen.gaps, coverage=coverage,
     )  # fmt: skip
 
 
@@ -210,7 +217,7 @@ def _latency_plan(
 
 
 def _first_sample_in(
-    con: duckdb.DuckDBPyConnection, start: pd.Timestamp, end: pd.Timestamp, config: PlatformConfig
+    con: duckdb.DuckDBPyConnection, start: pd.Timestamp, end: pd.Timestamp, config: PlatformConfig, window: str
 ) -> datetime:
     """The first sample time in (start, end]. A window without a single sample (an as_of before the data
     begins or after it ends) is refused, naming the span the warehouse holds, rather than failing later on
@@ -225,6 +232,6 @@ def _first_sample_in(
         return f"{pd.Timestamp(moment).tz_convert(tz):%Y-%m-%d %H:%M %Z}"
 
     raise DataError(
-        f"capacity review: no metric samples from {local(start)} to {local(end)} (as_of and window_days); the "
+        f"capacity review: no metric samples from {local(start)} to {local(end)} (as_of and {window}); the "
         f"warehouse holds {local(first)} to {local(last)}"
     )

@@ -3,16 +3,31 @@ names, and the cost sentence. The report notebook only calls these; nothing is w
 
 from __future__ import annotations
 
+import html
+
 import pandas as pd
 
 from sre_lib.analysis import scaling
-from sre_lib.reviews.blocks import TableLayout, local_times, money, since_times
+from sre_lib.reviews.blocks import Html, TableLayout, local_times, money, since_times
 from sre_lib.reviews.capacity.assembly import TRIGGER_RECENT_DAYS
 from sre_lib.reviews.capacity.review_model import CapacityReview
 
 # The policy indicators the report lists apart: Redis memory, hit ratio, evictions and clients, and database
 # connections (seed: Cache Management, Redis Monitoring; Database connection pool).
-POLICY_STATUS_METRICS = ("redis_memory", "redis_hit_ratio", "redis_evictions", "redis_clients", "db_connections")
+# Elasticsearch cluster health and the TLS certificate's days to expiry are listed with them.
+POLICY_STATUS_METRICS = (
+    "redis_memory", "redis_hit_ratio", "redis_evictions", "redis_clients", "db_connections", "es_status",
+    "es_unassigned_shards", "es_jvm_heap", "tls_cert_days",
+)  # fmt: skip
+#: The colour of each status in the coverage table; "not monitored" is grey: it says what to collect.
+COVERAGE_COLOURS = {
+    "healthy": "#1e8e3e", "warning": "#b06000", "critical": "#d93025", "no data": "#5f6368",
+    "not monitored": "#80868b", "collected (no bands)": "#3c4043",
+}  # fmt: skip
+COVERAGE_HEADINGS = {
+    "component": "component", "indicator": "indicator", "status": "status", "servers": "servers",
+    "detail": "detail", "catalogue": "catalogue entry", "query": "PromQL that supplies it",
+}  # fmt: skip
 
 ACTIONS_LAYOUT = TableLayout(empty="Nothing to do: no threshold is likely crossed within the horizon.")
 COMPONENT_STATUS_LAYOUT = TableLayout({
@@ -140,3 +155,41 @@ def fired_triggers(review: CapacityReview) -> pd.DataFrame:
 def policy_status(review: CapacityReview) -> pd.DataFrame:
     """The current status of the Redis and connection-pool indicators (``POLICY_STATUS_METRICS``)."""
     return review.status[review.status["metric"].isin(list(POLICY_STATUS_METRICS))]
+
+
+def coverage_table(review: CapacityReview) -> Html:
+    """Every component x indicator the config expects (``health.coverage``), each row in its status's colour and
+    "not monitored" rows in grey, with the catalogue entry and PromQL that would supply it. Escaped HTML."""
+    frame = review.coverage
+    if frame.empty:
+        return Html("<p><em>no component configured</em></p>")
+    head = "".join(f"<th>{html.escape(label)}</th>" for label in COVERAGE_HEADINGS.values())
+    body = []
+    for row in frame.itertuples(index=False):
+        colour = COVERAGE_COLOURS.get(str(row.status), "#3c4043")
+        cells = []
+        for column in COVERAGE_HEADINGS:
+            text = html.escape(str(getattr(row, column)))
+            cells.append(f"<td><code>{text}</code></td>" if column == "query" and text else f"<td>{text}</td>")
+        body.append(f'<tr class="sre-coverage" style="color: {colour}">{"".join(cells)}</tr>')
+    return Html(
+        '<table class="dataframe sre-table sre-coverage"><thead><tr>'
+        f"{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+def coverage_sentence(review: CapacityReview) -> str:
+    """How much of what the config expects is monitored, in one sentence ("31 of 40 indicators ...")."""
+    frame = review.coverage
+    if frame.empty:
+        return "No component is configured."
+    unseen = frame[frame["status"] == "not monitored"]
+    components = review.rollup.components
+    silent = list(components.loc[components["status"].astype(str) == "not monitored", "component"])
+    sentence = (
+        f"{len(frame) - len(unseen)} of {len(frame)} expected indicators are monitored; the "
+        f"{len(unseen)} not monitored (grey) do not colour the verdict."
+    )
+    if silent:
+        sentence += f" Not monitored at all: {', '.join(silent)}."
+    return sentence

@@ -1,9 +1,10 @@
 """The capacity review's verdict and headline: the first thing a manager reads.
 
 **critical** when an indicator is critical now or a critical threshold is likely crossed within ``URGENT_DAYS``;
-**warning** when something is in its warning band now, a configured component has no data, or an action is due
-within the forecast horizon; **healthy** otherwise. The headline is the first urgent action, else the first
-action, else what is missing or wrong.
+**warning** when something is in its warning band now, a series stopped ("no data"), or an action is due
+within the forecast horizon; **healthy** otherwise. A component or indicator without any series is "not
+monitored": listed in the coverage table, never a colour of the verdict. The headline is the first urgent
+action, else the first action, else what is missing or wrong.
 """
 
 from __future__ import annotations
@@ -47,8 +48,12 @@ def _verdict(
         first = actions.iloc[0]
         headline = f"{first['action']} by {first['by']:%Y-%m-%d}"
     elif rollup.status == "no data":
-        silent = rollup.components.loc[rollup.components["status"] == "no data", "component"]
-        headline = f"no data for {', '.join(silent)}: collect them before trusting this report"
+        silent = list(rollup.components.loc[rollup.components["status"] == "no data", "component"])
+        headline = (
+            f"no data for {', '.join(silent)}: collect them before trusting this report"
+            if silent
+            else "nothing is monitored yet: collect before trusting this report"
+        )
     elif rollup.status != "healthy":
         headline = f"{rollup.cause}"
     else:

@@ -25,6 +25,8 @@ REDIS_STATUS_ACTIONS = {
     "redis_evictions": "add Redis capacity on {where}: evictions are rising",
     "redis_clients": "look for connection-pool problems with Redis on {where}: clients are near maxclients",
 }
+CERTIFICATE_METRIC = "tls_cert_days"  # days until a server's TLS certificate expires (blackbox_exporter)
+TARGET_METRIC = "up"  # 0 while a scrape target of a server does not answer
 _RESOURCE_OF_METRIC = {"cpu": "vcpu", "memory": "ram_gb", "redis_memory": "ram_gb", "db_connections": "vcpu"}
 _ACTION_COLUMNS = [
     "by", "component", "instance", "metric", "action", "monthly_cost_change", "why", "trustworthy", "cost_group",
@@ -72,7 +74,10 @@ def _actions(
                 "trustworthy": True, "cost_group": _size_group(row.component, tier),
             })  # fmt: skip
     rows += _redis_policy_actions(config, status, today)
-    for row in status[status["status"] == "critical"].itertuples():
+    rows += _certificate_actions(config, status, today)
+    rows += _target_down_actions(config, status, today)
+    worded = {CERTIFICATE_METRIC, TARGET_METRIC}  # critical, and acted on above in their own words
+    for row in status[(status["status"] == "critical") & ~status["metric"].isin(list(worded))].itertuples():
         rows.append({
             "by": today, "component": row.component, "instance": row.instance, "metric": row.metric,
             "action": f"investigate {row.metric} on {row.component}/{row.instance} now", "monthly_cost_change": 0.0,
@@ -156,6 +161,43 @@ def _redis_policy_actions(config: PlatformConfig, status: pd.DataFrame, today: p
             "by": today, "component": row.component, "instance": row.instance, "metric": row.metric,
             "action": REDIS_STATUS_ACTIONS[str(row.metric)].format(where=f"{row.component}/{row.instance}"),
             "monthly_cost_change": 0.0, "why": f"Redis policy: {row.detail}", "trustworthy": True,
+        })  # fmt: skip
+    return rows
+
+
+def _certificate_actions(config: PlatformConfig, status: pd.DataFrame, today: pd.Timestamp) -> list[dict[str, object]]:
+    """A certificate in its warning or critical band: renew it before it expires. Due today once critical, else
+    by the day it would turn critical (expiry minus the critical days)."""
+    band = config.indicators.get(CERTIFICATE_METRIC)
+    rows: list[dict[str, object]] = []
+    if band is None:
+        return rows
+    due = status[(status["metric"] == CERTIFICATE_METRIC) & status["status"].isin(["warning", "critical"])]
+    for row in due.itertuples():
+        if pd.isna(row.value) or pd.isna(row.ts):
+            continue
+        expires = pd.Timestamp(row.ts) + pd.Timedelta(days=float(row.value))
+        expiry_day = pd.Timestamp(expires.tz_convert(config.tz).date())
+        by = today if row.status == "critical" else max(today, expiry_day - pd.Timedelta(days=band.critical))
+        rows.append({
+            "by": by, "component": row.component, "instance": row.instance, "metric": CERTIFICATE_METRIC,
+            "action": f"renew the certificate of {row.instance} before {expiry_day:%Y-%m-%d}",
+            "monthly_cost_change": 0.0, "trustworthy": True,
+            "why": f"it expires {expires.tz_convert(config.tz):%Y-%m-%d %H:%M %Z}, in {float(row.value):.0f} days "
+                   f"({row.status}: under {band.warning:g} days is warning, under {band.critical:g} critical)",
+        })  # fmt: skip
+    return rows
+
+
+def _target_down_actions(config: PlatformConfig, status: pd.DataFrame, today: pd.Timestamp) -> list[dict[str, object]]:
+    """A scrape target down: name the server and since when; the tier meanwhile runs on the servers that answer."""
+    rows: list[dict[str, object]] = []
+    for row in status[(status["metric"] == TARGET_METRIC) & (status["status"] == "critical")].itertuples():
+        since = f" since {pd.Timestamp(row.since).tz_convert(config.tz):%Y-%m-%d %H:%M}" if pd.notna(row.since) else ""
+        rows.append({
+            "by": today, "component": row.component, "instance": row.instance, "metric": TARGET_METRIC,
+            "action": f"bring {row.instance} back: a scrape target of {row.component} is down{since}",
+            "monthly_cost_change": 0.0, "trustworthy": True, "why": str(row.detail),
         })  # fmt: skip
     return rows
 

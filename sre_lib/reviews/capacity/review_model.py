@@ -90,6 +90,7 @@ class CapacityReview:
     data_start: datetime | None = None  # the first sample inside the window (later than window_start: less history)
     spans: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)  # sample_coverage spans in the window
     gaps: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)  # holes over BRIDGED_SAMPLES in the window
+    coverage: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)  # health.coverage: not monitored too
     verdict: str = "healthy"
     headline: str = ""
 

@@ -73,16 +73,18 @@ def coverage_lines(
 def period_text(review: CapacityReview) -> str:
     """The judged window and the forecast horizon in words, in the platform's time zone."""
     tz = review.config.tz
-    days = round((review.as_of - review.window_start).total_seconds() / 86_400)
+    span = review.as_of - review.window_start
+    days = round(span.total_seconds() / 86_400)
+    length = f"{days} days" if span >= timedelta(days=2) else human_duration(span)  # a 6 h window is not "0 days"
     held = ""
-    if review.data_start is not None and review.data_start - review.window_start > timedelta(days=1):
+    if review.data_start is not None and review.data_start - review.window_start > min(timedelta(days=1), span / 4):
         history, begin = review.as_of - review.data_start, review.data_start.astimezone(tz)
         if history >= timedelta(days=3):
             held = f" (samples begin {begin:%Y-%m-%d}: {round(history / timedelta(days=1))} days of them, not {days})"
         else:  # under a day reads "0 days": say the hours
-            held = f" (samples begin {begin:%Y-%m-%d %H:%M}: {human_duration(history)} of them, not {days} days)"
+            held = f" (samples begin {begin:%Y-%m-%d %H:%M}: {human_duration(history)} of them, not {length})"
     return (
-        f"Status, time in bands, episodes and the policy replay cover the {days} days to "
+        f"Status, time in bands, episodes and the policy replay cover the {length} to "
         f"{review.as_of.astimezone(tz):%Y-%m-%d %H:%M %Z}{held}; forecasts look {review.horizon_days} days ahead."
     )
 
