@@ -73,12 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     collect = commands.add_parser(
         "collect",
-        help="collect from Prometheus, PostgreSQL or Redis into the warehouse",
+        help="collect from Prometheus, PostgreSQL, Redis or pgBackRest into the warehouse",
         description="Collect into the warehouse. Connection settings come from [sources] in the config, "
         "overridden by SRE_PROMETHEUS_URL, SRE_PG_DSN or PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE, SRE_REDIS_URL.",
     )
-    collect.add_argument("source", choices=["prometheus", "postgres", "redis", "all"])
+    collect.add_argument("source", choices=["prometheus", "postgres", "redis", "backups", "all"])
     _add_common(collect)
+    collect.add_argument("--stanza", help="pgBackRest stanza (backups; default: [sources.pgbackrest] stanza)")
+    collect.add_argument("--log", help="CSV log of restore tests and off-site copies (backups; default: restore_log)")
     collect.add_argument("--since", default="1d", help="window ending now, e.g. 6h, 30d (prometheus; default 1d)")
     collect.add_argument("--start", help="window start, ISO time (prometheus; with --end)")
     collect.add_argument("--end", help="window end, ISO time or 'now' (prometheus)")
@@ -175,6 +177,14 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     warehouse = Warehouse(args.warehouse)
     step = parse_duration(args.step, "--step")
     sources = ["prometheus", "postgres", "redis"] if args.source == "all" else [args.source]
+    if args.source == "backups" or args.stanza or args.log:
+        from sre_lib.collect.pgbackrest_collect import with_pgbackrest
+
+        if args.source not in ("backups", "all"):
+            raise SreError(f"collect {args.source}: --stanza and --log are for `sre collect backups`")
+        config = with_pgbackrest(config, args.stanza, args.log)
+    if args.source == "all" and config.sources.pgbackrest is not None:
+        sources.append("backups")  # only where pgBackRest is configured
     every = parse_duration(args.every, "--every") if args.every else None
     failures = 0
     while True:

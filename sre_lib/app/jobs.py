@@ -69,7 +69,7 @@ class Job(BaseModel):
     name: str
     schedule: str
     report: Literal["capacity", "slow-queries", "dr"] | None = None
-    collect: Literal["prometheus", "postgres", "redis"] | None = None
+    collect: Literal["prometheus", "postgres", "redis", "backups"] | None = None
     description: str = ""
     notebook: str | None = None  # report notebook, relative to the project; default: the report's own
     parameters: dict[str, Any] = {}

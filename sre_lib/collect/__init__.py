@@ -4,6 +4,8 @@
 __all__ = [
     "backup_records",
     "by_source",
+    "pgbackrest_collect",
+    "pgbackrest_command",
     "pgss_columns",
     "postgres_snapshot",
     "prometheus",

@@ -420,7 +420,8 @@ def _with_times(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------- loading
 
 
-def _read(path: str | os.PathLike[str], what: str) -> str:
+def read_input(path: str | os.PathLike[str], what: str) -> str:
+    """A file the user pointed at, as text; CollectionError if it cannot be read, DataError if not UTF-8."""
     try:
         return Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -458,11 +459,11 @@ def load_backup_records(
     with warehouse.write_run("backups", target=target) as run:
         frames: dict[str, pd.DataFrame] = {}
         if pgbackrest_json is not None:
-            text = _read(pgbackrest_json, "pgbackrest info --output=json output")
+            text = read_input(pgbackrest_json, "pgbackrest info --output=json output")
             frames["backups"], stanza_notes = parse_pgbackrest_info(text, str(pgbackrest_json), server, stanza)
             notes += stanza_notes
         if log is not None:
-            frames |= parse_backup_log(_read(log, "backup log (CSV)"), str(log), server, timezone)
+            frames |= parse_backup_log(read_input(log, "backup log (CSV)"), str(log), server, timezone)
         for table, frame in frames.items():
             rows[table] = run.replace_rows(table, frame)
     return BackupLoadSummary(rows_by_table=rows, notes=tuple(notes))

@@ -52,6 +52,8 @@ def _target_name(source: str, config: PlatformConfig) -> str | None:
             return prometheus_target(config).describe()
         except SreError:  # an unusable URL: the message already says so, and the URL may hold a password
             return None
+    if source == "backups" and config.sources.pgbackrest is not None:
+        return f"pgbackrest stanza {config.sources.pgbackrest.stanza}"
     return None
 
 
@@ -77,7 +79,13 @@ def _collect_source(
         with ProgressReporter("prometheus", unit="chunk") as bar:
             summary = collect_prometheus(warehouse, config, start, end, step, progress=bar.update)
         return f"{summary!s}"
-    raise CollectionError(f"unknown source {source!r}: expected prometheus, postgres, redis or all", source=source)
+    if source == "backups":
+        from sre_lib.collect.pgbackrest_collect import collect_backups
+
+        return str(collect_backups(warehouse, config))
+    raise CollectionError(
+        f"unknown source {source!r}: expected prometheus, postgres, redis, backups or all", source=source
+    )
 
 
 def fetch_then_write(
