@@ -3,6 +3,7 @@
 # A layer: its modules are its API (import them by name); nothing is re-exported here.
 __all__ = [
     "cli",
+    "hub_commands",
     "jobs",
     "report_runner",
 ]

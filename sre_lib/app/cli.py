@@ -133,6 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_common(info)
     info.set_defaults(handler=_cmd_warehouse_info)
+
+    from sre_lib.app.hub_commands import add_hub_parser
+
+    add_hub_parser(commands)
     return parser
 
 
