@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test system-deps benchmarks lab clean
+.PHONY: demo test system-deps benchmarks lab clean hub
 
 $(BIN)/sre: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ benchmarks: $(BIN)/sre system-deps  ## run every benchmark script; each prints i
 	@missed=""; for script in benchmarks/bench_*.py; do \
 	  echo "== $$script"; $(BIN)/python $$script || missed="$$missed $$script"; \
 	done; if [ -n "$$missed" ]; then echo "targets missed by:$$missed"; exit 1; fi
+
+hub: $(BIN)/sre system-deps  ## start the Community Hub on loopback in the foreground (Ctrl-C stops it); see README
+	$(BIN)/sre hub up $(HUB_ARGS)
 
 lab: $(BIN)/sre  ## open the notebooks in JupyterLab
 	$(BIN)/jupyter lab notebooks/
