@@ -13,7 +13,16 @@ from dataclasses import dataclass
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
-from support.servers import PostgresServer, RedisServer, free_port, postgres_server, redis_server, wait_for_port
+from support.servers import (
+    PG_BIN,
+    PostgresServer,
+    RedisServer,
+    _as_postgres,
+    free_port,
+    postgres_server,
+    redis_server,
+    wait_for_port,
+)
 
 from sre_lib.hub.community_schema import HOT_INDEX, HOT_INDEX_DDL, prepare_database, seeded_counts
 from sre_lib.hub.webapp import DURATION_BUCKETS, HubApp, WebappSettings, make_app, serving_in_thread
@@ -193,6 +202,34 @@ def test_an_unreachable_database_gives_counted_503s(cache: RedisServer) -> None:
         samples = down.samples()
         assert samples[("http_requests_total", (("handler", "/posts/{id}"), ("method", "GET"), ("status", "503")))]
         assert "not-shown-anywhere" not in answer.text + health.text
+
+
+def test_a_stopped_database_gives_503s_and_a_restart_recovers(cache: RedisServer) -> None:
+    with postgres_server() as own:
+        prepare_database(own.dsn(), communities=2, posts=20, comments=200)
+        settings = WebappSettings("app-restart", own.dsn(), cache.url, pool_timeout_seconds=0.5)
+        with running(settings) as app:
+            assert app.get("/posts/3").status_code == 200
+            subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(own.datadir), "-m", "fast", "stop"]),
+                           check=True, capture_output=True)  # fmt: skip
+            assert app.get("/posts/4").status_code == 503 and app.get("/healthz").status_code == 503
+            restarted = subprocess.Popen(_as_postgres([str(PG_BIN / "postgres"), "-D", str(own.datadir)]),
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+            try:
+                deadline = time.monotonic() + 20
+                while (answer := app.get("/posts/5")).status_code != 200:
+                    assert time.monotonic() < deadline, answer.text
+                    time.sleep(0.2)
+                samples = app.samples()
+            finally:
+                restarted.terminate()
+                restarted.wait(10)
+
+    def answered(status: str) -> float:
+        labels = (("handler", "/posts/{id}"), ("method", "GET"), ("status", status))
+        return samples.get(("http_requests_total", labels), 0.0)
+
+    assert answered("200") == 2 and answered("503") >= 1
 
 
 def test_healthz_names_an_unreachable_redis_and_reads_still_work(pg: PostgresServer) -> None:
