@@ -424,6 +424,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache-ttl", type=int, default=10, help="seconds a cached read lives")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("waitress").setLevel(logging.WARNING)  # its "Serving on" would repeat our one start line
     missing = [name for name in ("HUB_PG_DSN", "HUB_REDIS_URL") if not os.environ.get(name)]
     if missing:
         print(f"hub app {args.name}: environment variable(s) {', '.join(missing)} not set", file=sys.stderr)
