@@ -30,7 +30,8 @@ class DemoSeries:
 class DemoIncident:
     """A scripted event: the series ramps to ``peak`` at ``start_day`` and holds it for ``duration``.
 
-    kind "plateau" holds the peak; kind "ramp" climbs linearly to it over the duration, then drops back.
+    kind "plateau" holds the peak (with 1 % noise); kind "level" holds it exactly (a cluster status, a count);
+    kind "ramp" climbs linearly to it over the duration, then drops back.
     """
 
     name: str
@@ -51,6 +52,13 @@ def _s(component: str, instance: str, metric: str, **shape: float) -> DemoSeries
 # counts the same), then growing by this share of it per day of pressure.
 EVICTIONS_PER_MINUTE = 0.2
 EVICTION_GROWTH_PER_DAY = 8.0
+
+# The servers whose scrape targets report ``up``, and the certificate: 150 days left at the start, 90 of them
+# spent over the 90 days (growth is relative to the level: -0.6 of 150), so 60 are left at the end.
+UP_SERVERS = (("nginx", "nginx-1"), ("app", "app-1"), ("app", "app-2"), ("postgresql", "pg-1"),
+              ("elasticsearch", "es-1"), ("redis", "redis-1"))  # fmt: skip
+CERT_DAYS_AT_START = 150.0
+CERT_DAYS_SPENT = 0.6
 
 DEMO_SERIES: tuple[DemoSeries, ...] = (
     _s("cdn", "edge", "error_rate", base=0.02, daily_swing=0.4, noise=0.15, ceiling=100),
@@ -92,7 +100,21 @@ DEMO_SERIES: tuple[DemoSeries, ...] = (
     _s("redis", "redis-1", "redis_evictions", base=EVICTIONS_PER_MINUTE, daily_swing=1.0, noise=0.5, ceiling=1e9),
     _s("redis", "redis-1", "redis_clients", base=3, daily_swing=0.8, growth=0.3),
     _s("media", "media", "disk", base=55, growth=0.25, noise=0.001),
-)
+    # What a live platform's catalogue adds (appended, so the series above keep their random draws): every
+    # server's scrape targets answering, nginx from stub_status, the TLS certificate's days to expiry, and
+    # Elasticsearch's cluster health and JVM heap.
+    *(_s(c, i, "up", base=1.0, noise=0.0) for c, i in UP_SERVERS),
+    _s("nginx", "nginx-1", "nginx_connections", base=120, daily_swing=1.0, weekend_factor=0.75, growth=0.35,
+       ceiling=1e9),
+    _s("nginx", "nginx-1", "nginx_request_rate", base=160, daily_swing=1.0, weekend_factor=0.75, growth=0.35,
+       ceiling=1e9),
+    _s("nginx", "all", "nginx_upstream_errors", base=0.04, daily_swing=0.5, noise=0.2),
+    _s("nginx", "nginx-1", "tls_cert_days", base=CERT_DAYS_AT_START, growth=-CERT_DAYS_SPENT, noise=0.0,
+       ceiling=1e4),
+    _s("elasticsearch", "es-1", "es_status", base=0.0, noise=0.0),
+    _s("elasticsearch", "es-1", "es_unassigned_shards", base=0.0, noise=0.0, ceiling=1e6),
+    _s("elasticsearch", "es-1", "es_jvm_heap", base=58, daily_swing=0.1, growth=0.1, noise=0.02),
+)  # fmt: skip
 
 DEMO_INCIDENTS: tuple[DemoIncident, ...] = (
     DemoIncident("app tier CPU saturation", "app", "app-1", "cpu", 70.35, timedelta(hours=3), 97.0),
@@ -100,6 +122,21 @@ DEMO_INCIDENTS: tuple[DemoIncident, ...] = (
     DemoIncident("search disk filling up", "elasticsearch", "es-1", "disk", 74.0, timedelta(days=7), 91.0, kind="ramp"),
     DemoIncident("error-rate spike", "app", "all", "error_rate", 80.4, timedelta(minutes=45), 4.5),
     DemoIncident("error-rate spike", "app", "all", "latency_p95", 80.4, timedelta(minutes=45), 850.0),
+    DemoIncident("error-rate spike", "nginx", "all", "nginx_upstream_errors", 80.4, timedelta(minutes=45), 4.3),
+    # the search node's disk past Elasticsearch's high watermark: replicas unassigned, the cluster yellow
+    DemoIncident(
+        "search cluster yellow", "elasticsearch", "es-1", "es_status", 80.0, timedelta(hours=10), 1.0, kind="level"
+    ),
+    DemoIncident(
+        "search cluster yellow",
+        "elasticsearch",
+        "es-1",
+        "es_unassigned_shards",
+        80.0,
+        timedelta(hours=10),
+        5.0,
+        kind="level",
+    ),
 )
 
 # The last ten days of the demo: the cache is getting too small.
@@ -140,6 +177,8 @@ def _apply_incident(
         return
     if incident.kind == "ramp":
         target = np.linspace(values[inside][0], incident.peak, count)
+    elif incident.kind == "level":
+        target = np.full(count, incident.peak)
     else:
         target = incident.peak * (1.0 + rng.normal(0.0, 0.01, count))
     values[inside] = np.maximum(values[inside], target)

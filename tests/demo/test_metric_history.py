@@ -87,3 +87,23 @@ def test_same_seed_same_data_other_seed_other_data() -> None:
     pd.testing.assert_frame_equal(a_series, b_series)
     _, other = metric_frames(DemoSpec(days=3, seed=1))
     assert not np.allclose(other.value.to_numpy(), a_samples.value.to_numpy())
+
+
+def test_the_live_catalogue_entries_have_demo_series_too(frames) -> None:
+    """Every server answers, the certificate runs down from 150 to 60 days, and Elasticsearch turns yellow with
+    unassigned shards for the 10 hours of its incident and is green otherwise."""
+    from sre_lib.demo.metric_history import CERT_DAYS_AT_START, CERT_DAYS_SPENT, UP_SERVERS
+
+    for component, instance in UP_SERVERS:
+        assert (_series(frames, component, instance, "up") == 1.0).all()
+    cert = _series(frames, "nginx", "nginx-1", "tls_cert_days")
+    assert cert.iloc[0] == CERT_DAYS_AT_START and bool((cert.diff().dropna() < 0).all())
+    assert cert.iloc[-1] == pytest.approx(CERT_DAYS_AT_START * (1 - CERT_DAYS_SPENT), abs=0.01)
+    status = _series(frames, "elasticsearch", "es-1", "es_status")
+    shards = _series(frames, "elasticsearch", "es-1", "es_unassigned_shards")
+    yellow = next(i for i in DEMO_INCIDENTS if i.metric == "es_status")
+    assert set(status.unique()) == {0.0, 1.0} and (status == 1.0).sum() == yellow.duration / timedelta(minutes=1)
+    assert status.index[status == 1.0][0] == pd.Timestamp(SPEC.at_day(yellow.start_day))
+    assert ((shards > 0) == (status > 0)).all()
+    heap = _series(frames, "elasticsearch", "es-1", "es_jvm_heap")
+    assert heap.min() > 40 and heap.max() < 75  # healthy throughout
