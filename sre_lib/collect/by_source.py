@@ -80,8 +80,10 @@ def _collect_source(
             summary = collect_prometheus(warehouse, config, start, end, step, progress=bar.update)
         return f"{summary!s}"
     if source == "backups":
-        from sre_lib.collect.pgbackrest_collect import collect_backups
+        from sre_lib.collect.pgbackrest_collect import NOT_CONFIGURED_MESSAGE, collect_backups
 
+        if config.sources.pgbackrest is None:  # the shipped hourly job, on a host without pgBackRest
+            return NOT_CONFIGURED_MESSAGE
         return str(collect_backups(warehouse, config))
     raise CollectionError(
         f"unknown source {source!r}: expected prometheus, postgres, redis, backups or all", source=source

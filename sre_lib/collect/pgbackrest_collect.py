@@ -25,15 +25,17 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from pydantic import ValidationError
 
 from sre_lib.collect.backup_records import parse_backup_log, parse_pgbackrest_info, read_input
 from sre_lib.collect.by_source import fetch_then_write
 from sre_lib.collect.pgbackrest_command import CommandResult, run_pgbackrest
-from sre_lib.config import PgBackRestSource, PlatformConfig
+from sre_lib.config import PgBackRestSource, PlatformConfig, describe_validation_error
 from sre_lib.errors import CollectionError, DataError
 from sre_lib.warehouse.store import Warehouse, WriteRun
 
 __all__ = [
+    "NOT_CONFIGURED_MESSAGE",
     "READABLE_STANZA_CODES",
     "BackupCollection",
     "collect_backups",
@@ -45,6 +47,7 @@ __all__ = [
 #: Any other (1 missing stanza path, 3 missing stanza data, 99 other: an unreachable remote) fails the collection.
 READABLE_STANZA_CODES = (0, 2)
 SOURCE = "backups"
+NOT_CONFIGURED_MESSAGE = "pgBackRest is not configured ([sources.pgbackrest]): nothing collected"
 
 
 @dataclass(frozen=True)
@@ -95,17 +98,20 @@ def with_pgbackrest(
 ) -> PlatformConfig:
     """The config with ``[sources.pgbackrest]`` stanza and restore_log overridden (``--stanza``, ``--log``).
 
-    A stanza given here configures pgBackRest with its defaults when the config has no such section.
+    A stanza given here configures pgBackRest with its defaults when the config has no such section; with neither
+    a section nor a stanza, CollectionError says how to configure it.
     """
     if stanza is None and restore_log is None:
+        pgbackrest_source(config)  # asked for by name: not configured is an error here
         return config
     current = config.sources.pgbackrest
-    if current is None:
-        if stanza is None:
-            pgbackrest_source(config)  # raises: --log alone does not say which stanza
-        current = PgBackRestSource(stanza=stanza)
+    if current is None and stanza is None:
+        pgbackrest_source(config)  # raises: --log alone does not say which stanza
     changes = {key: value for key, value in (("stanza", stanza), ("restore_log", restore_log)) if value is not None}
-    source = PgBackRestSource.model_validate(current.model_dump() | changes)
+    try:
+        source = PgBackRestSource.model_validate((current.model_dump() if current else {}) | changes)
+    except ValidationError as exc:
+        raise CollectionError(describe_validation_error(exc, "--stanza/--log"), source=SOURCE) from None
     return config.model_copy(update={"sources": config.sources.model_copy(update={"pgbackrest": source})})
 
 

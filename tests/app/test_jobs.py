@@ -32,8 +32,9 @@ def test_shipped_jobs_match_the_seed_cadence() -> None:
     jobs = load_jobs(DEFAULT_JOBS_DIR)
     reports = {job.report: job.schedule for job in jobs.values() if job.report}
     assert set(reports) == set(REPORTS)
-    assert reports == {"capacity": "0 7 * * *", "slow-queries": "0 8 * * 1", "dr": "0 9 1 * *"}
+    assert reports == {"capacity": "0 7 * * *", "slow-queries": "0 8 * * 1", "dr": "30 7 * * *"}  # DR daily
     assert jobs["collect-postgres"].collect == "postgres"
+    assert (jobs["collect-backups"].collect, jobs["collect-backups"].schedule) == ("backups", "10 * * * *")
 
 
 @pytest.mark.parametrize(

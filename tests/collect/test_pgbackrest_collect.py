@@ -170,3 +170,19 @@ def test_not_configured_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixtur
     err = capsys.readouterr().err.strip()
     assert err.startswith("sre: error: ") and "[sources.pgbackrest] is not configured" in err
     assert "\n" not in err
+
+
+def test_the_shipped_job_collects_where_configured_and_nothing_elsewhere(
+    cluster: PgBackRestCluster, tmp_path: Path
+) -> None:
+    from sre_lib.app.jobs import DEFAULT_JOBS_DIR, load_jobs, run_job
+    from sre_lib.collect.pgbackrest_collect import NOT_CONFIGURED_MESSAGE
+
+    job = load_jobs(DEFAULT_JOBS_DIR)["collect-backups"].model_copy(update={"out": str(tmp_path / "reports")})
+    assert job.collect == "backups"
+    warehouse = tmp_path / "w.duckdb"
+    shipped = PROJECT_ROOT / "data" / "platform.toml"  # no [sources.pgbackrest]: the job succeeds, collecting nothing
+    assert str(run_job(job, shipped, warehouse)) == f"collect-backups: ok: {NOT_CONFIGURED_MESSAGE}"
+    outcome = run_job(job, write_config(tmp_path, **cluster.source_settings()), warehouse)
+    assert outcome.status == "ok" and "pgbackrest check ok" in outcome.detail
+    assert rows(warehouse, "SELECT status FROM pgbackrest_checks") == [("ok",)]  # the first run recorded none
