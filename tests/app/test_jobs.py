@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,7 +20,7 @@ from pydantic import ValidationError
 
 from sre_lib.app import jobs as jobs_module
 from sre_lib.app.jobs import DEFAULT_JOBS_DIR, Job, is_due, load_jobs, load_jobs_leniently, prune_runs, run_due, run_job
-from sre_lib.app.report_runner import REPORTS, RUN_MARKER, _new_run_directory
+from sre_lib.app.report_runner import REPORTS, RUN_MARKER, _new_run_directory, run_file_names
 from sre_lib.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT
 from sre_lib.errors import ConfigError
 from sre_lib.warehouse.store import Warehouse
@@ -118,14 +119,20 @@ def test_prune_keeps_the_newest_and_the_latest_target(tmp_path: Path) -> None:
     assert len(pruned.removed) == 3 and not pruned.foreign
 
 
-def _slow_job(folder: Path) -> Path:
-    """A report job that takes a few seconds, scheduled yearly so no new slot comes due while the test runs."""
+def _report_job(folder: Path, gate: Path | None = None) -> Path:
+    """A report job named ``slow`` running a notebook of its own, scheduled yearly so that no new slot comes due
+    while the test runs. Given a ``gate``, the notebook holds its run (and so the job's lock) until that file
+    exists: a test opens the gate once it has seen what it came for, rather than sleeping and hoping."""
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["kernelspec"] = {"name": "sre-workbench", "language": "python", "display_name": "SRE"}
     notebook.metadata["language_info"] = {"name": "python"}
     cell = nbformat.v4.new_code_cell('warehouse = ""\nconfig = ""')
     cell.metadata["tags"] = ["parameters"]
-    notebook.cells = [cell, nbformat.v4.new_code_cell("import time\ntime.sleep(4)\nprint('done')")]
+    wait = (
+        f"import time\nfrom pathlib import Path\ndeadline = time.monotonic() + 240\n"
+        f"while not Path({str(gate)!r}).exists() and time.monotonic() < deadline:\n    time.sleep(0.05)\n"
+    )
+    notebook.cells = [cell, nbformat.v4.new_code_cell((wait if gate else "") + "print('done')")]
     nb_path = folder / "slow.ipynb"
     nbformat.write(notebook, nb_path)
     jobs = folder / "jobs"
@@ -137,19 +144,23 @@ def _slow_job(folder: Path) -> Path:
 
 
 def test_overlapping_due_runs_never_run_the_same_job_twice(tmp_path: Path) -> None:
-    jobs_dir = _slow_job(tmp_path)
+    gate = tmp_path / "gate"
+    jobs_dir = _report_job(tmp_path, gate)
     warehouse = tmp_path / "w.duckdb"
     Warehouse(warehouse).ensure_created()
     argv = [SRE, "jobs", "run", "--due", "--jobs-dir", str(jobs_dir), "--warehouse", str(warehouse),
             "--config", str(DEFAULT_CONFIG_PATH)]  # fmt: skip
     first = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     second = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # whichever took the lock runs the job until the gate opens, so the other one meets a running job
+    deadline = time.monotonic() + 240
+    while first.poll() is None and second.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    gate.touch()
     outputs = [p.communicate(timeout=240) for p in (first, second)]
     assert first.returncode == 0 and second.returncode == 0, outputs
     lines = sorted(out.strip() for out, _ in outputs)
-    assert (lines[0].startswith("slow: ok: ") and lines[1] == "slow: skipped: already running in another process") or (
-        lines[1].startswith("slow: ok: ") and lines[0] == "slow: skipped: not due"
-    ), lines
+    assert lines[0].startswith("slow: ok: ") and lines[1] == "slow: skipped: already running in another process", lines
     con = Warehouse(warehouse).open_read_only()
     try:
         runs = con.execute("SELECT job, status, output FROM job_runs").fetchall()
@@ -164,7 +175,7 @@ def test_overlapping_due_runs_never_run_the_same_job_twice(tmp_path: Path) -> No
 
 def test_a_job_run_by_name_that_is_already_running_exits_1(tmp_path: Path) -> None:
     """Someone (or Airflow's BashOperator) asking for a run must not read 'exit 0' as 'it ran'."""
-    jobs_dir = _slow_job(tmp_path)
+    jobs_dir = _report_job(tmp_path)
     warehouse = tmp_path / "w.duckdb"
     Warehouse(warehouse).ensure_created()
     lock = tmp_path / "out" / ".locks" / "slow.lock"  # the lock a running job holds
@@ -181,10 +192,18 @@ def test_a_job_run_by_name_that_is_already_running_exits_1(tmp_path: Path) -> No
     assert not (tmp_path / "out" / "dr").exists()  # nothing ran
 
 
-def test_a_due_check_waits_for_a_writer_rather_than_read_an_old_job_log(tmp_path: Path) -> None:
-    job = load_jobs(_slow_job(tmp_path))["slow"]
+def test_a_due_check_waits_for_a_writer_rather_than_read_an_old_job_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = load_jobs(_report_job(tmp_path))["slow"]
     warehouse = Warehouse(tmp_path / "w.duckdb")
     warehouse.ensure_created()
+
+    def report(*_args: object) -> str:  # what a report run does to the warehouse: publish a read snapshot
+        warehouse.current_snapshot()
+        return "report written"
+
+    monkeypatch.setattr(jobs_module, "_perform", report)  # the notebook itself is not what is tested here
     assert run_job(job, DEFAULT_CONFIG_PATH, warehouse.path, only_if_due=True).status == "ok"
     # Its log row is written, not yet in any read snapshot; now a collection holds the write lock for a second.
     holding, release = threading.Event(), threading.Event()
@@ -230,7 +249,7 @@ def test_jobs_list_names_a_bad_job_file_and_lists_the_good_ones(tmp_path: Path) 
 
 
 def test_a_job_run_by_name_is_not_stopped_by_another_jobs_bad_file(tmp_path: Path) -> None:
-    jobs_dir = _slow_job(tmp_path)
+    jobs_dir = _report_job(tmp_path)
     (jobs_dir / "broken.toml").write_text(
         'report = "capacity"\nschedule = "0 7 * * *"\n[parameters]\nhorizon_days = 1095\n'
     )
@@ -249,7 +268,7 @@ def test_a_job_run_by_name_is_not_stopped_by_another_jobs_bad_file(tmp_path: Pat
 
 
 def test_a_report_job_without_a_warehouse_fails_clearly_and_creates_none(tmp_path: Path) -> None:
-    job = load_jobs(_slow_job(tmp_path))["slow"]
+    job = load_jobs(_report_job(tmp_path))["slow"]
     missing = tmp_path / "none.duckdb"
     outcome = run_job(job, DEFAULT_CONFIG_PATH, missing, only_if_due=True)
     assert outcome.status == "failed" and "does not exist: build the demo (sre demo) or collect" in outcome.detail
@@ -523,8 +542,8 @@ def test_prune_deletes_only_the_workbenchs_own_runs_and_names_what_it_left(tmp_p
 
 def test_a_job_from_another_folder_writes_under_the_project_and_prunes_only_its_runs(tmp_path: Path) -> None:
     """Through `sre jobs run` from another working directory: a relative `out` is the project's, every run
-    carries the runner's marker, and with keep = 1 the previous run goes while a folder of the user's stays
-    and is named."""
+    carries the runner's marker and writes only files a run may hold, and with keep = 1 the previous run goes
+    while a folder of the user's stays and is named."""
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["kernelspec"] = {"name": "sre-workbench", "language": "python", "display_name": "SRE"}
     cell = nbformat.v4.new_code_cell('warehouse = ""\nconfig = ""')
@@ -541,26 +560,29 @@ def test_a_job_from_another_folder_writes_under_the_project_and_prunes_only_its_
     )
     (out / "dr" / "mine").mkdir(parents=True)
     (out / "dr" / "mine" / "notes.txt").write_text("keep me")
+    # the previous run, made and marked by the runner as the command's own run is (checked below)
+    previous = _new_run_directory(out / "dr", datetime(2001, 1, 1, 7, 0), "quick")  # older than any run
+    for name in ("quick.ipynb", "quick.html", "status.json"):
+        (previous / name).write_text("{}")
+    (out / "dr" / "latest").symlink_to(previous.name)
     warehouse = tmp_path / "w.duckdb"
     Warehouse(warehouse).ensure_created()
     elsewhere = tmp_path / "a" / "b"  # read against here, the relative out would land in tmp_path/tmp/...
     elsewhere.mkdir(parents=True)
     argv = [SRE, "jobs", "run", "quick", "--jobs-dir", str(jobs_dir), "--warehouse", str(warehouse),
             "--config", str(DEFAULT_CONFIG_PATH)]  # fmt: skip
-    first = subprocess.run(argv, capture_output=True, text=True, timeout=240, cwd=elsewhere)
-    assert first.returncode == 0, first
-    (first_run,) = [p for p in (out / "dr").iterdir() if p.name not in ("mine", "latest")]
-    marker = json.loads((first_run / RUN_MARKER).read_text())
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=240, cwd=elsewhere)
+    assert done.returncode == 0, done
+    assert not previous.exists()
+    (run,) = [p for p in (out / "dr").iterdir() if p.name not in ("mine", "latest")]
+    marker = json.loads((run / RUN_MARKER).read_text())
     assert marker["workbench"] == "sre-workbench"
-    assert (marker["report"], marker["run"], marker["notebook"]) == ("dr", first_run.name, "quick")
+    assert (marker["report"], marker["run"], marker["notebook"]) == ("dr", run.name, "quick")
+    # only files a run may hold, so that the next run of the job prunes this one as it pruned the previous
+    assert {path.name for path in run.iterdir()} <= run_file_names("quick") | {RUN_MARKER}
     assert (out / ".locks" / "quick.lock").exists() and not list(elsewhere.rglob("*"))
     left = f"; pruning left 1 folder(s) in {out / 'dr'} that are not runs of the workbench"
-    assert first.stdout.startswith(f"quick: ok: {first_run / 'quick.html'}{left}")
-    assert first.stdout.strip().endswith(": 'mine'") and first.stdout.count("'mine'") == 1
-
-    second = subprocess.run(argv, capture_output=True, text=True, timeout=240, cwd=elsewhere)
-    assert second.returncode == 0, second
-    assert not first_run.exists()
-    (second_run,) = [p for p in (out / "dr").iterdir() if p.name not in ("mine", "latest")]
-    assert (out / "dr" / "latest").resolve() == second_run
+    assert done.stdout.startswith(f"quick: ok: {run / 'quick.html'}{left}")
+    assert done.stdout.strip().endswith(": 'mine'") and done.stdout.count("'mine'") == 1
+    assert (out / "dr" / "latest").resolve() == run
     assert (out / "dr" / "mine" / "notes.txt").read_text() == "keep me"

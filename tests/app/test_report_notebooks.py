@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import html
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.browser import open_offline
 
-from sre_lib.app.report_runner import run_report
+from sre_lib.app.report_runner import ensure_kernel, run_report
 from sre_lib.config import DEFAULT_CONFIG_PATH, load_config
 from sre_lib.demo import postgres_history as demo
 from sre_lib.reviews.capacity import capacity_review
@@ -28,20 +30,32 @@ MAX_HTML_BYTES = 5_000_000
 BANNER = {"healthy": "GREEN", "pass": "GREEN", "warning": "AMBER", "warn": "AMBER", "critical": "RED", "fail": "RED"}
 
 
+def _render_together(runs: dict[str, dict[str, Any]]) -> dict[str, Path]:
+    """Each report's HTML, the runs made side by side: each is a papermill process of its own, and a run mostly
+    waits on its kernel, so two cores finish them in about the time of the longest."""
+    ensure_kernel()  # installed once, before the runs could race to install it
+    with ThreadPoolExecutor(max_workers=len(runs)) as pool:
+        futures = {name: pool.submit(run_report, **arguments) for name, arguments in runs.items()}
+        return {name: future.result().html for name, future in futures.items()}
+
+
 @pytest.fixture(scope="module")
 def reports(demo_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("reports")
     patch = pytest.MonkeyPatch()
     patch.setenv("PGPASSWORD", FAKE_PASSWORD)
     patch.setenv("SRE_PG_DSN", f"postgresql://monitor:{FAKE_PASSWORD}@127.0.0.1:5432/community_hub")
+    Warehouse(demo_warehouse).current_snapshot()  # published once, not by three readers at the same moment
     try:
-        return {
-            "capacity": run_report("capacity", warehouse=demo_warehouse, out_dir=out).html,
-            "slow-queries": run_report(
-                "slow-queries", warehouse=demo_warehouse, out_dir=out, parameters={"top": 40}
-            ).html,
-            "dr": run_report("dr", warehouse=demo_warehouse, out_dir=out).html,
-        }
+        return _render_together(
+            {
+                "capacity": {"report": "capacity", "warehouse": demo_warehouse, "out_dir": out},
+                "slow-queries": {
+                    "report": "slow-queries", "warehouse": demo_warehouse, "out_dir": out, "parameters": {"top": 40}
+                },
+                "dr": {"report": "dr", "warehouse": demo_warehouse, "out_dir": out},
+            }
+        )  # fmt: skip
     finally:
         patch.undo()
 
@@ -114,18 +128,16 @@ def test_dr_report_states_the_library_checks(reports, demo_warehouse: Path) -> N
 
 
 def test_reports_open_offline_in_chromium_with_every_chart_drawn(reports, tmp_path: Path) -> None:
+    seen = {}
     for name, page in reports.items():
-        seen = open_offline(page, screenshot=tmp_path / f"{name}.png")
-        assert seen.outside_requests == [], name
-        assert seen.failed_requests == [], name
-        assert seen.scripts_run == [], name
-        assert seen.images == seen.images_drawn, name
+        seen[name] = open_offline(page, screenshot=tmp_path / f"{name}.png")
+        assert seen[name].outside_requests == [], name
+        assert seen[name].failed_requests == [], name
+        assert seen[name].scripts_run == [], name
+        assert seen[name].images == seen[name].images_drawn, name
         assert (tmp_path / f"{name}.png").stat().st_size > 10_000
-    capacity = open_offline(reports["capacity"])
-    assert capacity.images >= 6  # bands, episodes, forecasts, servers, load
-    slow = open_offline(reports["slow-queries"])
-    assert "<script>alert('x')</script>" in slow.text  # the statement's comment shows as text
-    assert slow.scripts_run == []
+    assert seen["capacity"].images >= 6  # bands, episodes, forecasts, servers, load
+    assert "<script>alert('x')</script>" in seen["slow-queries"].text  # the statement's comment shows as text
 
 
 def test_the_explore_notebook_runs_on_the_demo(demo_warehouse: Path, tmp_path: Path) -> None:
@@ -133,7 +145,7 @@ def test_the_explore_notebook_runs_on_the_demo(demo_warehouse: Path, tmp_path: P
 
     import papermill
 
-    from sre_lib.app.report_runner import NOTEBOOK_DIR, ensure_kernel
+    from sre_lib.app.report_runner import NOTEBOOK_DIR
 
     output = tmp_path / "explore.ipynb"
     papermill.execute_notebook(
@@ -146,17 +158,41 @@ def test_the_explore_notebook_runs_on_the_demo(demo_warehouse: Path, tmp_path: P
     assert sum("image/svg+xml" in o.get("data", {}) for o in outputs) >= 3  # window, forecast, servers
 
 
-@pytest.mark.parametrize("case", ["an hour of samples", "one server unscraped for 10 minutes"])
-def test_the_capacity_report_renders_on_short_or_gappy_history(case: str, tmp_path: Path) -> None:
-    """Issue 13: under a day of data failed a notebook cell with KeyError: 'earliest'; a 10-minute gap in one
-    app server's samples failed the whole report. Both render, saying what is missing."""
+SHORT_OR_GAPPY = ("an hour of samples", "one server unscraped for 10 minutes")
+
+
+@pytest.fixture(scope="module")
+def short_or_gappy(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Warehouse, Path]]:
+    """The capacity report rendered on each short or gappy history, the two renders side by side."""
     from support.app_samples import TEN_MINUTES_AT, app_warehouse
 
-    if case == "an hour of samples":
-        warehouse = app_warehouse(tmp_path / "w.duckdb", hours=1)
-    else:
-        warehouse = app_warehouse(tmp_path / "w.duckdb", hours=4 * 24, holes=(("app-2", TEN_MINUTES_AT, 10),))
-    page = run_report("capacity", warehouse=warehouse.path, out_dir=tmp_path / "reports").html
+    folders = {case: tmp_path_factory.mktemp("short-or-gappy") for case in SHORT_OR_GAPPY}
+    warehouses = {
+        "an hour of samples": app_warehouse(folders["an hour of samples"] / "w.duckdb", hours=1),
+        "one server unscraped for 10 minutes": app_warehouse(
+            folders["one server unscraped for 10 minutes"] / "w.duckdb",
+            hours=4 * 24,
+            holes=(("app-2", TEN_MINUTES_AT, 10),),
+        ),
+    }
+    for warehouse in warehouses.values():
+        warehouse.current_snapshot()
+    pages = _render_together(
+        {
+            case: {"report": "capacity", "warehouse": warehouses[case].path, "out_dir": folders[case] / "reports"}
+            for case in SHORT_OR_GAPPY
+        }
+    )
+    return {case: (warehouses[case], pages[case]) for case in SHORT_OR_GAPPY}
+
+
+@pytest.mark.parametrize("case", SHORT_OR_GAPPY)
+def test_the_capacity_report_renders_on_short_or_gappy_history(
+    case: str, short_or_gappy: dict[str, tuple[Warehouse, Path]]
+) -> None:
+    """Issue 13: under a day of data failed a notebook cell with KeyError: 'earliest'; a 10-minute gap in one
+    app server's samples failed the whole report. Both render, saying what is missing."""
+    warehouse, page = short_or_gappy[case]
     con = warehouse.open_read_only()
     try:
         review = capacity_review(con, CONFIG)
