@@ -331,7 +331,7 @@ def _judge(review: SlowQueryReview) -> tuple[list[str], str]:
     for row in review.seq_scan_tables.itertuples():
         warning.append(f"{row.relname}: sequential scans dominate ({row.seq_scan:,} seq vs {row.idx_scan:,} index)")
     for row in review.low_cache_hit.itertuples():
-        warning.append(f"{row.relname}: {_low_cache_parts(row)} (under {maintenance.CACHE_HIT_MIN_RATIO:.0%})")
+        warning.append(f"{row.relname}: {_low_cache_parts(row)} (under {maintenance.CACHE_HIT_MIN_RATIO * 100:g} %)")
     for row in _rows_where(review.long_sessions, "idle_in_transaction", bool):
         idle = human_duration(row.duration_seconds)
         warning.append(f"session {row.pid} ({row.username}) idle in transaction for {idle}")

@@ -84,3 +84,16 @@ def test_a_sequence_with_years_of_runway_is_a_note_that_leaves_the_verdict_alone
     assert verdict == "healthy" and len(findings) == 1 and "audit_log_id_seq" in findings[0]
     soon = review.sequences.assign(days_left=SEQUENCE_NOTE_DAYS / 2)
     assert _judge(dataclasses.replace(calm, sequences=soon))[1] == "warning"
+
+
+def test_a_low_cache_finding_names_the_part_that_is_low() -> None:
+    """A table flagged for its indexes is not reported with its (healthy) heap ratio."""
+    from collections import namedtuple
+
+    from sre_lib.reviews.slow_queries import _low_cache_parts
+
+    Row = namedtuple("Row", "heap_hit_ratio heap_blks_hit heap_blks_read index_hit_ratio idx_blks_hit idx_blks_read")
+    assert _low_cache_parts(Row(0.999, 99_900, 100, 0.95, 9_500, 500)) == "index cache hit ratio 95.0%"
+    assert _low_cache_parts(Row(0.9, 900, 100, 0.5, 5, 5)) == "heap cache hit ratio 90.0%"  # 10 index blocks: too few
+    both = _low_cache_parts(Row(0.9, 9_000, 1_000, 0.9, 9_000, 1_000))
+    assert both == "heap cache hit ratio 90.0% and index cache hit ratio 90.0%"
