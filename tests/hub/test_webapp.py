@@ -104,6 +104,8 @@ def test_prepare_database_seeds_once(pg: PostgresServer) -> None:
     assert seeded_counts(pg.dsn()) == counts
     indexes = {row[0] for row in pg.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'comments'")}
     assert HOT_INDEX in indexes
+    foreign_keys = pg.execute("SELECT count(*) FROM pg_constraint WHERE contype = 'f'")[0][0]
+    assert foreign_keys == 6  # added after the seed, once
 
 
 def test_routes_answer_with_the_seeded_data(hub: Running, pg: PostgresServer) -> None:
@@ -165,6 +167,8 @@ def test_bad_input_is_a_400_naming_the_field_and_writes_nothing(hub: Running, pg
     assert not_json.status_code == 400 and "not JSON" in not_json.json()["error"]
     unknown = hub.post("/posts/999999/comments", {"author_id": 5, "body": "x"})
     assert unknown.status_code == 404 and "999999" in unknown.json()["error"]
+    no_author = hub.post("/posts/5/comments", {"author_id": 999999, "body": "x"})
+    assert no_author.status_code == 404 and "author 999999" in no_author.json()["error"]
     assert seeded_counts(pg.dsn()) == before
 
 
