@@ -96,7 +96,7 @@ def test_demo_and_a_report_run_from_an_empty_folder(installed: Path, tmp_path: P
     empty = tmp_path / "empty"
     empty.mkdir()
     env = _clean_environment()
-    demo = _run([str(installed / "sre"), "demo", "--days", "14", "--no-reports"], cwd=empty, env=env)
+    demo = _run([str(installed / "sre"), "demo", "--days", "2", "--no-reports"], cwd=empty, env=env)  # days: any
     assert f"demo warehouse ready: {empty / 'data' / 'warehouse.duckdb'}" in demo.stdout
     _run([str(installed / "sre"), "report", "dr"], cwd=empty, env=env)
     status = (empty / "reports" / "dr" / "latest" / "status.json").read_text(encoding="utf-8")

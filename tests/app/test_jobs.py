@@ -444,30 +444,33 @@ def test_sre_jobs_refuses_a_name_that_would_lead_out_of_its_folders(tmp_path: Pa
     assert not list(tmp_path.rglob("*.lock")) and not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize(
-    ("schedule", "fields"),
-    [
-        ("0 0 7 * * *", 6),  # croniter reads the sixth as seconds: each second of 00:00 on the 7th
-        ("0 7 * * * 0", 6),
-        ("0 0 7 * * * 2026", 7),  # with a year
-        ("@daily", 1),
-        ("0 7 * *", 4),
-    ],
-)
-def test_a_cron_schedule_must_have_exactly_five_fields(tmp_path: Path, schedule: str, fields: int) -> None:
+#: Schedules that are not five cron fields, each with its count of fields
+NOT_FIVE_FIELDS = [
+    ("0 0 7 * * *", 6),  # croniter reads the sixth as seconds: each second of 00:00 on the 7th
+    ("0 7 * * * 0", 6),
+    ("0 0 7 * * * 2026", 7),  # with a year
+    ("@daily", 1),
+    ("0 7 * *", 4),
+]
+
+
+def test_a_cron_schedule_must_have_exactly_five_fields(tmp_path: Path) -> None:
     """croniter reads a sixth field as seconds (a job run again each second of its minute) and a seventh as
-    years; cron has five fields, and a job file with more is refused rather than run twice."""
-    (tmp_path / "odd.toml").write_text(f'report = "dr"\nschedule = "{schedule}"\n')
+    years; cron has five fields, and a job file with more is refused rather than run twice. One `sre jobs list`
+    names every such file, each on its own line."""
+    for number, (schedule, _fields) in enumerate(NOT_FIVE_FIELDS):
+        (tmp_path / f"odd{number}.toml").write_text(f'report = "dr"\nschedule = "{schedule}"\n')
     result = subprocess.run(
         [SRE, "jobs", "list", "--jobs-dir", str(tmp_path), "--warehouse", str(tmp_path / "none.duckdb")],
         capture_output=True, text=True, timeout=60, cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 1 and result.stdout.strip() == "no jobs"
-    assert result.stderr.strip() == (
-        f"sre: error: {tmp_path / 'odd.toml'}: expected a cron schedule of five fields (minute hour day-of-month "
-        f"month day-of-week) such as '0 7 * * *' in `schedule`, got {schedule!r} ({fields} field"
+    assert result.stderr.strip().splitlines() == [
+        f"sre: error: {tmp_path / f'odd{number}.toml'}: expected a cron schedule of five fields (minute hour "
+        f"day-of-month month day-of-week) such as '0 7 * * *' in `schedule`, got {schedule!r} ({fields} field"
         f"{'s' if fields != 1 else ''})"
-    )
+        for number, (schedule, fields) in enumerate(NOT_FIVE_FIELDS)
+    ]
 
 
 def test_a_relative_out_is_read_against_the_project_not_the_current_folder() -> None:
