@@ -68,6 +68,8 @@ def coverage(status: pd.DataFrame, config: PlatformConfig, collected: Iterable[t
             continue
         for metric in metrics:
             entry = config.catalogue.get(metric)
+            if entry is not None and entry.component not in (None, name):
+                entry = None  # an entry of another component does not supply this one (the demo's CDN rows)
             row = {
                 "component": name,
                 "indicator": metric,

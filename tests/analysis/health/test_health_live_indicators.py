@@ -109,3 +109,15 @@ def test_coverage_lists_every_expected_indicator_and_what_would_supply_it() -> N
     components = rolled.components.set_index("component")["status"].astype(str)
     assert components["elasticsearch"] == components["cdn"] == "not monitored"
     assert health.rollup(status[status["status"] == "healthy"], SHIPPED).status == "healthy"
+
+
+def test_a_series_no_entry_of_its_component_supplies_names_no_entry() -> None:
+    """The demo's CDN error rate: the catalogue's error_rate is the app's, so it is not the CDN's supplier."""
+    frame = pd.DataFrame(
+        {"component": "cdn", "instance": "edge", "metric": "error_rate", "ts": [at_minute(i) for i in range(3)],
+         "value": 0.01}
+    )  # fmt: skip
+    table = health.coverage(health.current_status(frame, SHIPPED), SHIPPED).set_index(["component", "indicator"])
+    assert table.loc[("cdn", "error_rate"), "status"] == "healthy"
+    assert table.loc[("cdn", "error_rate"), ["catalogue", "query"]].tolist() == ["", ""]
+    assert table.loc[("app", "error_rate"), "catalogue"] == "catalogue.error_rate"
