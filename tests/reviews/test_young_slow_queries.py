@@ -58,6 +58,10 @@ def young(tmp_path_factory: pytest.TempPathFactory) -> Iterator[YoungServer]:
         )
         pg.execute("CREATE INDEX posts_author ON posts (author_id)")
         pg.execute("VACUUM ANALYZE posts")
+        # an app's young table: a few writes, never vacuumed or analysed (autovacuum has nothing to do yet)
+        pg.execute("CREATE TABLE comments (id int PRIMARY KEY, body text)")
+        pg.execute("INSERT INTO comments SELECT g, 'c' FROM generate_series(1, 100) g")
+        pg.execute("UPDATE comments SET body = 'edited' WHERE id <= 10")
         env = {"SRE_PG_DSN": pg.dsn()}
         warehouse = Warehouse(folder / "history.duckdb")
         collect_postgres(warehouse, CONFIG, env=env)
@@ -86,6 +90,7 @@ def test_one_snapshot_renders_and_says_deltas_need_two(young: YoungServer) -> No
     assert review.history.snapshots == 1 and not review.history.has_deltas
     assert review.top_by_total_time.empty and review.regressions.empty and review.new_slow.empty
     assert review.long_sessions.empty and review.sequences.empty  # no long session, no sequence: nothing found
+    assert review.maintenance_overdue.empty  # a table minutes old is not overdue against a weekly schedule
     assert review.verdict == "healthy" and "need more history" in review.headline
     notes = review.history.notes()
     assert notes[0].startswith("Deltas need two snapshots; 1 collected")

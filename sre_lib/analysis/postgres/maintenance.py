@@ -107,10 +107,22 @@ def maintenance_overdue(
     A table is considered only if it has modifications: rows inserted, updated or deleted over the window, or
     dead tuples or modifications since its last analyze at ``as_of``. It is overdue for VACUUM when the later
     of last_vacuum / last_autovacuum is older than ``max_age`` or never happened (``last_vacuum_any`` NaT),
-    likewise for ANALYZE. Autovacuum activity comes with it: (auto)vacuum / (auto)analyze counts over the
-    window. Never-maintained tables first, then the oldest.
+    likewise for ANALYZE. "Never" is judged only once the collector has watched the table for ``max_age``
+    (``watched_days``): a table first seen minutes ago (a young warehouse, a new table) cannot have missed a
+    weekly schedule yet; one piling up dead tuples meanwhile is the ``dead_tuples`` check's finding. Autovacuum
+    activity comes with it: (auto)vacuum / (auto)analyze counts over the window. Never-maintained tables
+    first, then the oldest.
     """
-    frame = activity_in(con, resolve_window(con, server, start, end, "pg_tables"))
+    window = resolve_window(con, server, start, end, "pg_tables")
+    frame = activity_in(con, window)
+    first_seen = con.execute(
+        f"SELECT {', '.join(TABLE_KEY)}, min(taken_at) AS first_seen FROM pg_tables "
+        f"WHERE server = ? AND (?::TIMESTAMPTZ IS NULL OR taken_at <= ?) GROUP BY {', '.join(TABLE_KEY)}",
+        [window.server, window.end, window.end],
+    ).df()
+    frame = frame.merge(first_seen, on=list(TABLE_KEY), how="left")
+    watched = frame["as_of"] - frame["first_seen"]
+    frame["watched_days"] = watched.dt.total_seconds() / 86_400
     modifications = frame[["n_tup_ins", "n_tup_upd", "n_tup_del"]].fillna(0).sum(axis=1)
     modified = (modifications > 0) | (frame["n_dead_tup"].fillna(0) > 0) | (frame["n_mod_since_analyze"].fillna(0) > 0)
     frame["modifications"] = modifications.astype("int64")
@@ -119,7 +131,7 @@ def maintenance_overdue(
     for kind in ("vacuum", "analyze"):
         age = frame["as_of"] - frame[f"last_{kind}_any"]
         frame[f"{kind}_age_days"] = age.dt.total_seconds() / 86_400
-        frame[f"{kind}_overdue"] = (modified & (age.isna() | (age > max_age))).astype(bool)
+        frame[f"{kind}_overdue"] = (modified & ((age > max_age) | (age.isna() & (watched >= max_age)))).astype(bool)
     overdue = frame[frame["vacuum_overdue"] | frame["analyze_overdue"]].copy()
     overdue["never"] = overdue["last_vacuum_any"].isna() | overdue["last_analyze_any"].isna()
     overdue = overdue.sort_values(["never", "vacuum_age_days"], ascending=[False, False], kind="stable")
@@ -131,6 +143,7 @@ def maintenance_overdue(
         "n_dead_tup",
         "n_mod_since_analyze",
         "modifications",
+        "watched_days",
         "last_vacuum_any",
         "vacuum_age_days",
         "vacuum_overdue",

@@ -34,11 +34,17 @@ def test_dead_tuples_and_overdue_maintenance(scenario: Scenario) -> None:
     row = dead.iloc[0]
     assert row["n_dead_tup"] == 20000 and row["n_live_tup"] == 10000
     assert row["dead_ratio"] == pytest.approx(2 / 3)
-    by_table = overdue.set_index("relname")
-    assert by_table.loc["events_log", "vacuum_overdue"] and by_table.loc["events_log", "analyze_overdue"]
-    assert pd.isna(by_table.loc["events_log", "last_vacuum_any"])
-    assert "clean" not in by_table.index  # modified, but vacuumed and analysed just now
-    assert by_table.loc["events_log", "autovacuum_count"] == 0
+    # events_log was never vacuumed, but the collector has watched it for seconds, not the weekly schedule's
+    # week: its 20,000 dead tuples are the dead-tuple finding above, not yet "overdue"; "clean" was maintained
+    assert overdue.empty
+    con = scenario.con()
+    try:  # with a schedule shorter than the seconds it was watched, never is overdue
+        judged = maintenance.maintenance_overdue(con, max_age=timedelta(microseconds=1)).set_index("relname")
+    finally:
+        con.close()
+    assert judged.loc["events_log", "vacuum_overdue"] and judged.loc["events_log", "analyze_overdue"]
+    assert pd.isna(judged.loc["events_log", "last_vacuum_any"]) and judged.loc["events_log", "autovacuum_count"] == 0
+    assert 0 < judged.loc["events_log", "watched_days"] < maintenance.MAINTENANCE_MAX_AGE.days
 
 
 def test_wraparound_headroom_is_reported_per_database_and_table(scenario: Scenario) -> None:
@@ -64,15 +70,16 @@ def test_overdue_means_older_than_a_week_or_never_for_modified_tables() -> None:
          "last_autovacuum": now - timedelta(days=7, minutes=1), "last_autoanalyze": now - timedelta(days=1)},
         {**base, "relname": "untouched", "n_dead_tup": 0, "n_mod_since_analyze": 0},
         {**base, "relname": "never", "n_mod_since_analyze": 3},
+        {**base, "relname": "never", "n_mod_since_analyze": 1, "taken_at": now - timedelta(days=8)},
+        {**base, "relname": "new", "n_dead_tup": 3, "n_mod_since_analyze": 3},  # first seen just now
     ])  # fmt: skip
     overdue = maintenance.maintenance_overdue(con).set_index("relname")
-    assert list(overdue.index) == ["never", "stale"]
+    assert list(overdue.index) == ["never", "stale"]  # "new" has not been watched for a week: not judged yet
     assert overdue.loc["stale", "vacuum_overdue"] and not overdue.loc["stale", "analyze_overdue"]
     assert overdue.loc["stale", "vacuum_age_days"] == pytest.approx(7 + 1 / 1440)
     assert overdue.loc["never", "vacuum_overdue"] and overdue.loc["never", "analyze_overdue"]
-    assert maintenance.maintenance_overdue(con, max_age=timedelta(days=8)).set_index("relname").index.tolist() == [
-        "never"
-    ]
+    assert overdue.loc["never", "watched_days"] == pytest.approx(8)
+    assert maintenance.maintenance_overdue(con, max_age=timedelta(days=9)).empty  # "never": watched 8 days
 
 
 def test_wraparound_bands() -> None:
