@@ -34,6 +34,11 @@ from sre_lib.units import human_bytes, human_p_value
 TOP_BY_MEAN_MIN_CALLS = 5
 
 
+#: An index is called unused only when a window of at least this long watched it unscanned: minutes without
+#: a scan say nothing of the index a nightly job reads.
+UNUSED_INDEX_MIN_WATCH = timedelta(days=1)
+
+
 #: PostgreSQL's block size (the default, and nearly universal): turns shared_blks_read into bytes.
 BLOCK_BYTES = 8192
 
@@ -107,9 +112,24 @@ class HistoryCoverage:
             "are in the rankings below."
         )
 
+    @property
+    def watched(self) -> timedelta:
+        """How much of the window the snapshots cover (the window, or less in a young warehouse)."""
+        return min(self.window, self.collected)
+
+    def unused_indexes_note(self) -> str | None:
+        """Why no index can be called unused yet (under UNUSED_INDEX_MIN_WATCH watched), or None."""
+        if not self.has_deltas or self.watched >= UNUSED_INDEX_MIN_WATCH:
+            return None  # without deltas, deltas_note says it
+        return (
+            f"Unused indexes need {span(UNUSED_INDEX_MIN_WATCH)} watched without a scan; the window covers "
+            f"{span(self.watched)} of snapshots."
+        )
+
     def notes(self) -> list[str]:
         """Every sentence on missing history, for the top of the report."""
-        return [note for note in (self.deltas_note(), self.regressions_note()) if note]
+        found = (self.deltas_note(), self.regressions_note(), self.unused_indexes_note())
+        return [note for note in found if note]
 
 
 def span(delta: timedelta) -> str:
@@ -214,7 +234,7 @@ def slow_query_review(
         new_slow=new_slow,  # a regressed statement is listed once, as regressed
         maintenance_overdue=_overdue(maintenance.maintenance_overdue(con, server, start, end)),
         dead_tuples=maintenance.dead_tuples(con, server, start, end),
-        unused_indexes=maintenance.unused_indexes(con, server, start, end),
+        unused_indexes=_watched_long_enough(maintenance.unused_indexes(con, server, start, end)),
         duplicate_indexes=maintenance.duplicate_indexes(con, server, end),
         invalid_indexes=maintenance.invalid_indexes(con, server, end),
         seq_scan_tables=maintenance.seq_scan_tables(con, server, start, end),
@@ -257,6 +277,12 @@ def _coverage(
         window_intervals=int(in_window), baseline_intervals=int(in_baseline),
         window=end - start, baseline=start - baseline_start, end=end,
     )  # fmt: skip
+
+
+def _watched_long_enough(unused: pd.DataFrame) -> pd.DataFrame:
+    """The unused indexes watched unscanned for at least UNUSED_INDEX_MIN_WATCH."""
+    watched = unused["as_of"] - unused["observed_since"]
+    return unused[watched >= UNUSED_INDEX_MIN_WATCH].reset_index(drop=True)
 
 
 def _only_server(con: duckdb.DuckDBPyConnection, config: PlatformConfig) -> str:

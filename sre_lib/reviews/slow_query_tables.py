@@ -155,6 +155,7 @@ def section_table(review: SlowQueryReview, name: str, frame: pd.DataFrame | None
     lacking = {
         "regressions": review.history.regressions_note(),
         "new_slow": review.history.new_slow_note(),
+        "unused_indexes": review.history.unused_indexes_note(),
     }.get(name) or (review.history.deltas_note() if name in DELTA_TABLES else None)
     if lacking:
         layout = dataclasses.replace(layout, empty=lacking)

@@ -5,7 +5,6 @@ with windows given as durations."""
 
 from __future__ import annotations
 
-import math
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,7 +35,8 @@ INTERVALS_EACH_SIDE = 6  # the regression test needs 5 intervals with calls on e
 class YoungServer:
     one_snapshot: Path  # the warehouse after the first snapshot of a pgbench-loaded server
     history: Path  # then a few seconds of snapshots, the index under the hot statement dropped half way
-    dropped_at: datetime
+    dropped_at: datetime  # the last snapshot before the index was dropped
+    first_after: datetime  # the first one after
     end: datetime
 
 
@@ -62,6 +62,7 @@ def young(tmp_path_factory: pytest.TempPathFactory) -> Iterator[YoungServer]:
         pg.execute("CREATE TABLE comments (id int PRIMARY KEY, body text)")
         pg.execute("INSERT INTO comments SELECT g, 'c' FROM generate_series(1, 100) g")
         pg.execute("UPDATE comments SET body = 'edited' WHERE id <= 10")
+        pg.execute("CREATE INDEX comments_body ON comments (body)")  # not scanned in the seconds watched
         env = {"SRE_PG_DSN": pg.dsn()}
         warehouse = Warehouse(folder / "history.duckdb")
         collect_postgres(warehouse, CONFIG, env=env)
@@ -71,10 +72,12 @@ def young(tmp_path_factory: pytest.TempPathFactory) -> Iterator[YoungServer]:
             _burst(pg, script, 40)
             dropped_at = collect_postgres(warehouse, CONFIG, env=env).taken_at
         pg.execute("DROP INDEX posts_author")
+        after = []
         for _ in range(INTERVALS_EACH_SIDE):
             _burst(pg, script, 10)
-            end = collect_postgres(warehouse, CONFIG, env=env).taken_at
-    yield YoungServer(one_snapshot, warehouse.path, pd.Timestamp(dropped_at).to_pydatetime(), end)
+            after.append(collect_postgres(warehouse, CONFIG, env=env).taken_at)
+    moments = [pd.Timestamp(t).to_pydatetime() for t in (dropped_at, after[0], after[-1])]
+    yield YoungServer(one_snapshot, warehouse.path, *moments)
 
 
 def _review(path: Path, **arguments: Any) -> SlowQueryReview:
@@ -129,13 +132,14 @@ def test_every_check_gives_its_columns_and_no_rows_on_a_quiet_young_server(young
 def test_a_regression_seconds_old_is_found_with_windows_as_durations(young: YoungServer) -> None:
     """Snapshots seconds apart, an index dropped under a hot statement: the window since the drop, against a
     baseline before it, names the statement as regressed."""
-    window = f"{math.floor((young.end - young.dropped_at).total_seconds())}s"  # from just after the drop
+    since_drop = young.end - (young.dropped_at + (young.first_after - young.dropped_at) / 2)
+    window = f"{since_drop.total_seconds():.3f}s"  # from the drop on, as a user who knows when it happened
     review = _review(young.history, window=window, baseline="10m")
     assert review.history.window_intervals == INTERVALS_EACH_SIDE
     assert review.history.baseline_intervals == INTERVALS_EACH_SIDE and review.history.can_regress
     assert list(review.regressions["query"]) == [HOT], review.regressions[["query", "ratio", "p_value"]]
     assert review.verdict == "critical" and review.headline.startswith("statement ")
-    assert HOT in review.headline and review.history.notes() == []
+    assert HOT in review.headline and review.history.regressions_note() is None
     assert review.period(CONFIG.tz).endswith("compared with the 10 min before.")
 
 
@@ -147,6 +151,21 @@ def test_a_baseline_before_the_history_is_said_not_raised(young: YoungServer) ->
     assert note is not None and "the baseline holds 0 and the window 12" in note
     assert "collected since" in note
     assert "need a baseline to be new against" in section_table(review, "new_slow").markup
+
+
+def test_an_index_unscanned_for_seconds_is_not_called_unused(young: YoungServer) -> None:
+    con = Warehouse(young.history).open_read_only()
+    try:
+        unscanned = maintenance.unused_indexes(con, None, young.end - pd.Timedelta("1h"), young.end)["indexrelname"]
+    finally:
+        con.close()
+    assert "comments_body" in set(unscanned)  # the analysis sees no scan ...
+    review = _review(young.history, window="1h", baseline="1h")
+    assert review.unused_indexes.empty  # ... but seconds of watching do not make an index unused
+    note = review.history.unused_indexes_note()
+    assert note is not None and note.startswith("Unused indexes need 1 day watched without a scan")
+    assert note in section_table(review, "unused_indexes").markup and note in review.history.notes()
+    assert not any("unused index" in finding for finding in review.findings)
 
 
 def test_days_still_work_and_a_bad_duration_names_the_parameter(young: YoungServer) -> None:
