@@ -123,8 +123,12 @@ def start_blackbox_exporter(supervisor: Supervisor, port: int, folder: Path, log
     )  # fmt: skip
 
 
-def write_prometheus_conf(folder: Path, targets: list[ScrapeTarget]) -> Path:
-    """prometheus.yml: one scrape job per component; each target's labels set in its static config."""
+def write_prometheus_conf(folder: Path, targets: list[ScrapeTarget], media: Path | None = None) -> Path:
+    """prometheus.yml: one scrape job per component; each target's labels set in its static config.
+
+    The media job keeps only the media volume's filesystem series: media-1 is a volume, not a machine, and
+    shares the host's other mounts (the root disk would otherwise count as media).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     jobs: dict[str, list[dict[str, object]]] = {}
     for target in targets:
@@ -133,11 +137,21 @@ def write_prometheus_conf(folder: Path, targets: list[ScrapeTarget]) -> Path:
     config = {
         "global": {"scrape_interval": SCRAPE_INTERVAL, "scrape_timeout": SCRAPE_INTERVAL,
                    "evaluation_interval": "15s"},
-        "scrape_configs": [{"job_name": job, "static_configs": groups} for job, groups in jobs.items()],
+        "scrape_configs": [
+            {"job_name": job, "static_configs": groups, **_media_only(job, media)} for job, groups in jobs.items()
+        ],
     }  # fmt: skip
     path = folder / "prometheus.yml"
     path.write_text(json.dumps(config, indent=1))
     return path
+
+
+def _media_only(job: str, media: Path | None) -> dict[str, object]:
+    if job != "media" or media is None:
+        return {}
+    volume_only = {"source_labels": ["__name__"], "regex": "node_filesystem_.+", "action": "keep"}
+    this_mount = {"source_labels": ["mountpoint"], "regex": re.escape(str(media)), "action": "keep"}
+    return {"metric_relabel_configs": [volume_only, this_mount]}
 
 
 def start_prometheus(supervisor: Supervisor, port: int, config: Path, storage: Path, logs: Path) -> None:

@@ -190,7 +190,9 @@ class Hub:
                                                               self.state_dir / "blackbox", logs))  # fmt: skip
 
         def prometheus() -> None:
-            conf = monitoring.write_prometheus_conf(self.state_dir / "prometheus", self.scrape_targets())
+            conf = monitoring.write_prometheus_conf(
+                self.state_dir / "prometheus", self.scrape_targets(), self.media_mount
+            )
             monitoring.start_prometheus(self.supervisor, ports["prometheus"], conf,
                                         self.state_dir / "prometheus" / "data", logs)  # fmt: skip
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from sre_lib.config import DEFAULT_CONFIG_PATH, load_config
 from sre_lib.hub.hub_monitoring import SERVERS, ScrapeTarget
-from sre_lib.hub.processes import HubError, free_port
+from sre_lib.hub.processes import HubError, free_port, postgres_user
 
 if TYPE_CHECKING:
     from sre_lib.hub.hub_platform import Hub
@@ -126,6 +126,9 @@ def write_platform_toml(hub: Hub) -> Path:
         "password_file": _quoted(hub.secrets_dir / "redis.password"),
     })  # fmt: skip
     text = set_toml_keys(text, "sources.prometheus", {"url": _quoted(hub.prometheus_url)})
+    text = set_toml_keys(text, "sources.pgbackrest", _pgbackrest_keys(hub))
+    if hub.media_mount is not None:  # disk series of this mount point belong to the media component
+        text = set_toml_keys(text, "components.media", {"mountpoint": _quoted(hub.media_mount)})
     header = (
         "# Written by `sre hub up` for the hub in this folder: the default config with [sources] pointed at it.\n"
         f"# The media volume is mounted at {hub.media_mount or '(not mounted: ' + hub.media_note + ')'}.\n"
@@ -133,6 +136,21 @@ def write_platform_toml(hub: Hub) -> Path:
     hub.config_path.write_text(header + text)
     load_config(hub.config_path)  # a hub that writes a config the workbench refuses is a bug: fail now
     return hub.config_path
+
+
+def _pgbackrest_keys(hub: Hub) -> dict[str, str]:
+    """[sources.pgbackrest] for `sre collect backups`: the hub's stanza, pgbackrest.conf and restore-test log,
+    run as the postgres account that owns the repository."""
+    from sre_lib.hub.hub_postgres import STANZA
+
+    account = postgres_user()
+    prefix = ["runuser", "-u", account.pw_name, "--"] if account else []
+    return {
+        "stanza": _quoted(STANZA),
+        "config": _quoted(hub.pgbackrest_conf),
+        "restore_log": _quoted(hub.restore_log),
+        "command_prefix": "[" + ", ".join(_quoted(part) for part in prefix) + "]",
+    }
 
 
 def write_env_file(hub: Hub) -> Path:
