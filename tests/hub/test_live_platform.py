@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -64,7 +63,6 @@ class Live:
 
     hub: Hub
     out: Path
-    stop_load: threading.Event
 
     def sre(self, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
@@ -136,18 +134,18 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         require(tool)
     folder = Path(f"/tmp/sre-hub-e2e-{os.getpid()}")  # under /tmp: the postgres account must reach it
     out = tmp_path_factory.mktemp("live")
-    stop = threading.Event()
     with Hub.start(folder, base_port=0, cert_days=90) as hub:
-        load = threading.Thread(
-            target=hub.run_load, kwargs={"seconds": 900, "start_rps": 10, "end_rps": 40, "max_requests": 40_000,
-                                         "stop": stop}, daemon=True,
+        # the load generator as a user runs it: a ramp through nginx, bounded in time and requests
+        load = subprocess.Popen(
+            [sys.executable, "-m", "sre_lib.hub.load", hub.https_url, "--seconds", "900", "--rps", "10:40",
+             "--max-requests", "40000"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        load.start()
         try:
-            yield Live(hub, out, stop)
+            yield Live(hub, out)
         finally:
-            stop.set()
-            load.join(timeout=30)
+            load.terminate()
+            load.wait(timeout=30)
     shutil.rmtree(folder, ignore_errors=True)
 
 
