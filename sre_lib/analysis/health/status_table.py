@@ -94,8 +94,21 @@ def current_status(
         table["status"] = pd.Categorical([], dtype=STATUS_DTYPE)
         return table
     table = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    table = _without_stale_series_of_down_servers(table)
     table["status"] = pd.Categorical(table["status"], dtype=STATUS_DTYPE)
     return table.sort_values(["component", "instance", "metric"], kind="stable").reset_index(drop=True)
+
+
+def _without_stale_series_of_down_servers(table: pd.DataFrame) -> pd.DataFrame:
+    """Drop the stopped series of a server whose scrape target is down: its ``up`` row already says so (critical,
+    since when), and its last readings are not the present; the component is judged on the servers that answer."""
+    down = table[(table["metric"] == UP_METRIC) & (table["status"] == "critical")]
+    if down.empty:
+        return table
+    servers = set(zip(down["component"], down["instance"], strict=True))
+    of_down = [key in servers for key in zip(table["component"], table["instance"], strict=True)]
+    stale = of_down & (table["status"] == "no data").to_numpy() & (table["metric"] != UP_METRIC).to_numpy()
+    return table[~stale].reset_index(drop=True)
 
 
 def _level_status(

@@ -121,3 +121,24 @@ def test_a_series_no_entry_of_its_component_supplies_names_no_entry() -> None:
     assert table.loc[("cdn", "error_rate"), "status"] == "healthy"
     assert table.loc[("cdn", "error_rate"), ["catalogue", "query"]].tolist() == ["", ""]
     assert table.loc[("app", "error_rate"), "catalogue"] == "catalogue.error_rate"
+
+
+def test_a_server_down_is_critical_once_and_its_tier_is_judged_on_the_servers_that_answer() -> None:
+    """app-2 stops answering after minute 9: its up turns 0 and its cpu series ends; app-1 carries on. The cpu
+    of app-2 is not "no data" beside the down target, it is gone from the status: the tier is app-1's."""
+    minutes = range(20)
+    rows = [("app", "app-1", "up", i, 1.0) for i in minutes]
+    rows += [("app", "app-1", "cpu", i, 30.0) for i in minutes]
+    rows += [("app", "app-2", "up", i, 1.0 if i < 10 else 0.0) for i in minutes]
+    rows += [("app", "app-2", "cpu", i, 35.0) for i in minutes if i < 10]
+    frame = pd.DataFrame(rows, columns=["component", "instance", "metric", "minute", "value"])
+    frame["ts"] = [at_minute(i) for i in frame.pop("minute")]
+    table = health.current_status(frame, SHIPPED, window=timedelta(hours=1))
+    by_series = {(row.instance, row.metric): row.status for row in table.itertuples()}
+    assert by_series == {
+        ("app-1", "cpu"): "healthy", ("app-1", "up"): "healthy", ("app-2", "up"): "critical",
+    }  # fmt: skip
+    # the same cpu gap while app-2's target still answers is a gap in the data, and says so
+    answering = frame.assign(value=frame["value"].where(frame["metric"] != "up", 1.0))
+    table = health.current_status(answering, SHIPPED, window=timedelta(hours=1))
+    assert {(row.instance, row.metric): row.status for row in table.itertuples()}[("app-2", "cpu")] == "no data"
