@@ -149,10 +149,17 @@ def restores(*tests: tuple[timedelta, timedelta] | tuple[timedelta, timedelta, s
     return frame(rows)
 
 
-def replica(lag_seconds: float | None = 2.0, state: str = "streaming", lag_bytes: int = 4096) -> pd.DataFrame:
+def replica(
+    lag_seconds: float | None = 2.0,
+    state: str = "streaming",
+    lag_bytes: int = 4096,
+    taken_at: datetime = T0,
+    name: str = "standby-1",
+) -> pd.DataFrame:
+    """One standby's pg_stat_replication row as a snapshot at ``taken_at`` saw it."""
     return frame(
         [
-            {"server": SERVER, "taken_at": T0, "application_name": "standby-1", "client_addr": "10.0.0.7",
+            {"server": SERVER, "taken_at": taken_at, "application_name": name, "client_addr": "10.0.0.7",
              "state": state, "sync_state": "async", "sent_lsn": "407/FE000000", "replay_lsn": "407/FDFFF000",
              "replay_lag_bytes": lag_bytes, "write_lag_seconds": lag_seconds, "flush_lag_seconds": lag_seconds,
              "replay_lag_seconds": lag_seconds}

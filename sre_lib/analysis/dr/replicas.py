@@ -1,18 +1,71 @@
 """Replicas: a streaming standby to fail over to, its replay lag against the RPO, and replication slots.
 
-None warns (recovery relies on backups), lag above the wal_age warning threshold warns, above the RPO fails;
-inactive replication slots that hold WAL, or lost the WAL their replica needs, warn.
+A replica that was connected in the last REPLICA_GONE_LOOKBACK (7 d) and is connected no more fails, naming it
+and the last snapshot that saw it; never having had one (in that time) warns: recovery relies on backups. Lag
+above the wal_age warning threshold warns, above the RPO fails; inactive replication slots that hold WAL, or
+lost the WAL their replica needs, warn.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from datetime import datetime, timedelta
 from typing import Any
 
 from sre_lib.analysis.dr.check_context import CheckContext
 from sre_lib.analysis.dr.check_result import FAIL, NO_ACTION, PASS, WARN, DrCheck, bytes_text, hours_text, worst
 from sre_lib.durations import human_duration
 
-__all__ = ["check_replicas"]
+__all__ = ["REPLICA_GONE_LOOKBACK", "check_replicas", "vanished_replicas"]
+
+#: A replica seen this recently and not connected now has vanished (fail); one seen only before (a standby
+#: retired on purpose) no longer counts, and a platform with none reads "no replica" (warn).
+REPLICA_GONE_LOOKBACK = timedelta(days=7)
+
+
+def _label(row: dict[str, Any]) -> str:
+    """A replica as pg_stat_replication names it: application_name (client address)."""
+    name, address = row["application_name"], row["client_addr"]
+    if name and address:
+        return f"{name} ({address})"
+    return name or address or "a replica"
+
+
+def _gone_label(gone: dict[str, Any]) -> str:
+    return _label(gone) + (f" (x{gone['count']})" if gone["count"] > 1 else "")
+
+
+def _promotable(row: dict[str, Any]) -> bool:
+    # A standby reports the WAL it has replayed. pg_receivewal and a base backup's WAL stream replay nothing (no
+    # replay_lsn), and a logical subscriber (CDC, a logical replica) applies changes to a database of its own:
+    # none of them can be promoted in the primary's place.
+    return row["replay_lsn"] is not None and row["slot_type"] != "logical"
+
+
+def vanished_replicas(ctx: CheckContext, latest: datetime, connected: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Standbys seen in the REPLICA_GONE_LOOKBACK before ``latest`` that are not among ``connected`` now.
+
+    A standby is known by its application_name and client address; each one gone comes with the last snapshot
+    that saw it (``last_seen_at``). Two standbys of one name and address count as two.
+    """
+    seen = ctx.rows(
+        "SELECT taken_at, application_name, client_addr, replay_lsn, slot_type, state FROM pg_replication "
+        "WHERE server = ? AND taken_at >= ? AND taken_at < ? ORDER BY taken_at",
+        [ctx.server, latest - REPLICA_GONE_LOOKBACK, latest],
+    )
+    now = Counter((row["application_name"], row["client_addr"]) for row in connected if _promotable(row))
+    by_snapshot: dict[datetime, Counter[tuple[Any, Any]]] = {}
+    for row in seen:
+        if _promotable(row):
+            by_snapshot.setdefault(row["taken_at"], Counter())[(row["application_name"], row["client_addr"])] += 1
+    gone: dict[tuple[Any, Any], dict[str, Any]] = {}
+    for taken_at, counts in by_snapshot.items():  # in time order: the last snapshot that saw each one wins
+        for key, count in counts.items():
+            missing = count - now[key]
+            if missing > 0:
+                gone[key] = {"application_name": key[0], "client_addr": key[1], "last_seen_at": taken_at,
+                             "count": missing}  # fmt: skip
+    return sorted(gone.values(), key=lambda g: (g["last_seen_at"], str(g["application_name"])))
 
 
 def check_replicas(ctx: CheckContext) -> DrCheck:
@@ -49,10 +102,7 @@ def check_replicas(ctx: CheckContext) -> DrCheck:
         "slot_type FROM pg_replication WHERE server = ? AND taken_at = ? ORDER BY application_name, client_addr",
         [ctx.server, latest],
     )
-    # A standby reports the WAL it has replayed. pg_receivewal and a base backup's WAL stream replay nothing (no
-    # replay_lsn), and a logical subscriber (CDC, a logical replica) applies changes to a database of its own:
-    # none of them can be promoted in the primary's place.
-    promotable = [row["replay_lsn"] is not None and row["slot_type"] != "logical" for row in connected]
+    promotable = [_promotable(row) for row in connected]
     replicas = [row for row, standby in zip(connected, promotable, strict=True) if standby]
     receivers = [row for row, standby in zip(connected, promotable, strict=True) if not standby]
     slots = ctx.rows(
@@ -68,7 +118,8 @@ def check_replicas(ctx: CheckContext) -> DrCheck:
     ]  # fmt: skip
     lost = [s for s in inactive if s["wal_status"] == "lost"]
     holding = [s for s in inactive if s["wal_status"] != "lost"]
-    evidence |= {"replicas": replicas, "wal_receivers": receivers, "inactive_slots": inactive}
+    gone = vanished_replicas(ctx, latest, connected)
+    evidence |= {"replicas": replicas, "wal_receivers": receivers, "inactive_slots": inactive, "gone_replicas": gone}
     seen = f"pg_stat_replication at {ctx.local(latest)}"
     slot_note = ""
     if holding:
@@ -79,6 +130,8 @@ def check_replicas(ctx: CheckContext) -> DrCheck:
         slot_note += "; replication slot(s) that lost the WAL their replica needs (it must be re-seeded): " + ", ".join(
             s["slot_name"] for s in lost
         )
+    if gone:
+        return _vanished(ctx, name, title, seen, replicas, gone, slot_note, evidence)
     if not replicas:
         streamed = ""
         if receivers:
@@ -135,3 +188,35 @@ def check_replicas(ctx: CheckContext) -> DrCheck:
             action += " Re-seed the replica of a lost slot from a new base backup, or drop the slot."
         headline = "replica lagging or not streaming" if any(s != PASS for s in statuses) else "inactive slot"
     return DrCheck(name, title, status, headline, finding, action, evidence)
+
+
+def _vanished(
+    ctx: CheckContext,
+    name: str,
+    title: str,
+    seen: str,
+    replicas: list[dict[str, Any]],
+    gone: list[dict[str, Any]],
+    slot_note: str,
+    evidence: dict[str, Any],
+) -> DrCheck:
+    """A standby that was connected is gone: the DR setup lost its failover target (or one of them)."""
+    names = "; ".join(f"{_gone_label(g)}, last seen at {ctx.local(g['last_seen_at'])}" for g in gone)
+    still = (
+        f"; still connected: {', '.join(_label(r) for r in replicas)}"
+        if replicas
+        else "; no replica is connected now: failover is not available and recovery relies on backups"
+    )
+    first = gone[0]
+    return DrCheck(
+        name,
+        title,
+        FAIL,
+        f"replica {_label(first)} gone since {ctx.local(first['last_seen_at'])}",
+        f"{len(gone)} replica(s) that were streaming are no longer connected ({seen}): {names}" + still + slot_note,
+        "Find why the replica disconnected: is its server running, and what do its log and the primary's say "
+        "(authentication, network, a WAL segment the primary has removed)? Restart it, or re-seed it from a new "
+        "base backup if it cannot catch up; if it was retired on purpose, it stops counting "
+        f"{human_duration(REPLICA_GONE_LOOKBACK)} after it was last seen.",
+        evidence,
+    )

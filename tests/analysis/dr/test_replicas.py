@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from support.dr_platform import (
     SERVER,
+    SYDNEY,
     T0,
     check,
     frame,
     replica,
 )
 
+from sre_lib.analysis.dr.replicas import REPLICA_GONE_LOOKBACK
 from sre_lib.durations import human_duration
 
 
@@ -84,3 +87,34 @@ def test_a_slot_that_reserves_no_wal_holds_nothing_back(tmp_path: Path) -> None:
                     "active": False, "retained_bytes": 0}])  # fmt: skip
     result = check(tmp_path, "replicas", pg_replication_slots=slots)
     assert result.status == "pass" and "unused" not in result.finding
+
+
+def test_a_replica_that_was_connected_and_is_gone_fails_naming_it_and_when(tmp_path: Path) -> None:
+    seen = pd.concat([replica(taken_at=T0 - timedelta(hours=h)) for h in (3, 2, 1)], ignore_index=True)
+    result = check(tmp_path, "replicas", pg_replication=seen)  # the snapshot at T0 sees no replica
+    assert result.status == "fail"
+    last_seen = (T0 - timedelta(hours=1)).astimezone(SYDNEY).strftime("%Y-%m-%d %H:%M %Z")
+    assert f"standby-1 (10.0.0.7), last seen at {last_seen}" in result.finding
+    assert result.headline == f"replica standby-1 (10.0.0.7) gone since {last_seen}"
+    assert "recovery relies on backups" in result.finding and "Restart it" in result.action
+    assert [g["last_seen_at"] for g in result.evidence["gone_replicas"]] == [T0 - timedelta(hours=1)]
+
+
+def test_one_of_two_replicas_gone_fails_and_names_the_one_still_connected(tmp_path: Path) -> None:
+    before = pd.concat([replica(taken_at=T0 - timedelta(hours=1)), replica(taken_at=T0 - timedelta(hours=1),
+                       name="standby-2")], ignore_index=True)  # fmt: skip
+    result = check(tmp_path, "replicas", pg_replication=pd.concat([before, replica()], ignore_index=True))
+    assert result.status == "fail"
+    assert "standby-2 (10.0.0.7), last seen at" in result.finding
+    assert "still connected: standby-1 (10.0.0.7)" in result.finding
+
+
+def test_a_replica_reconnected_or_retired_long_ago_is_not_gone(tmp_path: Path) -> None:
+    back = pd.concat([replica(taken_at=T0 - timedelta(hours=1)), replica()], ignore_index=True)
+    assert check(tmp_path / "back", "replicas", pg_replication=back).status == "pass"
+    retired = replica(taken_at=T0 - REPLICA_GONE_LOOKBACK - timedelta(minutes=1))
+    result = check(tmp_path / "retired", "replicas", pg_replication=retired)
+    assert result.status == "warn" and result.headline == "no replica for failover"
+    # a WAL receiver that left was never a failover target
+    receiver = replica(taken_at=T0 - timedelta(hours=1)).assign(replay_lsn=None)
+    assert check(tmp_path / "receiver", "replicas", pg_replication=receiver).status == "warn"
