@@ -86,8 +86,8 @@ _FOREIGN_KEYS = (
 )
 
 # Created after the bulk inserts (faster than maintaining them row by row), IF NOT EXISTS so a rerun is a no-op.
+# members (community_id) needs none: UNIQUE (community_id, username) leads with it, so one would be redundant.
 _INDEXES = (
-    "CREATE INDEX IF NOT EXISTS members_community_id_idx ON members (community_id)",
     "CREATE INDEX IF NOT EXISTS posts_community_id_created_at_idx ON posts (community_id, created_at DESC)",
     HOT_INDEX_DDL,
     "CREATE INDEX IF NOT EXISTS events_starts_at_idx ON events (starts_at)",

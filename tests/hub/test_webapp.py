@@ -108,6 +108,25 @@ def test_prepare_database_seeds_once(pg: PostgresServer) -> None:
     assert foreign_keys == 6  # added after the seed, once
 
 
+def test_the_seeded_schema_has_no_redundant_index(pg: PostgresServer) -> None:
+    """The healthy hub carries no index debt: the slow-queries report's own check finds no covered index."""
+    import pandas as pd
+
+    from sre_lib.analysis.postgres.index_definitions import find_duplicate_indexes
+
+    rows = pg.execute(
+        "SELECT current_database(), i.schemaname, i.tablename, i.indexname, i.indexdef, x.indisunique, "
+        "x.indisprimary, x.indisvalid, pg_relation_size(x.indexrelid) FROM pg_indexes i "
+        "JOIN pg_class c ON c.relname = i.indexname JOIN pg_index x ON x.indexrelid = c.oid "
+        "WHERE i.schemaname = 'public'"
+    )
+    columns = ["datname", "schemaname", "relname", "indexrelname", "indexdef", "is_unique", "is_primary", "is_valid",
+               "index_bytes"]  # fmt: skip
+    indexes = pd.DataFrame(rows, columns=columns)
+    assert {"members_community_id_username_key", HOT_INDEX} <= set(indexes["indexrelname"])
+    assert find_duplicate_indexes(indexes).empty
+
+
 def test_routes_answer_with_the_seeded_data(hub: Running, pg: PostgresServer) -> None:
     communities = hub.get("/communities").json()
     assert [c["id"] for c in communities] == list(range(1, COMMUNITIES + 1))
