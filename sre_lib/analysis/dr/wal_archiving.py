@@ -3,7 +3,10 @@
 ==================  ============================================================================================
 wal_archiving       archive_mode on and no failure since the last success, judged as ``barman check`` does
                     (a failed ``.history`` file of an older timeline does not count); nothing ever archived
-                    fails; failures in the last ARCHIVE_RECENT_FAILURE_WINDOW that have since recovered warn.
+                    fails. A failure that has recovered passes once the WAL that failed has been archived since
+                    (the evidence keeps which WAL, from when to when; whether the stall outlasted the RPO is
+                    the retention check's to judge); while it has not, a failure in the last
+                    ARCHIVE_RECENT_FAILURE_WINDOW warns.
 wal_age             age of the last archived WAL: warn above WAL_AGE_WARN_INTERVALS x the archive interval
                     (3 x 5 min), fail above the RPO (1 h).
 ==================  ============================================================================================
@@ -25,10 +28,11 @@ __all__ = [
     "archiving_healthy",
     "check_wal_age",
     "check_wal_archiving",
+    "failed_wal_archived_since",
     "stale_history_failure",
 ]
 
-ARCHIVE_RECENT_FAILURE_WINDOW = timedelta(hours=24)  # recovered archive failures this recent still warn
+ARCHIVE_RECENT_FAILURE_WINDOW = timedelta(hours=24)  # failures this recent are counted; unarchived since: warn
 
 ARCHIVER_COLUMNS = (
     "taken_at, archive_mode, archived_count, last_archived_wal, last_archived_time, failed_count, "
@@ -62,6 +66,42 @@ def stale_history_failure(row: Mapping[str, Any]) -> bool:
     """The last failure was a timeline .history file not newer than the last archived WAL's timeline."""
     failed_wal, archived_wal = row.get("last_failed_wal") or "", row.get("last_archived_wal")
     return failed_wal.endswith(".history") and bool(archived_wal) and failed_wal[:8] <= archived_wal[:8]
+
+
+def failed_wal_archived_since(row: Mapping[str, Any]) -> bool:
+    """The WAL whose archiving last failed has been archived since: the archiver sends segments in order, so a
+    success on that segment or a later one (a later name; a timeline's history file sorts before its segments)
+    after the failure means the failed one reached the archive."""
+    failed_wal, archived_wal = row.get("last_failed_wal"), row.get("last_archived_wal")
+    failed_at, archived_at = row.get("last_failed_time"), row.get("last_archived_time")
+    if failed_wal is None:
+        return True
+    if archived_wal is None or archived_at is None or failed_at is None or archived_at < failed_at:
+        return False
+    return archived_wal >= failed_wal
+
+
+def _recovered_failure(ctx: CheckContext, row: Mapping[str, Any]) -> dict[str, Any]:
+    """The failure episode of ``row``'s last failed WAL from the archiver history: the last success before it
+    (None when no snapshot saw it failing: it began and ended between two), the last failed attempt, and the
+    last success of the first snapshot that saw it mended (when the WAL was archived, at the latest)."""
+    history = ctx.rows(
+        f"SELECT {ARCHIVER_COLUMNS} FROM pg_archiver WHERE server = ? AND last_failed_wal = ? AND taken_at >= ? "
+        "AND taken_at <= ? ORDER BY taken_at",
+        [ctx.server, row["last_failed_wal"], row["last_failed_time"] - 2 * ARCHIVE_RECENT_FAILURE_WINDOW,
+         row["taken_at"]],
+    )  # fmt: skip
+    failing = [r for r in history if not archiving_healthy(r)]
+    mended = next(
+        (r for r in history if r["taken_at"] >= row["last_failed_time"] and failed_wal_archived_since(r)), row
+    )
+    return {
+        "wal": row["last_failed_wal"],
+        "last_success_before": failing[0]["last_archived_time"] if failing else None,
+        "last_failed_at": row["last_failed_time"],
+        "archived_again_by": mended["last_archived_time"],
+        "failing_snapshots": len(failing),
+    }
 
 
 def _archiver_evidence(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -150,22 +190,37 @@ def check_wal_archiving(ctx: CheckContext) -> DrCheck:
         )
     last_failed = row["last_failed_time"]
     recent_from = ctx.as_of - ARCHIVE_RECENT_FAILURE_WINDOW
+    recovered = ""
     if last_failed is not None and last_failed >= recent_from and not stale_history_failure(row):
         failures = _failures_since(ctx, row, recent_from)
         evidence |= {"failures_in_window": failures}
         count = f"{failures} attempts" if failures is not None else "attempts"
-        return DrCheck(
-            name,
-            title,
-            WARN,
-            "WAL archiving failed recently",
-            f"archiving works again (last success {ctx.local(row['last_archived_time'])}, WAL "
-            f"{row['last_archived_wal']}) but {count} failed in the last "
-            f"{human_duration(ARCHIVE_RECENT_FAILURE_WINDOW)}, the latest at {ctx.local(last_failed)} on WAL "
-            f"{row['last_failed_wal']} {seen}",
-            "Find the cause in the PostgreSQL log around the failure (archive storage, network, credentials) "
-            "before it recurs and stays.",
-            evidence,
+        window = human_duration(ARCHIVE_RECENT_FAILURE_WINDOW)
+        if not failed_wal_archived_since(row):
+            return DrCheck(
+                name,
+                title,
+                WARN,
+                "WAL archiving failed recently",
+                f"archiving works again (last success {ctx.local(row['last_archived_time'])}, WAL "
+                f"{row['last_archived_wal']}) but {count} failed in the last {window}, the latest at "
+                f"{ctx.local(last_failed)} on WAL {row['last_failed_wal']}, which has not been archived since {seen}",
+                "Find the cause in the PostgreSQL log around the failure (archive storage, network, credentials) "
+                "before it recurs and stays, and check that the WAL that failed reaches the archive.",
+                evidence,
+            )
+        episode = _recovered_failure(ctx, row)
+        evidence["recovered_failure"] = episode
+        began = (
+            f"from {ctx.local(episode['last_success_before'])} (the last success before) "
+            if episode["last_success_before"] is not None
+            else ""
+        )
+        recovered = (
+            f"; archiving recovered: WAL {row['last_failed_wal']} could not be archived {began}until "
+            f"{ctx.local(last_failed)} (the last failed attempt) and was archived by "
+            f"{ctx.local(episode['archived_again_by'])}; {count} failed in the last {window} (whether the stall "
+            "outlasted the RPO is judged under retention coverage)"
         )
     if snapshot_age > ctx.rpo:
         return DrCheck(
@@ -178,16 +233,17 @@ def check_wal_archiving(ctx: CheckContext) -> DrCheck:
             "Collect PostgreSQL snapshots at least as often as the RPO (sre collect postgres --every 15m).",
             evidence,
         )
-    failures = (
-        f"last failure {ctx.local(last_failed)} (WAL {row['last_failed_wal']}), before the last success"
-        if last_failed is not None
-        else "no failure"
-    )
+    if recovered:
+        failures = recovered.removeprefix("; ")
+    elif last_failed is not None:
+        failures = f"last failure {ctx.local(last_failed)} (WAL {row['last_failed_wal']}), before the last success"
+    else:
+        failures = "no failure"
     return DrCheck(
         name,
         title,
         PASS,
-        "WAL archiving healthy",
+        "WAL archiving recovered" if recovered else "WAL archiving healthy",
         f"archive_mode {row['archive_mode']}; last success {ctx.local(row['last_archived_time'])} (WAL "
         f"{row['last_archived_wal']}); {failures}; {count_text(row['archived_count'])} WAL segments archived and "
         f"{count_text(row['failed_count'])} attempts failed in all {seen}",

@@ -32,18 +32,56 @@ def test_archiving_with_a_failure_after_the_last_success_fails_and_names_the_wal
     assert "archive_command" in result.action
 
 
-def test_archiving_that_recovered_passes_after_a_day_and_warns_within_it(tmp_path: Path) -> None:
+def test_archiving_mended_passes_once_the_failed_wal_is_archived_and_keeps_the_episode(tmp_path: Path) -> None:
     old = [(T0 - timedelta(days=3), T0 - timedelta(days=3) + timedelta(minutes=20))]
     passed = check(tmp_path, "wal_archiving", pg_archiver=archiver_history(T0 - timedelta(days=5), T0, failures=old))
-    assert passed.status == "pass"
+    assert passed.status == "pass" and passed.headline == "WAL archiving healthy"
     assert "before the last success" in passed.finding
     recent = [(T0 - timedelta(hours=5), T0 - timedelta(hours=4, minutes=50))]  # attempts at :30 for 10 minutes
-    warned = check(
-        tmp_path / "w", "wal_archiving", pg_archiver=archiver_history(T0 - timedelta(days=5), T0, failures=recent)
+    history = archiver_history(T0 - timedelta(days=5), T0, every=timedelta(minutes=5), failures=recent)
+    mended = check(tmp_path / "m", "wal_archiving", pg_archiver=history)
+    assert mended.status == "pass" and mended.headline == "WAL archiving recovered"
+    failed_wal = history.iloc[-1]["last_failed_wal"]
+    episode = mended.evidence["recovered_failure"]
+    assert episode["wal"] == failed_wal
+    assert episode["last_success_before"] == T0 - timedelta(hours=5, minutes=5, seconds=-2)
+    assert episode["last_failed_at"] == T0 - timedelta(hours=4, minutes=50, seconds=30)
+    # the first snapshot after the mend (19:15 UTC) saw the backlog (19:10:01) and the next segment (19:10:02) out
+    assert episode["archived_again_by"] == T0 - timedelta(hours=4, minutes=50, seconds=-2)
+    assert mended.evidence["failures_in_window"] == 10
+    assert (
+        f"archiving recovered: WAL {failed_wal} could not be archived from 2026-11-01 05:55 AEDT (the last success "
+        "before) until 2026-11-01 06:09 AEDT (the last failed attempt) and was archived by 2026-11-01 06:10 AEDT; "
+        "10 attempts failed in the last 24 h" in mended.finding
     )
-    assert warned.status == "warn"
-    assert warned.evidence["failures_in_window"] == 10
-    assert "10 attempts failed in the last 24 h, the latest at 2026-11-01 06:09 AEDT" in warned.finding
+    # hourly snapshots saw no failing moment: the episode's start is unknown, the rest is told
+    hourly = check(
+        tmp_path / "h", "wal_archiving", pg_archiver=archiver_history(T0 - timedelta(days=5), T0, failures=recent)
+    )
+    assert hourly.status == "pass" and hourly.evidence["recovered_failure"]["last_success_before"] is None
+    assert f"WAL {failed_wal} could not be archived until 2026-11-01 06:09 AEDT" in hourly.finding
+
+
+def test_archiving_that_works_again_but_never_archived_the_failed_wal_warns(tmp_path: Path) -> None:
+    rows = archiver_history(T0 - timedelta(days=1), T0)
+    last = rows.index[-1]
+    rows.loc[last, ["last_failed_wal", "failed_count"]] = ("00000002.history", 1)  # a newer timeline's history
+    rows.loc[last, "last_failed_time"] = rows.loc[last, "last_archived_time"] - timedelta(minutes=1)
+    result = check(tmp_path, "wal_archiving", pg_archiver=rows)
+    assert result.status == "warn" and result.headline == "WAL archiving failed recently"
+    assert "on WAL 00000002.history, which has not been archived since" in result.finding
+
+
+def test_a_recovered_stall_longer_than_the_rpo_passes_archiving_and_warns_in_retention(tmp_path: Path) -> None:
+    stall = [(T0 - timedelta(hours=6), T0 - timedelta(hours=4))]  # 2 h without archiving, mended since
+    report = dr_checks(
+        build(tmp_path, pg_archiver=archiver_history(T0 - timedelta(days=40), T0, every=timedelta(minutes=15),
+                                                      failures=stall))
+    )  # fmt: skip
+    assert report["wal_archiving"].status == "pass"
+    assert report["wal_age"].status == "pass"  # the last WAL is recent again
+    assert report["retention"].status == "warn"
+    assert "longer than the 1 h RPO" in report["retention"].finding
 
 
 def test_archive_mode_off_fails(tmp_path: Path) -> None:
@@ -82,8 +120,8 @@ def test_a_failure_at_the_same_time_as_the_last_success_is_not_failing(tmp_path:
     rows.loc[last, ["last_failed_wal", "failed_count"]] = ("00000001000003E0000000FF", 1)
     rows.loc[last, "last_failed_time"] = rows.loc[last, "last_archived_time"]
     result = check(tmp_path, "wal_archiving", pg_archiver=rows)
-    assert result.status == "warn"  # barman: last_failed_time <= last_archived_time is archiving; but recent
-    assert result.headline == "WAL archiving failed recently"
+    assert result.status == "pass"  # barman: last_failed_time <= last_archived_time is archiving
+    assert result.headline == "WAL archiving recovered"  # and the later WAL archived says the failed one went too
 
 
 def test_no_archiver_snapshot_fails_and_a_stale_one_warns(tmp_path: Path, baseline: Warehouse) -> None:
