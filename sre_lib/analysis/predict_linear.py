@@ -4,6 +4,9 @@ Users compare the workbench's forecasts with their alerts (``predict_linear(v[6h
 reproduces ``funcPredictLinear`` and ``linearRegression`` of the Prometheus source bit for bit: compensated
 (Kahan) sums, the intercept at the evaluation time, millisecond timestamps, range selection (end - window, end]
 (3.x) or [end - window, end] (2.x). Tested against a real Prometheus on the same samples.
+
+A date drawn through a few seconds of samples is noise, so ``linear_time_to_threshold`` can refuse to date a
+line through less than a minimum span (``MIN_SPAN``, the 6 h lookback of node-mixin's disk-fill alerts).
 """
 
 from __future__ import annotations
@@ -17,9 +20,17 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from sre_lib.durations import human_duration
 from sre_lib.errors import DataError
 
+__all__ = ["MIN_SPAN", "LinearPrediction", "linear_regression", "linear_time_to_threshold", "predict_linear"]
+
 Direction = Literal["above", "below"]
+
+#: The least history a predict_linear date is drawn from: node-mixin's disk-fill alerts use
+#: ``predict_linear(node_filesystem_avail_bytes[6h], ...)``; a line through less is dated by noise.
+MIN_SPAN = timedelta(hours=6)
+_NO_SPAN = pd.Timedelta(0)
 
 
 def _milliseconds(stamps: object) -> np.ndarray:
@@ -167,7 +178,11 @@ def predict_linear(
 
 @dataclass(frozen=True)
 class LinearPrediction:
-    """The predict_linear view of a threshold: the line through the window and when it reaches the threshold."""
+    """The predict_linear view of a threshold: the line through the window and when it reaches the threshold.
+
+    ``span`` is how much time the window's samples cover; ``judged`` is False when that is less than the minimum
+    asked for, and then there is no slope, no date, and ``note`` says how much history is needed and collected.
+    """
 
     eval_time: pd.Timestamp
     samples: int
@@ -178,6 +193,8 @@ class LinearPrediction:
     seconds_to_threshold: float | None
     crosses_at: pd.Timestamp | None
     note: str
+    span: pd.Timedelta = _NO_SPAN
+    judged: bool = True
 
     def __str__(self) -> str:
         if self.crosses_at is None:
@@ -193,6 +210,12 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 86400:.1f} days"
 
 
+def _collected(span: pd.Timedelta) -> str:
+    """``span`` rounded down to what ``human_duration`` shows, so 5 h 59 min 45 s never reads as the 6 h needed."""
+    seconds = span.total_seconds()
+    return human_duration(seconds // 60 * 60 if seconds >= 3600 else seconds // 1)
+
+
 def linear_time_to_threshold(
     ts: object,
     values: Sequence[float] | np.ndarray,
@@ -203,6 +226,7 @@ def linear_time_to_threshold(
     direction: Direction = "above",
     at: object | None = None,
     include_window_start: bool = False,
+    min_span: float | timedelta | None = None,
 ) -> LinearPrediction:
     """When the ``predict_linear`` line reaches ``threshold``: the t at which ``predict_linear(v, t)`` equals it.
 
@@ -210,6 +234,10 @@ def linear_time_to_threshold(
     the evaluation time. 0 when the line is already at or beyond the threshold at the evaluation time, None
     when it never gets there (flat, or moving away). An alert ``predict_linear(v[w], T) > threshold`` fires
     exactly when ``seconds_to_threshold <= T``.
+
+    ``min_span`` (seconds or a timedelta, e.g. ``MIN_SPAN``): when the window's samples cover less time than
+    this, the line is not judged (``judged`` False, no slope and no date), and ``note`` says "needs 6 h of
+    samples; 15 s collected". ``value_at_eval`` is then the newest sample's value, not a line's.
     """
     if direction not in ("above", "below"):
         raise ValueError(f"direction: expected 'above' or 'below', got {direction!r}")
@@ -217,6 +245,12 @@ def linear_time_to_threshold(
         raise ValueError(f"threshold: expected a finite number, got {threshold!r}")
     t_ms, y, eval_ms = _window(ts, values, eval_time, window, at, include_window_start)
     evaluated = pd.Timestamp(eval_ms, unit="ms", tz="UTC")
+    span = pd.Timedelta(milliseconds=int(t_ms[-1] - t_ms[0])) if len(t_ms) else pd.Timedelta(0)
+    if min_span is not None and len(y) and span.total_seconds() < _seconds(min_span):
+        note = f"needs {human_duration(_seconds(min_span))} of samples; {_collected(span)} collected"
+        return LinearPrediction(
+            evaluated, len(y), math.nan, float(y[-1]), float(threshold), direction, None, None, note, span, False
+        )
     if len(y) < 2:
         return LinearPrediction(
             evaluated,
@@ -228,6 +262,7 @@ def linear_time_to_threshold(
             None,
             None,
             "fewer than 2 samples in the window",
+            span,
         )
     slope, intercept = linear_regression(t_ms / 1000.0, y, eval_ms / 1000.0)
     toward = slope > 0 if direction == "above" else slope < 0
@@ -241,4 +276,6 @@ def linear_time_to_threshold(
         seconds = (threshold - intercept) / slope
         note = f"in {_duration(seconds)} at {slope * 3600:+.4g} per hour"
     crosses = None if seconds is None else evaluated + pd.Timedelta(seconds=seconds)
-    return LinearPrediction(evaluated, len(y), slope, intercept, float(threshold), direction, seconds, crosses, note)
+    return LinearPrediction(
+        evaluated, len(y), slope, intercept, float(threshold), direction, seconds, crosses, note, span
+    )

@@ -13,7 +13,7 @@ import pytest
 import requests
 from support.prometheus_servers import History, PrometheusServer, build_blocks, prometheus_server
 
-from sre_lib.analysis.predict_linear import linear_regression, linear_time_to_threshold, predict_linear
+from sre_lib.analysis.predict_linear import MIN_SPAN, linear_regression, linear_time_to_threshold, predict_linear
 from sre_lib.errors import DataError
 
 
@@ -115,6 +115,25 @@ def test_linear_time_to_threshold_matches_what_an_alert_would_see() -> None:
     assert linear_time_to_threshold(seconds, used, 50, direction="below").seconds_to_threshold is None
     assert linear_time_to_threshold(seconds, used, 40).seconds_to_threshold == 0.0
     assert linear_time_to_threshold(seconds[:1], used[:1], 90).crosses_at is None
+
+
+def test_a_line_through_less_than_the_minimum_span_gets_no_date() -> None:
+    """node-mixin's 6 h lookback: 15 s of a steeply filling disk is no date; 6 h of it, or of a flat disk, is."""
+    seconds = np.arange(0, 6 * 3600 + 1, 15, dtype=float) + 1_750_000_000
+    filling = 50 + (seconds - seconds[0]) / 3600.0  # one point an hour: 90 % in 34 hours from the last sample
+    young = linear_time_to_threshold(seconds[:2], filling[:2], 90, min_span=MIN_SPAN)
+    assert (young.judged, young.crosses_at, young.seconds_to_threshold) == (False, None, None)
+    assert young.note == "needs 6 h of samples; 15 s collected" and young.note in str(young)
+    assert math.isnan(young.slope_per_second) and young.value_at_eval == filling[1]
+    assert linear_time_to_threshold(seconds[:2], filling[:2], 90).crosses_at is not None  # Prometheus would date it
+    full = linear_time_to_threshold(seconds, filling, 90, min_span=MIN_SPAN)
+    assert full.judged and full.span == pd.Timedelta(hours=6)
+    assert full.seconds_to_threshold == pytest.approx((90 - filling[-1]) * 3600)
+    assert full.crosses_at == pd.Timestamp(seconds[-1], unit="s", tz="UTC") + pd.Timedelta(hours=34)
+    flat = linear_time_to_threshold(seconds, np.full(len(seconds), 60.0), 90, min_span=MIN_SPAN)
+    assert flat.judged and flat.crosses_at is None and flat.note.startswith("never")
+    almost = linear_time_to_threshold(seconds[1:], filling[1:], 90, min_span=MIN_SPAN)  # 6 h less one step
+    assert not almost.judged and almost.note == "needs 6 h of samples; 5 h 59 min collected"
 
 
 # --------------------------------------------------------------------------------------- a real Prometheus

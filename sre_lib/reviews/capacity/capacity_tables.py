@@ -133,10 +133,13 @@ def crossing_table_rows(review: CapacityReview) -> pd.DataFrame:
 
 
 def disk_alert_rows(review: CapacityReview) -> pd.DataFrame:
-    """The disk alert view with local dates, saying "never" where the line does not rise and "not within N
-    days" where the forecast does not cross within the horizon."""
+    """The disk alert view with local dates, saying "never" where the line does not rise, "no date yet" where
+    it has too little history to be judged, and "not within N days" where the forecast does not cross within
+    the horizon."""
     tz = review.config.tz
     linear = local_times(review.alert_view, tz, ["predict_linear_date"], "%Y-%m-%d", missing="never (flat or falling)")
+    if "judged" in linear:
+        linear.loc[~linear["judged"].astype(bool), "predict_linear_date"] = "no date yet"
     missing = f"not within {review.horizon_days} days"
     return local_times(linear, tz, ["forecast_likely_date"], "%Y-%m-%d", missing=missing)
 
