@@ -1,5 +1,6 @@
 """Redis evictions judged by their trend, not by bands: rising over the last day against the day before
-(seasonal Mann-Kendall on hourly buckets), or within the last day when there is no day before."""
+(seasonal Mann-Kendall on hourly buckets), within the last day when there is no day before, and on the minutes
+or hours there are when the history is younger than that (evictions that started and continue are rising)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from scipy import stats
 from sre_lib.analysis.health.bands import STATUS_DTYPE
 from sre_lib.analysis.health.sample_loading import Source, load_samples, newest_sample_us, timestamps, to_us
 from sre_lib.config import PlatformConfig
-from sre_lib.durations import Instant
+from sre_lib.durations import Instant, human_duration
 
 __all__ = ["TREND_METRICS", "evictions_trend"]
 
@@ -53,8 +54,13 @@ def evictions_trend(
     Without 8 buckets of the earlier window (less than two windows of history), the same is asked within the
     last window alone: Kendall's tau of bucket mean against time, its later half against its earlier half.
     ``slope_per_hour`` is, for scale, the median change between paired buckets per hour apart (Theil-Sen slope
-    of the bucket means within one window). Fewer than 8 non-empty buckets give "no data"; a flat series is
-    healthy.
+    of the bucket means within one window). A flat series is healthy.
+
+    With fewer than 8 non-empty buckets of the last window (a young platform: minutes or hours of samples), what
+    there is is judged, and the detail says on how much history (``_young_row``): no evictions is healthy;
+    evictions that started after a stretch without any and continue to the newest sample are rising, and so
+    is a new run faster than the runs before it; evictions that stopped are healthy; evictions throughout are
+    tested as above, over 24 buckets of the history there is, and are "no data" with fewer than 8 samples.
     """
     hours = config.redis.evictions_trend_hours
     span = hours * 3_600_000_000
@@ -112,7 +118,7 @@ def _seasonal_trend_row(
     paired = np.isfinite(previous) & np.isfinite(current)
     if paired.sum() < _TREND_MIN_BUCKETS:
         row = _trend_row(t, v, lo, span, hours, alpha, min_rise)
-        if row["status"] in ("healthy", "warning"):
+        if row["status"] in ("healthy", "warning") and row["buckets"] >= _TREND_MIN_BUCKETS:
             row["detail"] += f" (within the last {hours} h only: no earlier {hours} h to compare)"
         return row
     earlier, later = float(previous[paired].mean()), float(current[paired].mean())
@@ -155,10 +161,17 @@ def _trend_row(
     filled = counts > 0
     row["buckets"] = int(filled.sum())
     if row["buckets"] < _TREND_MIN_BUCKETS:
-        return row | {
-            "status": "no data",
-            "detail": f"only {row['buckets']} of {_TREND_BUCKETS} buckets of the last {hours} h have samples",
-        }
+        return row | _young_row(t, v, hours, alpha, min_rise)
+    return row | _kendall_row(counts, sums, hours, f"over {hours} h", alpha, min_rise)
+
+
+def _kendall_row(
+    counts: np.ndarray, sums: np.ndarray, hours: float, over: str, alpha: float, min_rise: float
+) -> dict[str, Any]:
+    """Kendall's tau of the bucket means (``_bucket_sums`` of ``hours``) against time, one-sided, and the later
+    half's mean against the earlier half's; ``over`` says over what period, in the detail."""
+    filled = counts > 0
+    row: dict[str, Any] = {}
     half = _TREND_BUCKETS // 2
     earlier = float(sums[:half].sum() / max(counts[:half].sum(), 1))
     later = float(sums[half:].sum() / max(counts[half:].sum(), 1))
@@ -175,7 +188,49 @@ def _trend_row(
     change = f" ({later / earlier - 1:+.0%})" if earlier > 0 else ""
     verdict = "rising" if rising else "not rising"
     detail = (
-        f"evictions {verdict}: {earlier:.3g}/min -> {later:.3g}/min{change} over {hours} h "
-        f"(Mann-Kendall p = {p_value:.2g})"
+        f"evictions {verdict}: {earlier:.3g}/min -> {later:.3g}/min{change} {over} (Mann-Kendall p = {p_value:.2g})"
     )
     return row | {"status": "warning" if rising else "healthy", "detail": detail}
+
+
+def _young_row(t: np.ndarray, v: np.ndarray, hours: int, alpha: float, min_rise: float) -> dict[str, Any]:
+    """A history too young for hourly buckets, judged on what there is (see ``evictions_trend``)."""
+    if len(t) == 0:
+        return {"status": "no data", "detail": f"no eviction samples in the last {hours} h"}
+    span = int(t[-1] - t[0])
+    young = f"judged on {human_duration(span / 1e6)} of samples, not the {2 * hours} h a day-on-day trend needs"
+    positive = v > 0
+    if not positive.any():
+        return {"status": "healthy", "earlier_mean": 0.0, "later_mean": 0.0, "slope_per_hour": 0.0,
+                "detail": f"no evictions ({young})"}  # fmt: skip
+    quiet = np.flatnonzero(~positive)
+    if not positive[-1]:
+        stopped = _utc(int(t[quiet[np.searchsorted(quiet, np.flatnonzero(positive)[-1])]]))
+        return {"status": "healthy", "detail": f"evictions stopped: none since {stopped} ({young})"}
+    if len(quiet):  # the newest run of evictions began after a sample without any
+        onset = int(quiet[-1]) + 1
+        earlier, later = float(v[:onset].mean()), float(v[onset:].mean())
+        row = {"earlier_mean": earlier, "later_mean": later, "samples": len(t)}
+        began = _utc(int(t[onset]))
+        if len(t) - onset < 2:
+            return row | {"status": "no data", "detail": f"evictions began at the newest sample ({began}): too soon "
+                                                          f"to say they continue ({young})"}  # fmt: skip
+        if earlier == 0:
+            detail = (f"evictions rising: started {began} and continue, {later:.3g}/min since against none in the "
+                      f"{human_duration((t[onset] - t[0]) / 1e6)} before ({young})")  # fmt: skip
+            return row | {"status": "warning", "rising": True, "detail": detail}
+        level = float(v[:onset][positive[:onset]].mean())  # how fast the earlier evictions went, while they did
+        rising = later >= level * (1 + min_rise)
+        detail = (f"evictions {'rising' if rising else 'not rising'}: again since {began}, {later:.3g}/min against "
+                  f"{level:.3g}/min while they last ran ({young})")  # fmt: skip
+        return row | {"status": "warning" if rising else "healthy", "rising": rising, "detail": detail}
+    if len(t) < _TREND_MIN_BUCKETS:
+        return {"status": "no data", "detail": f"evictions throughout, but only {len(t)} samples: too few to see a "
+                                               f"trend ({young})"}  # fmt: skip
+    counts, sums = _bucket_sums(t, v, int(t[0]), span + 1)
+    row = _kendall_row(counts, sums, span / 3.6e9, f"over {human_duration(span / 1e6)}", alpha, min_rise)
+    return row | {"detail": f"{row['detail']} ({young})"}
+
+
+def _utc(us: int) -> str:
+    return f"{pd.Timestamp(us, unit='us', tz='UTC'):%Y-%m-%d %H:%M:%S} UTC"

@@ -84,4 +84,52 @@ def test_a_small_steady_drift_in_evictions_is_significant_but_not_an_alarm(confi
 def test_evictions_with_too_few_samples_are_no_data(config: PlatformConfig) -> None:
     sparse = make_series([1.0, 2.0, 3.0, 4.0, 5.0], metric="redis_evictions", step=timedelta(hours=2))
     result = health.evictions_trend(sparse, config)
-    assert result.loc[0, "status"] == "no data" and "5 of 24" in result.loc[0, "detail"]
+    assert result.loc[0, "status"] == "no data" and "only 5 samples" in result.loc[0, "detail"]
+    assert "judged on 8 h of samples" in result.loc[0, "detail"]
+
+
+SECONDS = timedelta(seconds=5)  # the live hub's collection step
+
+
+def _young(quiet: int, evicting: int, rate: float = 4.0, after: int = 0) -> pd.DataFrame:
+    """``quiet`` 5 s samples without evictions, ``evicting`` at ``rate`` per minute, then ``after`` without."""
+    values = np.concatenate([np.zeros(quiet), np.full(evicting, rate), np.zeros(after)])
+    return make_series(values, metric="redis_evictions", component="redis", instance="redis-1", step=SECONDS)
+
+
+def test_a_young_history_without_evictions_is_healthy_and_says_on_how_much(config: PlatformConfig) -> None:
+    row = health.evictions_trend(_young(36, 0), config).loc[0]
+    assert (row["status"], bool(row["rising"])) == ("healthy", False)
+    assert row["detail"] == "no evictions (judged on 2 min 55 s of samples, not the 48 h a day-on-day trend needs)"
+
+
+def test_evictions_that_started_and_continue_on_a_young_platform_are_rising(config: PlatformConfig) -> None:
+    row = health.evictions_trend(_young(24, 8), config).loc[0]
+    assert (row["status"], bool(row["rising"])) == ("warning", True)
+    began = pd.Timestamp(T0) + 24 * SECONDS
+    assert row["detail"].startswith(f"evictions rising: started {began:%Y-%m-%d %H:%M:%S} UTC and continue, 4/min")
+    assert "against none in the 2 min before (judged on 2 min 35 s of samples" in row["detail"]
+    assert (row["earlier_mean"], row["later_mean"], row["last_value"]) == (0.0, 4.0, 4.0)
+    # Stopped since: healthy, saying when they stopped. Begun only at the newest sample: too soon to say.
+    stopped = health.evictions_trend(_young(24, 8, after=4), config).loc[0]
+    assert stopped["status"] == "healthy" and "evictions stopped: none since" in stopped["detail"]
+    begun = health.evictions_trend(_young(24, 1), config).loc[0]
+    assert begun["status"] == "no data" and "too soon to say they continue" in begun["detail"]
+    # A new run no higher than the one before is not rising; a much higher one is.
+    again = np.concatenate([np.full(12, 4.0), np.zeros(12), np.full(12, 4.0)])
+    same = health.evictions_trend(make_series(again, metric="redis_evictions", step=SECONDS), config).loc[0]
+    assert same["status"] == "healthy" and "not rising: again since" in same["detail"]
+    again[-12:] = 20.0
+    higher = health.evictions_trend(make_series(again, metric="redis_evictions", step=SECONDS), config).loc[0]
+    assert higher["status"] == "warning" and "20/min against 4/min while they last ran" in higher["detail"]
+
+
+def test_young_evictions_throughout_are_tested_for_a_trend_over_the_history_there_is(config: PlatformConfig) -> None:
+    rng = np.random.default_rng(3)
+    minutes = 120  # two hours at 1-minute steps: 2 of the 24 hourly buckets
+    growing = np.linspace(2, 8, minutes) + rng.normal(0, 0.3, minutes)
+    row = health.evictions_trend(_evictions(np.clip(growing, 0.1, None)), config).loc[0]
+    assert (row["status"], bool(row["rising"])) == ("warning", True) and row["p_value"] < 0.01
+    assert "over 1 h 59 min" in row["detail"] and "judged on 1 h 59 min of samples" in row["detail"]
+    steady = health.evictions_trend(_evictions(np.clip(5 + rng.normal(0, 0.3, minutes), 0.1, None)), config).loc[0]
+    assert (steady["status"], bool(steady["rising"])) == ("healthy", False)
