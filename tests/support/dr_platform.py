@@ -37,10 +37,12 @@ def archiver_history(
     every: timedelta = timedelta(hours=1),
     failures: Sequence[tuple[datetime, datetime]] = (),
     archive_mode: str = "on",
+    lived_before: timedelta = timedelta(days=1),
 ) -> pd.DataFrame:
     """pg_stat_archiver as a collector would have seen it: a segment archived every 5 min (2 s after it fills);
-    during a failure every attempt fails, once a minute, until the backlog is archived at its end."""
-    origin = start - timedelta(days=1)
+    during a failure every attempt fails, once a minute, until the backlog is archived at its end. The server
+    started (statistics reset, archiving began) ``lived_before`` the first snapshot."""
+    origin = start - lived_before
     successes: list[tuple[datetime, int]] = []
     skipped: list[list[int]] = [[] for _ in failures]
     segment, t = 0x3E000, origin + timedelta(seconds=2)
@@ -185,6 +187,32 @@ def _healthy() -> dict[str, pd.DataFrame]:
         ),
         "pg_replication": replica(),
         "pgbackrest_checks": pgbackrest_checks((timedelta(hours=1), "ok")),
+    }
+
+
+def young(age: timedelta, first_backup_after: timedelta = timedelta(minutes=1)) -> dict[str, pd.DataFrame | None]:
+    """A platform that began ``age`` before T0 and meets the policy since: snapshots from its start, a full backup
+    ``first_backup_after`` it (then daily at 03:00), a restore test and an off-site copy of that backup right after,
+    a replica, a passing ``pgbackrest check``."""
+    began = T0 - age
+    first = began + first_backup_after
+    step = min(timedelta(seconds=20), (age - first_backup_after) / 8)  # backup, restore test, copy: one step each
+    daily = daily_backups(first.astimezone(SYDNEY).date() + timedelta(days=1), T0.astimezone(SYDNEY).date())
+    opening = frame([{"server": SERVER, "backup_id": f"{first.astimezone(SYDNEY):%Y%m%d-%H%M%S}F", "kind": "full",
+                      "started_at": first, "finished_at": first + step, "status": "ok", "size_bytes": 30_000_000,
+                      "wal_start": None, "wal_stop": None, "origin": "test"}])  # fmt: skip
+    every = min(timedelta(minutes=5), age / 4)
+    snapshot = {"server": SERVER, "taken_at": T0, "server_version_num": 150018, "max_connections": 100}
+    if not daily.empty:
+        daily = daily[daily["started_at"] <= T0]
+    return {
+        "pg_snapshots": frame([snapshot]),
+        "pg_archiver": archiver_history(began, T0, every=every, lived_before=timedelta(0)),
+        "backups": pd.concat([opening, daily], ignore_index=True),
+        "restore_tests": restores((T0 - first - 2 * step, step)),
+        "offsite_copies": offsite(T0 - first - 3 * step),
+        "pg_replication": pd.concat([replica(taken_at=T0 - every), replica()], ignore_index=True),
+        "pgbackrest_checks": pgbackrest_checks((every, "ok")),
     }
 
 

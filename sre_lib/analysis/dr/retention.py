@@ -5,6 +5,12 @@ the RPO inside the window warns (PostgreSQL keeps unarchived WAL, so it is norma
 than a hole, but the statistics cannot prove the backlog reached the archive); coverage short by up to
 RETENTION_SHORTFALL_TOLERANCE (1 d) warns, more fails. Stalls are found in the pg_archiver history by
 :func:`archive_stalls`.
+
+A platform younger than the window cannot have a backup that old: when its history (:func:`history_start`: the
+first snapshot, the first backup, or the archiver's own record of WAL archived or statistics kept before) began
+inside the window, keeping every backup since is what the policy asks, and it passes when the oldest backup
+came within RETENTION_SHORTFALL_TOLERANCE of that start (the first daily backup); the full window is judged
+once the history is that old.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from sre_lib.analysis.dr.full_backups import ok_full_backups
 from sre_lib.analysis.dr.wal_archiving import ARCHIVER_COLUMNS, stale_history_failure
 from sre_lib.durations import human_duration
 
-__all__ = ["RETENTION_SHORTFALL_TOLERANCE", "ArchiveStall", "archive_stalls", "check_retention"]
+__all__ = ["RETENTION_SHORTFALL_TOLERANCE", "ArchiveStall", "archive_stalls", "check_retention", "history_start"]
 
 RETENTION_SHORTFALL_TOLERANCE = timedelta(days=1)  # coverage short of the window by up to a day warns, more fails
 
@@ -76,6 +82,31 @@ def archive_stalls(rows: Sequence[Mapping[str, Any]]) -> list[ArchiveStall]:
             )
             episode = []
     return stalls
+
+
+def history_start(ctx: CheckContext) -> tuple[datetime, str] | None:
+    """When the server's recorded history began, as of ``ctx.as_of``, and what records it: the earliest of its
+    first snapshot, its first backup (any status), restore test or off-site copy, and what pg_stat_archiver says
+    of the time before the first snapshot (a WAL archived, statistics kept since). None when nothing is
+    recorded."""
+    found = ctx.rows(
+        """
+        SELECT min(t) AS t, what FROM (
+            SELECT taken_at AS t, 'first snapshot' AS what FROM pg_snapshots WHERE server = $1 AND taken_at <= $2
+            UNION ALL SELECT taken_at, 'first snapshot' FROM pg_archiver WHERE server = $1 AND taken_at <= $2
+            UNION ALL SELECT taken_at, 'first snapshot' FROM pg_replication WHERE server = $1 AND taken_at <= $2
+            UNION ALL SELECT started_at, 'first backup' FROM backups WHERE server = $1 AND started_at <= $2
+            UNION ALL SELECT last_archived_time, 'the WAL pg_stat_archiver last archived' FROM pg_archiver
+                WHERE server = $1 AND taken_at <= $2
+            UNION ALL SELECT stats_reset, 'pg_stat_archiver stats_reset' FROM pg_archiver
+                WHERE server = $1 AND taken_at <= $2
+            UNION ALL SELECT started_at, 'first restore test' FROM restore_tests WHERE server = $1 AND started_at <= $2
+            UNION ALL SELECT copied_at, 'first off-site copy' FROM offsite_copies WHERE server = $1 AND copied_at <= $2
+        ) WHERE t IS NOT NULL GROUP BY what ORDER BY t, what LIMIT 1
+        """,
+        [ctx.server, ctx.as_of],
+    )
+    return (found[0]["t"], found[0]["what"]) if found else None
 
 
 def check_retention(ctx: CheckContext) -> DrCheck:
@@ -137,14 +168,39 @@ def check_retention(ctx: CheckContext) -> DrCheck:
         "archiver_history_from": observed_from,
         "backups_older_than_window": old_backups,
     }
-    if nominal >= window:
-        status: Status = WARN if proven < window else PASS
+    began = history_start(ctx)
+    young = began is not None and began[0] > ctx.window_start
+    evidence |= {"history_began": began[0] if began else None, "history_began_with": began[1] if began else None}
+    if began is not None and young:  # the whole history is inside the window: it needs every backup since
+        lived = ctx.as_of - began[0]
+        first_backup_after = oldest["finished_at"] - began[0]
+        evidence |= {"young": True, "full_window_judged_from": began[0] + window}
+        status: Status = FAIL if first_backup_after > RETENTION_SHORTFALL_TOLERANCE else WARN if gaps else PASS
+        finding = (
+            f"history began {ctx.local(began[0])} ({began[1]}), {human_duration(lived)} before "
+            f"{ctx.local(ctx.as_of)}, inside the {days}-day retention; oldest successful full backup "
+            f"{oldest['backup_id']} finished at {ctx.local(oldest['finished_at'])}: restores can reach back "
+            f"{human_duration(nominal)}"
+        )
+        if status == FAIL:
+            finding += (
+                f", but the first backup finished {human_duration(first_backup_after)} after the history began "
+                f"(a daily backup allows {human_duration(RETENTION_SHORTFALL_TOLERANCE)}): the time before it cannot "
+                "be restored"
+            )
+        else:
+            finding += "; every backup since is kept"
+        finding += f"; {days} days judged from {(began[0] + window).astimezone(ctx.tz).date().isoformat()}"
     else:
-        status = WARN if nominal >= window - RETENTION_SHORTFALL_TOLERANCE else FAIL
-    finding = (
-        f"oldest successful full backup {oldest['backup_id']} finished at {ctx.local(oldest['finished_at'])}: "
-        f"restores can reach back {human_duration(nominal)}; the policy asks for {days} days"
-    )
+        evidence["young"] = False
+        if nominal >= window:
+            status = WARN if proven < window else PASS
+        else:
+            status = WARN if nominal >= window - RETENTION_SHORTFALL_TOLERANCE else FAIL
+        finding = (
+            f"oldest successful full backup {oldest['backup_id']} finished at {ctx.local(oldest['finished_at'])}: "
+            f"restores can reach back {human_duration(nominal)}; the policy asks for {days} days"
+        )
     if old_backups:
         finding += (
             f"; {old_backups} backup{'s are' if old_backups > 1 else ' is'} kept beyond that "
@@ -179,7 +235,12 @@ def check_retention(ctx: CheckContext) -> DrCheck:
     if observed_from is not None and observed_from > max(oldest["started_at"], ctx.window_start):
         finding += f"; archiver history only starts at {ctx.local(observed_from)}"
     actions = []
-    if nominal < window:
+    if young and status == FAIL:
+        actions.append(
+            "Take the daily full backup from the platform's first day; until the history is "
+            f"{days} days old, the time before the first backup stays unrestorable."
+        )
+    elif nominal < window and not young:
         actions.append(
             f"Keep backups and WAL for {days} days: pgBackRest repo1-retention-full-type=time with "
             f"repo1-retention-full={days} keeps the newest backup older than the window, so every point in it "
@@ -191,9 +252,15 @@ def check_retention(ctx: CheckContext) -> DrCheck:
             "between the last success and the resumption is in the archive); if it is not, points between the "
             "last success before the stall and the next full backup after it cannot be reached."
         )
-    if status == FAIL:
+    if began is not None and young and status != WARN:
+        headline = (
+            f"no backup for the first {human_duration(first_backup_after)} of the history"
+            if status == FAIL
+            else f"every backup since the history began {began[0].astimezone(ctx.tz).date().isoformat()} kept"
+        )
+    elif status == FAIL:
         headline = f"restores reach back only {human_duration(nominal)} of {days} days"
-    elif nominal < window:
+    elif nominal < window and not young:
         headline = f"restores reach back {human_duration(nominal)}, short of {days} days"
     elif status == WARN:
         latest = gaps[-1]

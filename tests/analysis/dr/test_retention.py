@@ -5,13 +5,16 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from support.dr_platform import (
     SYDNEY,
     T0,
     archiver_history,
+    build,
     check,
     daily_backups,
     dr_checks,
+    young,
 )
 
 from sre_lib.analysis.dr import archive_stalls
@@ -33,6 +36,40 @@ def test_retention_fails_when_backups_reach_back_less_than_the_window(tmp_path: 
     assert result.evidence["coverage"] == "10 d 8 h"  # 22 Oct 03:25 AEDT to 1 Nov 11:00 AEDT
     assert result.headline == "restores reach back only 10 d 8 h of 30 days"
     assert "repo1-retention-full=30" in result.action
+
+
+@pytest.mark.parametrize(("age", "first_backup_after"), [(timedelta(seconds=36), timedelta(seconds=2)),
+                                                          (timedelta(days=3), timedelta(minutes=1))])  # fmt: skip
+def test_a_young_platform_keeping_every_backup_passes_every_check(
+    tmp_path: Path, age: timedelta, first_backup_after: timedelta
+) -> None:
+    checks = dr_checks(build(tmp_path, **young(age, first_backup_after)))
+    assert {name: c.status for name, c in checks.items() if c.status != "pass"} == {}
+    result = checks["retention"]
+    began = T0 - age
+    assert result.evidence["young"] is True and result.evidence["history_began"] == began
+    assert result.evidence["coverage_seconds"] < timedelta(days=30).total_seconds()
+    judged_from = (began + timedelta(days=30)).astimezone(SYDNEY).date().isoformat()
+    assert f"history began {began.astimezone(SYDNEY):%Y-%m-%d %H:%M %Z}" in result.finding
+    assert f"every backup since is kept; 30 days judged from {judged_from}" in result.finding
+    assert result.action == "No action needed: meets the policy."
+
+
+def test_a_young_platform_whose_first_backup_came_days_late_fails(tmp_path: Path) -> None:
+    result = check(tmp_path, "retention", **young(timedelta(days=10), first_backup_after=timedelta(days=3)))
+    assert result.status == "fail"
+    assert result.headline == "no backup for the first 3 d of the history"
+    assert "the time before it cannot be restored" in result.finding
+
+
+def test_an_old_server_newly_collected_is_judged_on_the_whole_window(tmp_path: Path) -> None:
+    # collected for 2 days with backups since, but pg_stat_archiver has been counting for 60 days
+    changes = young(timedelta(days=2))
+    changes["pg_archiver"] = archiver_history(T0 - timedelta(days=2), T0, lived_before=timedelta(days=60))
+    result = check(tmp_path, "retention", **changes)
+    assert result.status == "fail" and result.evidence["young"] is False
+    assert result.evidence["history_began"] == T0 - timedelta(days=62)
+    assert "the policy asks for 30 days" in result.finding and "repo1-retention-full=30" in result.action
 
 
 def test_retention_a_day_short_warns(tmp_path: Path) -> None:
