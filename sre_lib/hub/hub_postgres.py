@@ -1,6 +1,7 @@
 """The hub's PostgreSQL 15: a primary with pg_stat_statements and WAL archived by pgBackRest, a streaming
-replica, a full backup at start-up and a timed restore test logged in the CSV format `sre backups load --log`
-reads.
+replica, a full backup at start-up with its off-site copy (a second pgBackRest repository, another folder of the
+state directory standing in for another region: the seed's weekly off-site copy), and a timed restore test; the
+copy and the test are logged in the CSV format `sre backups load --log` reads.
 
 Everything runs as the `postgres` account when we are root. The superuser trusts loopback and the socket;
 the app's role `hub_app` and the monitoring role `sre_monitor` log in with passwords generated here.
@@ -32,6 +33,7 @@ __all__ = [
     "full_backup",
     "init_primary",
     "make_replica",
+    "offsite_copy",
     "restore_test",
     "run_as_postgres",
     "start_postgres",
@@ -69,7 +71,13 @@ class PostgresLayout:
 
     @property
     def restore_log(self) -> Path:
+        """The CSV log of restore tests and off-site copies."""
         return self.root / "restore-tests.csv"
+
+    @property
+    def offsite_repo(self) -> Path:
+        """pgBackRest's repo2: the off-site copy's destination (another region, on a real platform)."""
+        return self.pgbackrest_conf.parent / "repo2-offsite"
 
 
 def _chown_postgres(*paths: Path) -> None:
@@ -186,13 +194,15 @@ def grant_monitor_sequences(port: int) -> None:
 def write_pgbackrest_conf(layout: PostgresLayout, port: int) -> None:
     """A pgbackrest.conf of the hub's own: repository, logs and locks in the state directory."""
     folder = layout.pgbackrest_conf.parent
-    for sub in (folder, folder / "repo", folder / "log", folder / "lock", folder / "spool"):
+    for sub in (folder, folder / "repo", layout.offsite_repo, folder / "log", folder / "lock", folder / "spool"):
         sub.mkdir(parents=True, exist_ok=True)
         _chown_postgres(sub)
     layout.pgbackrest_conf.write_text(
         "[global]\n"
         f"repo1-path={folder / 'repo'}\n"
         "repo1-retention-full=2\n"
+        f"repo2-path={layout.offsite_repo}\n"
+        "repo2-retention-full=2\n"
         f"log-path={folder / 'log'}\n"
         f"lock-path={folder / 'lock'}\n"
         f"spool-path={folder / 'spool'}\n"
@@ -215,19 +225,43 @@ def pgbackrest(layout: PostgresLayout, *args: str, what: str) -> subprocess.Comp
 
 
 def full_backup(layout: PostgresLayout) -> str:
-    """stanza-create, then a full backup; returns the backup's label."""
+    """stanza-create (both repositories), a full backup into repo1, then its off-site copy into repo2; returns
+    the label of repo1's backup (the one the restore test restores)."""
     pgbackrest(layout, "stanza-create", what="pgbackrest stanza-create")
-    pgbackrest(layout, "--type=full", "backup", what="pgbackrest backup")
-    return latest_backup_label(layout)
+    pgbackrest(layout, "--repo=1", "--type=full", "backup", what="pgbackrest backup")
+    label = latest_backup_label(layout, repo=1)
+    offsite_copy(layout)
+    return label
 
 
-def latest_backup_label(layout: PostgresLayout) -> str:
+def offsite_copy(layout: PostgresLayout) -> str:
+    """The off-site copy of the full backup: pgBackRest 2.45 copies no backup between repositories, so a full
+    backup goes into repo2 (``backup --repo=2``), as pgBackRest's multi-repository setups do. Appends one
+    ``offsite`` row (ok or failed) to the log and returns repo2's label."""
+    started = datetime.now(UTC)
+    status, label, notes = "failed", "", ""
+    try:
+        pgbackrest(layout, "--repo=2", "--type=full", "backup", what="pgbackrest backup --repo=2 (off-site copy)")
+        label = latest_backup_label(layout, repo=2)
+        status, notes = "ok", "full backup into pgBackRest repo2"
+    except HubError as exc:
+        notes = str(exc)[:200]
+        raise
+    finally:
+        finished = datetime.now(UTC)
+        _append_log_row(layout.restore_log, "offsite", label, started, finished, status,
+                        f"pgbackrest repo2 {layout.offsite_repo}", notes)  # fmt: skip
+    return label
+
+
+def latest_backup_label(layout: PostgresLayout, repo: int = 1) -> str:
+    """The newest backup's label in one repository."""
     import json
 
-    info = json.loads(pgbackrest(layout, "--output=json", "info", what="pgbackrest info").stdout)
+    info = json.loads(pgbackrest(layout, f"--repo={repo}", "--output=json", "info", what="pgbackrest info").stdout)
     backups = info[0].get("backup", []) if info else []
     if not backups:
-        raise HubError(f"pgbackrest info shows no backup in stanza {STANZA} ({layout.pgbackrest_conf})")
+        raise HubError(f"pgbackrest info shows no backup in stanza {STANZA}, repo{repo} ({layout.pgbackrest_conf})")
     return str(backups[-1]["label"])
 
 
@@ -259,20 +293,28 @@ def restore_test(layout: PostgresLayout, supervisor: Supervisor, port: int, labe
             supervisor.stop("restore-test")
         shutil.rmtree(scratch, ignore_errors=True)
         finished = datetime.now(UTC)
-        _append_restore_row(layout.restore_log, label, started, finished, status, str(scratch), notes)
+        _append_log_row(layout.restore_log, "restore_test", label, started, finished, status, str(scratch), notes)
     return (finished - started).total_seconds()
 
 
-def _append_restore_row(
-    log: Path, label: str, started: datetime, finished: datetime, status: str, destination: str, notes: str
+def _append_log_row(
+    log: Path,
+    kind: str,
+    label: str,
+    started: datetime,
+    finished: datetime,
+    status: str,
+    destination: str,
+    notes: str,
 ) -> None:
+    """One ``restore_test`` or ``offsite`` row of the backup log (with the header when the log is new)."""
     new = not log.exists()
     with open(log, "a", newline="") as handle:
         writer = csv.writer(handle)
         if new:
             writer.writerow(RESTORE_LOG_HEADER)
         writer.writerow(
-            ["restore_test", "postgresql", label, started.isoformat(timespec="seconds"),
+            [kind, "postgresql", label, started.isoformat(timespec="seconds"),
              finished.isoformat(timespec="seconds"), status, destination, notes]
         )  # fmt: skip
 

@@ -20,6 +20,7 @@ import pytest
 import redis
 from support.servers import PG_BIN, require
 
+from sre_lib.collect.backup_records import parse_backup_log
 from sre_lib.hub.hub_platform import Hub
 from sre_lib.hub.media_volume import is_mounted
 
@@ -117,10 +118,17 @@ def test_postgres_replica_backup_and_restore_test(hub: Hub) -> None:
         capture_output=True, text=True, check=True, timeout=60, cwd="/",
     )  # fmt: skip
     backups = json.loads(info.stdout)[0]["backup"]
-    assert [b["type"] for b in backups] == ["full"]
+    # the full backup in repo1, its off-site copy in repo2 (another folder standing in for another region)
+    assert [(b["type"], b["database"]["repo-key"]) for b in backups] == [("full", 1), ("full", 2)]
+    local, offsite = backups
     rows = hub.restore_log.read_text().splitlines()
     assert rows[0].startswith("kind,server,backup_id,started_at,finished_at,status")
-    assert rows[1].startswith(f"restore_test,postgresql,{backups[0]['label']},") and ",ok," in rows[1]
+    assert rows[1].startswith(f"offsite,postgresql,{offsite['label']},") and ",ok,pgbackrest repo2 " in rows[1]
+    assert rows[2].startswith(f"restore_test,postgresql,{local['label']},") and ",ok," in rows[2]
+    # the log is what `sre backups load --log` reads: one off-site copy and one restore test
+    logged = parse_backup_log(hub.restore_log.read_text(), str(hub.restore_log))
+    assert logged["offsite_copies"]["backup_id"].tolist() == [offsite["label"]]
+    assert logged["restore_tests"]["backup_id"].tolist() == [local["label"]]
     for secret in ("sre_monitor.password", "hub_app.password", "redis.password"):
         assert (hub.secrets_dir / secret).stat().st_mode & 0o777 == 0o600
         assert (hub.secrets_dir / secret).read_text().strip() not in hub.config_path.read_text()
