@@ -1,5 +1,10 @@
 """A bounded load generator for the hub web app: a linear ramp of requests, mostly reads, a few writes.
 
+Traffic is shaped like a community site's: 95 % reads, and post reads concentrated on what is trending (the
+newest ``TRENDING_POSTS`` posts, Zipf-distributed by rank as page popularity is), with a small share spread over
+the whole archive. So the app's cache-aside Redis warms within a minute or two and then serves most reads, as
+a healthy production cache does, while the archive reads keep the hot statement running on the database.
+
 Bounded by both time and request count, and stoppable by an event, so it always ends by itself. Request k is
 due when the ramp's cumulative count reaches k (rate r(t) = start + (end - start) * t / seconds); a few threads
 take the next due request in turn, so a slow server lowers the achieved rate instead of piling up requests.
@@ -11,6 +16,7 @@ It speaks https through nginx with a self-signed certificate when ``verify_tls``
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import random
 import sys
@@ -26,11 +32,13 @@ import urllib3
 
 from sre_lib.hub.community_schema import MEMBERS_PER_COMMUNITY, SEED_COMMUNITIES, SEED_POSTS
 
-__all__ = ["REQUEST_MIX", "LoadSummary", "main", "ramp_offset", "run_load"]
+__all__ = ["ARCHIVE_SHARE", "REQUEST_MIX", "TRENDING_POSTS", "LoadSummary", "main", "ramp_offset", "run_load"]
 
 PROGRESS_EVERY_SECONDS = 5.0
 REQUEST_TIMEOUT_SECONDS = 10.0
-HOT_POSTS = 200  # most post reads go to these, so some reads hit the cache and the rest miss
+TRENDING_POSTS = 50  # the newest posts, where most post reads (and comments) go
+ARCHIVE_SHARE = 0.05  # the share of post reads spread evenly over every post: mostly cache misses
+_TRENDING_WEIGHTS = tuple(itertools.accumulate(1 / rank for rank in range(1, TRENDING_POSTS + 1)))  # Zipf, s = 1
 CONNECTION_ERROR = "error"  # the status recorded when no HTTP answer came back
 
 
@@ -43,7 +51,11 @@ class Planned:
 
 
 def _post_id(rng: random.Random) -> int:
-    return rng.randint(1, HOT_POSTS) if rng.random() < 0.6 else rng.randint(1, SEED_POSTS)
+    """A seeded post as readers pick one: the k-th newest with Zipf odds 1/k, or any post of the archive."""
+    if rng.random() < ARCHIVE_SHARE:
+        return rng.randint(1, SEED_POSTS)
+    rank = rng.choices(range(TRENDING_POSTS), cum_weights=_TRENDING_WEIGHTS)[0]
+    return SEED_POSTS - rank  # ids grow with creation time: the newest seeded post is SEED_POSTS
 
 
 def _author(rng: random.Random) -> int:
@@ -70,14 +82,14 @@ def _new_post(rng: random.Random) -> Planned:
     return Planned("POST", "/posts", "/posts", payload)
 
 
-#: (weight, request maker): 90 % reads, 10 % writes.
+#: (weight, request maker): 95 % reads, 5 % writes (most visitors read; few post or comment).
 REQUEST_MIX: tuple[tuple[int, Callable[[random.Random], Planned]], ...] = (
-    (55, _read_post),
+    (60, _read_post),
     (20, _read_community),
     (8, lambda rng: Planned("GET", "/communities", "/communities")),
     (7, lambda rng: Planned("GET", "/events", "/events")),
-    (7, _comment),
-    (3, _new_post),
+    (4, _comment),
+    (1, _new_post),
 )
 
 

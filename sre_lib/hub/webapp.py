@@ -1,7 +1,8 @@
 """The Community Hub web app: a small plain-WSGI app over PostgreSQL and Redis, served by waitress.
 
-Reads are cache-aside in Redis with a short TTL (values of a few kilobytes, so a small ``maxmemory`` evicts);
-writes go to PostgreSQL and invalidate the keys they change. Every request is counted in the conventional
+Reads are cache-aside in Redis with a TTL of minutes, as a production cache keeps popular pages (values of a few
+kilobytes; the hub's small ``maxmemory`` holds the popular set, and evicts under pressure); writes go to
+PostgreSQL and invalidate the keys they change. Every request is counted in the conventional
 Prometheus metrics ``http_requests_total{method,handler,status}`` and ``http_request_duration_seconds{handler}``,
 where ``handler`` is the route template (``/posts/{id}``), never the raw path, so cardinality stays bounded.
 A failing database gives a JSON 503 and is counted; no request ever shows a traceback.
@@ -64,7 +65,7 @@ class WebappSettings:
     name: str
     pg_conninfo: str
     redis_url: str
-    cache_ttl_seconds: int = 10
+    cache_ttl_seconds: int = 300  # minutes: a popular read is served from Redis many times before it expires
     statement_timeout_ms: int = 5000
     pool_size: int = 8
     pool_timeout_seconds: float = 2.0
@@ -421,7 +422,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--cache-ttl", type=int, default=10, help="seconds a cached read lives")
+    parser.add_argument("--cache-ttl", type=int, default=WebappSettings.cache_ttl_seconds,
+                        help="seconds a cached read lives")  # fmt: skip
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("waitress").setLevel(logging.WARNING)  # its "Serving on" would repeat our one start line
