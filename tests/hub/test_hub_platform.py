@@ -190,9 +190,17 @@ def test_fault_redis_pressure_evicts(hub: Hub) -> None:
     try:
         before = int(client.info("stats")["evicted_keys"])
         hub.fault("redis-pressure")
-        assert int(client.info("stats")["evicted_keys"]) > before
+        evicted = int(client.info("stats")["evicted_keys"])
+        assert evicted > before
     finally:
         client.close()
+    # Prometheus sees them through redis_exporter, and the catalogue's rate reads above 0 over the next scrapes.
+    total = 'redis_evicted_keys_total{instance="redis-1"}'
+    _eventually(lambda: [m for m in _query(hub, total) if float(m["value"][1]) >= evicted], f"{total} >= {evicted}")
+    rate = f"60 * rate({total}[5m])"
+    first = _eventually(lambda: [float(m["value"][1]) for m in _query(hub, rate) if float(m["value"][1]) > 0], rate)
+    time.sleep(4)  # two scrapes later (the hub scrapes every 2 s), the rate still reads the evictions
+    assert next(float(m["value"][1]) for m in _query(hub, rate)) > 0, first
 
 
 def test_fault_short_certificate(hub: Hub) -> None:
