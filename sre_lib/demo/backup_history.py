@@ -5,6 +5,8 @@ copy on Sundays, a tested restore about monthly) with the findings an analysis s
 
 * the backup of the local day of MISSED_BACKUP_DAY (83) is missing;
 * all 90 days are kept, so the 30-day retention policy is visibly not enforced;
+* an hourly live `pgbackrest check` (the collect-backups job) passes, except during the scripted WAL archive
+  failure, when it fails as pgBackRest does: the segment is not archived before its timeout;
 * restore tests take longer each time (1 h 50 m, 2 h 20 m, 3 h 05 m: inside the 4 h RTO but trending
   up), and the latest is RESTORE_TEST_DAYS_BEFORE_END[-1] (33) days old: the monthly test is overdue.
 """
@@ -16,6 +18,7 @@ from datetime import datetime, time, timedelta
 import numpy as np
 import pandas as pd
 
+from sre_lib.demo.postgres_scenario import ARCHIVE_FAILURE_DAY, ARCHIVE_FAILURE_DURATION
 from sre_lib.demo.postgres_wal import wal_names, wal_segment_at
 from sre_lib.demo.spec import DemoSpec
 from sre_lib.demo.timeline import local_instants, seconds_since_start
@@ -32,6 +35,9 @@ OFFSITE_DESTINATION = "spaces://community-hub-backups/offsite"
 RESTORE_TEST_DAYS_BEFORE_END = (89, 61, 33)
 RESTORE_TEST_DURATIONS = (timedelta(hours=1, minutes=50), timedelta(hours=2, minutes=20), timedelta(hours=3, minutes=5))
 RESTORE_TEST_LOCAL_TIME = time(10, 0)
+STANZA = "main"
+CHECK_MINUTE = 10  # the collect-backups job runs hourly at :10
+CHECK_SECONDS = (0.6, 60.0)  # a passing check, and one that waits out archive-timeout (60 s) and fails
 
 
 def _backups(spec: DemoSpec, rng: np.random.Generator) -> pd.DataFrame:
@@ -108,12 +114,35 @@ def _restore_tests(spec: DemoSpec, backups: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _pgbackrest_checks(spec: DemoSpec) -> pd.DataFrame:
+    first = pd.Timestamp(spec.start).ceil("h") + pd.Timedelta(minutes=CHECK_MINUTE)
+    checked = pd.date_range(first, spec.end, freq="h")
+    f0 = pd.Timestamp(spec.at_day(ARCHIVE_FAILURE_DAY))
+    failing = (checked >= f0) & (checked < f0 + ARCHIVE_FAILURE_DURATION)
+    stuck = wal_names(wal_segment_at(spec, checked[failing]))
+    reasons = np.full(len(checked), None, dtype=object)
+    reasons[failing] = [
+        f"[082]: WAL segment {name} was not archived before the 60000ms timeout" for name in stuck
+    ]  # fmt: skip
+    return pd.DataFrame(
+        {
+            "server": spec.pg_server,
+            "stanza": STANZA,
+            "checked_at": checked,
+            "status": np.where(failing, "failed", "ok"),
+            "duration_seconds": np.where(failing, CHECK_SECONDS[1], CHECK_SECONDS[0]),
+            "reason": pd.array(reasons, dtype="str"),
+        }
+    )
+
+
 def backup_frames(spec: DemoSpec) -> dict[str, pd.DataFrame]:
-    """The backups, offsite_copies and restore_tests tables for the demo span, keyed by table name."""
+    """The backups, offsite_copies, restore_tests and pgbackrest_checks tables for the demo span, by table name."""
     rng = np.random.default_rng(spec.seed + _SEED_OFFSET)
     backups = _backups(spec, rng)
     return {
         "backups": backups,
         "offsite_copies": _offsite(spec, backups, rng),
         "restore_tests": _restore_tests(spec, backups),
+        "pgbackrest_checks": _pgbackrest_checks(spec),
     }

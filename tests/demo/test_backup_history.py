@@ -129,3 +129,18 @@ def test_short_span_builds(frames) -> None:
     assert len(short["backups"]) == 10  # no missed day inside these 10 local days
     assert short["restore_tests"].empty
     assert dict(short["restore_tests"].dtypes) == dict(frames["restore_tests"].dtypes)
+
+
+def test_live_checks_are_hourly_and_fail_only_while_archiving_fails(frames) -> None:
+    checks = frames["pgbackrest_checks"]
+    con = duckdb.connect()
+    con.execute(schema_sql()).fetchall()
+    con.register("frame", checks)
+    con.execute("INSERT INTO pgbackrest_checks BY NAME SELECT * FROM frame")  # the schema's columns and types
+    assert (checks.checked_at.diff().dropna() == pd.Timedelta(hours=1)).all()
+    assert checks.checked_at.iloc[0] >= SPEC.start and checks.checked_at.iloc[-1] <= SPEC.end
+    failed = checks[checks.status == "failed"]
+    start = pd.Timestamp(SPEC.at_day(bk.ARCHIVE_FAILURE_DAY))
+    assert len(failed) == 2 and failed.checked_at.between(start, start + bk.ARCHIVE_FAILURE_DURATION).all()
+    assert failed.reason.str.fullmatch(r"\[082\]: WAL segment [0-9A-F]{24} was not archived before .*").all()
+    assert checks[checks.status == "ok"].reason.isna().all()

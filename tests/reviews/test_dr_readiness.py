@@ -93,12 +93,13 @@ def test_the_demo_shows_each_finding(demo_warehouse: Path) -> None:
     assert gap["duration_seconds"] > 3600
     for headline in ("full backup missed on 2026-10-25", "restore test overdue", "no replica for failover"):
         assert headline in report.summary
-    # wal_archiving, wal_age, offsite_copies pass; the demo has no live pgbackrest check to judge
-    assert report["pgbackrest_check"].status == "not configured"
-    assert report.score == "3 of 7 checks pass, 4 warn, 0 fail, 1 not configured"
+    # wal_archiving, wal_age, offsite_copies and the hourly live pgbackrest check pass
+    assert report["pgbackrest_check"].status == "pass"
+    assert report.score == "4 of 8 checks pass, 4 warn, 0 fail"
     # as of the middle of that failure, archiving fails
     during = readiness(Warehouse(demo_warehouse), as_of=spec.at_day(ARCHIVE_FAILURE_DAY) + timedelta(hours=1))
     assert during["wal_archiving"].status == "fail"
+    assert during["pgbackrest_check"].status == "fail" and "was not archived" in during["pgbackrest_check"].finding
     assert during["wal_age"].status == "fail"
 
 
