@@ -84,6 +84,7 @@ def start_postgres_exporter(
 
 
 def start_redis_exporter(supervisor: Supervisor, port: int, redis_port: int, redis_password: str, logs: Path) -> None:
+    """redis_exporter for redis-1; the password reaches it through its environment, never its command line."""
     environment = {"PATH": "/usr/bin:/bin", "REDIS_PASSWORD": redis_password}
     supervisor.start(
         "redis-exporter redis-1",
@@ -94,6 +95,7 @@ def start_redis_exporter(supervisor: Supervisor, port: int, redis_port: int, red
 
 
 def start_nginx_exporter(supervisor: Supervisor, port: int, status_port: int, logs: Path) -> None:
+    """nginx-prometheus-exporter reading nginx's stub_status page."""
     supervisor.start(
         "nginx-exporter nginx-1",
         ["prometheus-nginx-exporter", f"-nginx.scrape-uri=http://127.0.0.1:{status_port}/stub_status",
@@ -155,6 +157,7 @@ def _media_only(job: str, media: Path | None) -> dict[str, object]:
 
 
 def start_prometheus(supervisor: Supervisor, port: int, config: Path, storage: Path, logs: Path) -> None:
+    """Prometheus with the hub's scrape config, its storage in the state folder (7 days kept)."""
     storage.mkdir(parents=True, exist_ok=True)
     supervisor.start(
         "prometheus",

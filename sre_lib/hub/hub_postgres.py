@@ -101,10 +101,12 @@ def run_as_postgres(argv: list[str], what: str, timeout: float = 300) -> subproc
 
 
 def superuser_conninfo(port: int, dbname: str = "postgres") -> str:
+    """The postgres superuser over loopback (trusted by the hub's pg_hba; no password)."""
     return f"host=127.0.0.1 port={port} user=postgres dbname={dbname} connect_timeout=5"
 
 
 def archive_command(layout: PostgresLayout) -> str:
+    """The archive_command that pushes each WAL segment to the hub's pgBackRest repository."""
     return f"pgbackrest --config={layout.pgbackrest_conf} --stanza={STANZA} archive-push %p"
 
 

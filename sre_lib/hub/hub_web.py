@@ -81,6 +81,7 @@ def write_nginx_conf(
 
 
 def start_nginx(supervisor: Supervisor, prefix: Path, conf: Path, https_port: int, status_port: int) -> None:
+    """nginx with the hub's config (checked with `nginx -t` first, so a bad config is named, not a hang)."""
     check = subprocess.run(
         ["nginx", "-t", "-q", "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "logs" / "error.log")],
         capture_output=True, text=True, timeout=30,

@@ -242,6 +242,7 @@ def _rates(text: str) -> tuple[float, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`python -m sre_lib.hub.load URL`: run a ramp and print its summary."""
     parser = argparse.ArgumentParser(prog="python -m sre_lib.hub.load", description=__doc__.splitlines()[0])
     parser.add_argument("url", help="the app's base URL, e.g. https://127.0.0.1:8443 (nginx) or http://...:8001")
     parser.add_argument("--seconds", type=float, default=60.0)

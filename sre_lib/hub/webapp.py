@@ -417,6 +417,7 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`python -m sre_lib.hub.webapp --name app-1 --port P`: serve the app with waitress until stopped."""
     parser = argparse.ArgumentParser(prog="python -m sre_lib.hub.webapp", description=__doc__.splitlines()[0])
     parser.add_argument("--name", required=True, help="this app server's name, e.g. app-1")
     parser.add_argument("--host", default="127.0.0.1")

@@ -151,7 +151,7 @@ def test_parameters_are_checked_against_the_notebooks_own_cell() -> None:
     capacity = NOTEBOOK_DIR / "capacity.ipynb"
     check_parameters({"window_days": 14, "horizon_days": 30, "as_of": "2026-10-01", "components": ["app"]}, capacity)
     with pytest.raises(ReportError, match=r"parameter 'window_day': not a parameter of capacity\.ipynb; expected one "
-                       r"of warehouse, config, as_of, window_days, horizon_days, components"):  # fmt: skip
+                       r"of warehouse, config, as_of, window, window_days, horizon_days, components"):  # fmt: skip
         check_parameters({"window_day": 7}, capacity)
     for value in ("abc", 7.5, True):
         with pytest.raises(ReportError, match=r"parameter 'window_days' of capacity\.ipynb: expected a whole number "
