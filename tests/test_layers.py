@@ -1,5 +1,6 @@
 """The layers show as folders and imports only go down them: app -> reviews -> analysis -> warehouse ->
-foundation; collect and demo -> warehouse -> foundation; hub (the live test platform) -> foundation. A module that imports upward fails here."""
+foundation; collect and demo -> warehouse -> foundation; hub (the live test platform) -> foundation. A module
+that imports upward fails here."""
 
 from __future__ import annotations
 
