@@ -7,11 +7,15 @@ healthy -> faults -> mended. Renders of a phase run while the next phase's load 
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -22,6 +26,7 @@ import psycopg
 import pytest
 from support.servers import PG_BIN, require
 
+from sre_lib.config import load_config
 from sre_lib.hub.hub_platform import Hub
 
 TOOLS = (
@@ -156,8 +161,19 @@ def _now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
 
 
+def _hit_ratio(hub: Hub) -> float:
+    """Redis's hit ratio now, by the catalogue's own PromQL, from the hub's Prometheus."""
+    query = load_config(hub.config_path).catalogue["redis_hit_ratio"].query
+    url = f"{hub.prometheus_url}/api/v1/query?query={urllib.parse.quote(query)}"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        result = json.loads(response.read())["data"]["result"]
+    return float(result[0]["value"][1]) if result else 0.0
+
+
 def test_a_healthy_live_platform_is_collected_and_rendered(live: Live) -> None:
     live.snapshots(count=6, every=4)
+    # a healthy cache-aside app has a warm cache: the load warms it within a minute (see README)
+    _eventually(lambda: _hit_ratio(live.hub) > 82, "a warm Redis cache (hit ratio above 82 %)", timeout=150)
     live.sre("collect", "all", "--since", "10m", "--step", "5s")
     as_of = ["-p", f"as_of={_now_iso()}"]  # the renders run on while the next phase writes newer data
     PENDING["healthy"] = live.start_reports("healthy", extra=as_of)
@@ -176,26 +192,79 @@ def test_faults_are_injected_and_the_platform_is_collected_again(live: Live) -> 
     PENDING["faults"] = live.start_reports("faults", slow_window=window)
 
 
+SERVERS = ("nginx-1", "app-1", "app-2", "pg-1", "pg-2", "redis-1", "media-1")
+DR_CHECKS = (
+    "WAL archiving", "Last archived WAL vs RPO", "pgbackrest check", "Daily full backup", "Weekly off-site copy",
+    "Monthly tested restore", "Retention coverage", "Replica and lag",
+)  # fmt: skip
+RESULTS = "pass|warn|fail|not configured|healthy|warning|critical|not monitored|no data"
+
+
+def row(text: str, *cells: str) -> list[str]:
+    """The cells after a table row's leading ``cells`` and its result: [result, detail, ...] (one cell per line)."""
+    lines = text.splitlines()
+    for i in range(len(lines) - len(cells)):
+        if tuple(lines[i : i + len(cells)]) == cells and re.fullmatch(RESULTS, lines[i + len(cells)]):
+            return lines[i + len(cells) : i + len(cells) + 4]
+    raise AssertionError(f"no row {cells} with a result in the report")
+
+
+def verdict(text: str) -> str:
+    return next(line for line in text.splitlines() if line in ("GREEN", "AMBER", "RED"))
+
+
 def test_the_healthy_reports_name_the_live_servers_and_are_green_where_healthy(live: Live) -> None:
     texts = PENDING.pop("healthy")()
+    _keep("healthy", texts)
     capacity, slow, dr = texts["capacity"], texts["slow-queries"], texts["dr"]
-    for server in ("app-1", "app-2", "pg-1", "redis-1", "nginx-1"):
+    for server in SERVERS:
         assert server in capacity, f"capacity report does not name {server}"
-    assert "postgresql" in slow and "postgresql" in dr
-    Path("/tmp/e2e-healthy-capacity.txt").write_text(capacity)
-    Path("/tmp/e2e-healthy-slow.txt").write_text(slow)
-    Path("/tmp/e2e-healthy-dr.txt").write_text(dr)
+    # Elasticsearch and the CDN have no server on the hub: grey, listed, never colouring the verdict
+    assert row(capacity, "elasticsearch")[0] == "not monitored" and row(capacity, "cdn")[0] == "not monitored"
+    assert "Not monitored at all: cdn, elasticsearch." in capacity
+    assert row(capacity, "media")[0] == "healthy"
+    assert "down:" not in capacity
+    for metric in ("tls_cert_days", "redis_memory", "redis_hit_ratio"):
+        assert row(capacity, "redis" if metric.startswith("redis") else "nginx", metric)[0] == "healthy", metric
+    assert verdict(slow) == "GREEN", slow[:2000]
+    assert "Regressions need a baseline" in slow  # minutes old: says what it has and what it needs
+    for check in DR_CHECKS:
+        assert row(dr, check)[0] == "pass", (check, row(dr, check))
+    assert "pgbackrest repo2" in row(dr, "Weekly off-site copy")[1]
+    assert "every backup since is kept" in row(dr, "Retention coverage")[1]
+    assert verdict(dr) == "GREEN"
+    assert row(capacity, "redis", "redis_evictions")[0] == "healthy"
+    assert "needs 6 h of samples" in capacity and "points a day" not in capacity  # no date from seconds of data
 
 
 def test_each_fault_shows_in_the_next_reports(live: Live) -> None:
     texts = PENDING.pop("faults")()
+    _keep("faults", texts)
     capacity, slow, dr = texts["capacity"], texts["slow-queries"], texts["dr"]
-    Path("/tmp/e2e-faults-capacity.txt").write_text(capacity)
-    Path("/tmp/e2e-faults-slow.txt").write_text(slow)
-    Path("/tmp/e2e-faults-dr.txt").write_text(dr)
     failed_wal = _archiver(live.hub)["last_failed_wal"]
-    assert failed_wal in dr
-    assert "comments WHERE post_id" in slow
+    # archiving broken: DR archiving fails naming the WAL
+    archiving = row(dr, "WAL archiving")
+    assert archiving[0] == "fail" and failed_wal in archiving[1]
+    # the replica stopped: the DR replica check fails
+    replica = row(dr, "Replica and lag")
+    assert replica[0] == "fail" and "walreceiver (127.0.0.1/32), last seen at" in replica[1]
+    assert row(dr, "pgbackrest check")[0] == "fail"
+    # an index dropped under the hot statement: it is named as regressed
+    regressed = slow.split("Regressed statements", 2)[-1].split("New slow statements")[0]
+    assert "FROM comments WHERE post_id" in regressed and "slower" in slow
+    # one app server stopped: its target down, the component critical, the tier judged on the other server
+    assert row(capacity, "app")[0] == "critical"
+    up = row(capacity, "app", "up")
+    assert up[0] == "critical" and up[2] == "down: a scrape target of app-2 does not answer"
+    assert "bring app-2 back" in capacity and "down: a scrape target of app-2 does not answer" in capacity
+    assert row(capacity, "app", "memory")[1] == "app-1"
+    # a certificate expiring in 10 days: a dated action
+    assert re.search(r"renew the certificate of nginx-1 before \d{4}-\d{2}-\d{2}", capacity)
+    assert row(capacity, "nginx", "tls_cert_days")[0] == "critical"
+    # Redis under memory pressure: evictions rising, and the capacity action for it
+    evictions = row(capacity, "redis", "redis_evictions")
+    assert evictions[0] in ("warning", "critical") and "evictions rising" in evictions[1]
+    assert "add Redis capacity on redis/redis-1: evictions are rising" in capacity
 
 
 def test_mended_archiving_passes_in_the_next_dr_report(live: Live) -> None:
@@ -205,5 +274,20 @@ def test_mended_archiving_passes_in_the_next_dr_report(live: Live) -> None:
         lambda: (a := _archiver(hub))["last_archived_time"] > a["last_failed_time"], "a WAL archived after the mend"
     )
     live.sre("collect", "postgres")
+    live.sre("collect", "backups")  # a new live `pgbackrest check`
     dr = live.start_reports("mended", which=("dr",))()["dr"]
-    Path("/tmp/e2e-mended-dr.txt").write_text(dr)
+    _keep("mended", {"dr": dr})
+    archiving = row(dr, "WAL archiving")
+    failed_wal = _archiver(hub)["last_failed_wal"]
+    assert archiving[0] == "pass" and f"archiving recovered: WAL {failed_wal}" in archiving[1]
+    assert row(dr, "pgbackrest check")[0] == "pass"
+
+
+def _keep(phase: str, texts: dict[str, str]) -> None:
+    """The visible texts, for a reader of a failure: $SRE_E2E_TEXTS/e2e-<phase>-<report>.txt when set."""
+    folder = os.environ.get("SRE_E2E_TEXTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        for report, text in texts.items():
+            short = {"slow-queries": "slow"}.get(report, report)
+            (Path(folder) / f"e2e-{phase}-{short}.txt").write_text(text)
