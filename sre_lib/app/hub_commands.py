@@ -68,7 +68,8 @@ def _cmd_up(args: argparse.Namespace) -> int:
             print(f"  media volume not mounted ({hub.media_note}): media reads 'not monitored'")
         print(
             f"\nin another shell:\n  source {hub.env_path}\n  sre collect all --since 15m --step 15s\n"
-            f"  sre report capacity\n  sre hub fault stop-app --dir {folder}   # and the other faults\n"
+            "  sre report capacity -p window=30m\n  sre report slow-queries -p window=5m -p baseline=30m\n"
+            f"  sre report dr\n  sre hub fault stop-app --dir {folder}   # and the other faults\n"
             "Ctrl-C stops everything.",
             flush=True,
         )
@@ -87,8 +88,8 @@ def _cmd_up(args: argparse.Namespace) -> int:
 
 def _load(hub: object, stop: threading.Event) -> None:
     try:
-        summary = hub.run_load(LOAD_SECONDS, LOAD_START_RPS, LOAD_END_RPS, LOAD_MAX_REQUESTS, stop=stop)  # type: ignore[attr-defined]
-        print(f"load generator done: {summary}", file=sys.stderr, flush=True)
+        hub.run_load(LOAD_SECONDS, LOAD_START_RPS, LOAD_END_RPS, LOAD_MAX_REQUESTS, stop=stop)  # type: ignore[attr-defined]
+        print("load generator done (its summary is the line above)", file=sys.stderr, flush=True)
     except Exception as exc:  # the platform stays up for the user even if the load stops
         print(f"sre: warning: load generator stopped: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
 

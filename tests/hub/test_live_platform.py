@@ -224,8 +224,12 @@ def test_the_healthy_reports_name_the_live_servers_and_are_green_where_healthy(l
     assert "Not monitored at all: cdn, elasticsearch." in capacity
     assert row(capacity, "media")[0] == "healthy"
     assert "down:" not in capacity
-    for metric in ("tls_cert_days", "redis_memory", "redis_hit_ratio"):
-        assert row(capacity, "redis" if metric.startswith("redis") else "nginx", metric)[0] == "healthy", metric
+    healthy = {"nginx": ("tls_cert_days", "nginx_upstream_errors"), "app": ("error_rate", "latency_p95", "up"),
+               "redis": ("redis_memory", "redis_hit_ratio"), "postgresql": ("db_connections", "up")}  # fmt: skip
+    for component, metrics in healthy.items():
+        for metric in metrics:  # error rates read 0 while no request failed, never "no data"
+            found = row(capacity, component, metric)
+            assert found[0] == "healthy", (component, metric, found)
     assert verdict(slow) == "GREEN", slow[:2000]
     assert "Regressions need a baseline" in slow  # minutes old: says what it has and what it needs
     for check in DR_CHECKS:
