@@ -3,8 +3,10 @@
 # A layer: its modules are its API (import them by name); nothing is re-exported here.
 __all__ = [
     "cache_hits",
+    "change_points",
     "connections",
     "growth",
+    "index_advice",
     "index_definitions",
     "indexes",
     "maintenance",
