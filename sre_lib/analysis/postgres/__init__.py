@@ -6,7 +6,6 @@ __all__ = [
     "change_points",
     "connections",
     "growth",
-    "index_advice",
     "index_definitions",
     "indexes",
     "maintenance",
