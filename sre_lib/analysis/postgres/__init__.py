@@ -6,6 +6,7 @@ __all__ = [
     "change_points",
     "connections",
     "growth",
+    "index_advice",
     "index_definitions",
     "indexes",
     "maintenance",
