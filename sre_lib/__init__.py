@@ -10,6 +10,7 @@ foundation modules.
 """
 
 __all__ = [
+    "alert_config",
     "analysis",
     "app",
     "collect",

@@ -30,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from sre_lib.alert_config import AlertSettings, SloObjective
 from sre_lib.errors import ConfigError
 from sre_lib.locations import home_or_shipped, workbench_home
 from sre_lib.secrets import url_expectation, url_location
@@ -319,9 +320,11 @@ class PlatformConfig(_Frozen):
     recovery: RecoveryObjectives = RecoveryObjectives()
     sources: Sources = Sources()
     catalogue: dict[str, CatalogueEntry] = {}
+    slos: dict[str, SloObjective] = {}
+    alerts: AlertSettings = AlertSettings()
     source: str = Field(default="<memory>", exclude=True)
 
-    @field_validator("sizes", "components", "indicators", "catalogue")
+    @field_validator("sizes", "components", "indicators", "catalogue", "slos")
     @classmethod
     def _plain_names(cls, table: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
         for name in table:
@@ -355,6 +358,12 @@ class PlatformConfig(_Frozen):
                 raise _KeyProblem(
                     f"catalogue.{metric}.component",
                     f"a key of [components] ({', '.join(sorted(self.components))}), got {entry.component!r}",
+                )
+        for name, slo in self.slos.items():
+            if slo.component not in self.components:
+                raise _KeyProblem(
+                    f"slos.{name}.component",
+                    f"a key of [components] ({', '.join(sorted(self.components))}), got {slo.component!r}",
                 )
         for key, url, schemes in (
             ("sources.prometheus.url", self.sources.prometheus.url, PROMETHEUS_URL_SCHEMES),
