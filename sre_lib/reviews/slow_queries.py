@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pandas as pd
 
+from sre_lib.analysis.postgres import index_advice as index_advice
 from sre_lib.analysis.postgres import maintenance as maintenance
 from sre_lib.analysis.postgres import queries as queries
 from sre_lib.config import PlatformConfig
@@ -164,6 +165,7 @@ class SlowQueryReview:
     connections: maintenance.ConnectionSummary = field(repr=False)
     long_sessions: pd.DataFrame = field(repr=False)
     history: HistoryCoverage = field(repr=False)
+    index_suggestions: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)  # index_advice
     findings: tuple[str, ...] = ()
     verdict: str = "healthy"
 
@@ -245,6 +247,7 @@ def slow_query_review(
         connections=maintenance.connection_summary(con, server, start, end, **bands),
         long_sessions=maintenance.long_sessions(con, server, start, end),
         history=_coverage(con, server, baseline_start, start, end),
+        index_suggestions=index_advice.index_suggestions(con, server, start, end),
     )  # fmt: skip
     findings, verdict = _judge(review)
     return dataclasses.replace(review, findings=tuple(findings), verdict=verdict)
@@ -355,7 +358,8 @@ def _judge(review: SlowQueryReview) -> tuple[list[str], str]:
     for row in review.duplicate_indexes.itertuples():
         warning.append(f"index {row.indexrelname} is covered by {row.covered_by}")
     for row in review.seq_scan_tables.itertuples():
-        warning.append(f"{row.relname}: sequential scans dominate ({row.seq_scan:,} seq vs {row.idx_scan:,} index)")
+        warning.append(f"{row.relname}: sequential scans dominate ({row.seq_scan:,} seq vs {row.idx_scan:,} index)"
+                       f"{_suggested_index(review.index_suggestions, row)}")  # fmt: skip
     for row in review.low_cache_hit.itertuples():
         warning.append(f"{row.relname}: {_low_cache_parts(row)} (under {maintenance.CACHE_HIT_MIN_RATIO * 100:g} %)")
     for row in _rows_where(review.long_sessions, "idle_in_transaction", bool):
@@ -363,6 +367,22 @@ def _judge(review: SlowQueryReview) -> tuple[list[str], str]:
         warning.append(f"session {row.pid} ({row.username}) idle in transaction for {idle}")
     verdict = "critical" if critical else "warning" if warning else "healthy"
     return critical + warning + notes, verdict
+
+
+def _suggested_index(suggestions: pd.DataFrame, table: Any) -> str:
+    """`` -> CREATE INDEX ... (statements served, their share of time)`` for the costliest index suggested on
+    the table of a sequential-scan finding, or "" when none is."""
+    if suggestions.empty:
+        return ""
+    key = (table.datname, table.schemaname, table.relname)
+    on_table = suggestions[
+        (suggestions["datname"] == key[0]) & (suggestions["schemaname"] == key[1]) & (suggestions["relname"] == key[2])
+    ]
+    if on_table.empty:
+        return ""
+    best = on_table.iloc[0]  # costliest first
+    served = f"{best['statements']} statement" + ("s" if best["statements"] != 1 else "")
+    return f" -> {best['action']} (serves {served}, {best['share_total_time']:.0%} of database time)"
 
 
 def _low_cache_parts(row: Any) -> str:

@@ -73,6 +73,14 @@ SEQ_SCAN_TABLES_LAYOUT = TableLayout(
     {"relname": "table", "n_live_tup": "rows", "seq_scan": "seq scans", "idx_scan": "index scans"},
     empty="No large table is read mostly by sequential scans.",
 )
+INDEX_SUGGESTIONS_LAYOUT = TableLayout(
+    {
+        "relname": "table", "action": "suggested index", "statements": "statements", "calls": "calls",
+        "total_exec_time_ms": "their time", "share_total_time": "share of time", "query": "costliest statement",
+    },
+    formats={"total_exec_time_ms": "ms", "share_total_time": "percent"},
+    empty="No slow or sequentially scanned statement filters on columns no index leads with.",
+)  # fmt: skip
 LOW_CACHE_HIT_LAYOUT = TableLayout(
     {"relname": "table", "heap_hit_ratio": "heap hit ratio", "index_hit_ratio": "index hit ratio"},
     formats={"heap_hit_ratio": "percent", "index_hit_ratio": "percent"},
@@ -119,6 +127,7 @@ SLOW_QUERY_LAYOUTS = {
     "duplicate_indexes": DUPLICATE_INDEXES_LAYOUT,
     "invalid_indexes": INVALID_INDEXES_LAYOUT,
     "seq_scan_tables": SEQ_SCAN_TABLES_LAYOUT,
+    "index_suggestions": INDEX_SUGGESTIONS_LAYOUT,
     "low_cache_hit": LOW_CACHE_HIT_LAYOUT,
     "sequences": SEQUENCES_LAYOUT,
     "wraparound": WRAPAROUND_LAYOUT,
@@ -144,7 +153,15 @@ def long_session_rows(long_sessions: pd.DataFrame, tz: ZoneInfo) -> pd.DataFrame
 
 #: The tables that need snapshot deltas (two snapshots in the window): with none, they say so when empty.
 DELTA_TABLES = frozenset(
-    {"top_by_total_time", "top_by_mean_time", "unused_indexes", "seq_scan_tables", "low_cache_hit", "growth"}
+    {
+        "top_by_total_time",
+        "top_by_mean_time",
+        "unused_indexes",
+        "seq_scan_tables",
+        "low_cache_hit",
+        "growth",
+        "index_suggestions",
+    }
 )
 
 
