@@ -137,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     from sre_lib.app.hub_commands import add_hub_parser
 
     add_hub_parser(commands)
+    from sre_lib.app.alerts_commands import add_alerts_parser
+
+    add_alerts_parser(commands)
     return parser
 
 
