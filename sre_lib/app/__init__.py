@@ -2,6 +2,7 @@
 
 # A layer: its modules are its API (import them by name); nothing is re-exported here.
 __all__ = [
+    "alerts_commands",
     "cli",
     "hub_commands",
     "jobs",
