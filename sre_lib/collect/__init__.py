@@ -4,6 +4,7 @@
 __all__ = [
     "backup_records",
     "by_source",
+    "hypopg_advice",
     "pgbackrest_collect",
     "pgbackrest_command",
     "pgss_columns",
