@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pandas as pd
 
+from sre_lib.analysis.postgres import change_points as change_points
 from sre_lib.analysis.postgres import index_advice as index_advice
 from sre_lib.analysis.postgres import maintenance as maintenance
 from sre_lib.analysis.postgres import queries as queries
@@ -165,6 +166,7 @@ class SlowQueryReview:
     connections: maintenance.ConnectionSummary = field(repr=False)
     long_sessions: pd.DataFrame = field(repr=False)
     history: HistoryCoverage = field(repr=False)
+    change_points: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)  # of the regressions
     index_suggestions: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)  # index_advice
     findings: tuple[str, ...] = ()
     verdict: str = "healthy"
@@ -233,6 +235,7 @@ def slow_query_review(
         top_by_mean_time=queries.top_statements(con, server, start, end, by="mean_time", limit=top,
                                                  min_calls=TOP_BY_MEAN_MIN_CALLS),
         regressions=regressions,
+        change_points=_change_points(con, server, baseline_start, end, regressions, config.tz),
         new_slow=new_slow,  # a regressed statement is listed once, as regressed
         maintenance_overdue=_overdue(maintenance.maintenance_overdue(con, server, start, end)),
         dead_tuples=maintenance.dead_tuples(con, server, start, end),
@@ -315,10 +318,7 @@ def _judge(review: SlowQueryReview) -> tuple[list[str], str]:
     warning: list[str] = []
     notes: list[str] = []  # listed after the rest; they do not change the verdict
     for row in review.regressions.itertuples():
-        critical.append(
-            f"statement {row.ratio:.1f}x slower ({row.baseline_mean_exec_time_ms:.1f} -> "
-            f"{row.mean_exec_time_ms:.1f} ms per call, not chance: p {_p_relation(row.p_value)}): {_short(row.query)}"
-        )
+        critical.append(_regression_finding(row, review.change_points))
     for row in review.new_slow.itertuples():  # regressions are not in it: reported above
         warning.append(f"new slow statement ({row.mean_exec_time_ms:.0f} ms per call, {row.calls:,} calls): "
                        f"{_short(row.query)}")  # fmt: skip
@@ -413,3 +413,27 @@ def _p_relation(p_value: float) -> str:
 def _short(query: str, limit: int = 90) -> str:
     text = " ".join(str(query).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _change_points(
+    con: duckdb.DuckDBPyConnection, server: str, start: datetime, end: datetime, regressions: pd.DataFrame, tz: ZoneInfo
+) -> pd.DataFrame:
+    """When each regressed statement stepped (baseline and window searched as one series), in local time."""
+    found = change_points.statement_change_points(con, server, start, end, queryids=list(regressions["queryid"]))
+    found = found[found["after_mean_ms"] > found["before_mean_ms"]]  # a regression's step is up
+    return found.assign(changed_at=found["changed_at"].dt.tz_convert(tz))
+
+
+def _regression_finding(row: Any, changes: pd.DataFrame) -> str:
+    """``statement stepped from 6.1 to 92.2 ms per call at <local time> (+1 h 50 min of database time a day
+    since; ...)`` when its change point is known, else the window means (which mix before and after)."""
+    tested = f"not chance: p {_p_relation(row.p_value)}"
+    change = changes[changes["queryid"] == row.queryid] if not changes.empty else changes
+    if change.empty:
+        return (f"statement {row.ratio:.1f}x slower ({row.baseline_mean_exec_time_ms:.1f} -> "
+                f"{row.mean_exec_time_ms:.1f} ms per call, {tested}): {_short(row.query)}")  # fmt: skip
+    step = change.iloc[0]
+    cost = human_duration(step["extra_ms_per_day"] / 1000)
+    return (f"statement stepped from {step['before_mean_ms']:.1f} to {step['after_mean_ms']:.1f} ms per call at "
+            f"{step['changed_at']:%Y-%m-%d %H:%M %Z} (+{cost} of database time a day since; "
+            f"{step['after_mean_ms'] / step['before_mean_ms']:.1f}x, {tested}): {_short(row.query)}")  # fmt: skip

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from sre_lib.config import DEFAULT_CONFIG_PATH, load_config
 from sre_lib.demo import postgres_history as demo
-from sre_lib.durations import rough_duration
+from sre_lib.demo.spec import DemoSpec
+from sre_lib.durations import human_duration, rough_duration
 from sre_lib.errors import DataError
 from sre_lib.reviews.slow_queries import slow_query_review
 from sre_lib.warehouse.store import Warehouse
@@ -24,7 +26,14 @@ def test_the_demo_week_is_red_because_of_the_regression(demo_warehouse: Path) ->
         con.close()
     assert review.verdict == "critical"
     row = review.regressions.iloc[0]
-    assert review.headline.startswith(f"statement {row['ratio']:.1f}x slower (")
+    step = review.change_points.set_index("queryid").loc[row["queryid"]]
+    made = pd.Timestamp(DemoSpec().at_day(demo.REGRESSION_DAY))
+    assert abs(step["changed_at"] - made) <= step["snapshot_interval"]  # the moment, not a mixed 7-day mean
+    cost = human_duration(step["extra_ms_per_day"] / 1000)
+    assert review.headline.startswith(
+        f"statement stepped from {step['before_mean_ms']:.1f} to {step['after_mean_ms']:.1f} ms per call at "
+        f"{step['changed_at'].astimezone(CONFIG.tz):%Y-%m-%d %H:%M %Z} (+{cost} of database time a day since; "
+    )
     assert ("not chance: p < 0.001)" in review.headline) == (row["p_value"] < 0.001)
     assert list(review.regressions["query"]) == [demo.REGRESSION_QUERY]
     assert demo.NEW_SLOW_QUERY in set(review.new_slow["query"])
