@@ -37,12 +37,13 @@ def add_alerts_parser(commands: argparse._SubParsersAction) -> None:
 
 def promtool_check(folder: Path, promtool: str = "promtool") -> None:
     """Run promtool's check and unit tests on generated files; SreError with promtool's words if either fails."""
-    from sre_lib.analysis.alerts.rule_files import ALERTS_FILE, RECORDING_FILE, TESTS_FILE
+    from sre_lib.analysis.alerts.rule_files import ALERTS_FILE, HOURLY_TESTS_FILE, RECORDING_FILE, TESTS_FILE
 
     found = shutil.which(promtool)
     if found is None:
         raise SreError(f"{promtool}: not found on PATH: expected Prometheus's promtool (Debian package prometheus)")
-    for action in (["check", "rules", RECORDING_FILE, ALERTS_FILE], ["test", "rules", TESTS_FILE]):
+    tests = [name for name in (TESTS_FILE, HOURLY_TESTS_FILE) if (folder / name).exists()]
+    for action in (["check", "rules", RECORDING_FILE, ALERTS_FILE], ["test", "rules", *tests]):
         try:
             done = subprocess.run(
                 [found, *action], cwd=folder, capture_output=True, text=True, timeout=PROMTOOL_TIMEOUT_SECONDS

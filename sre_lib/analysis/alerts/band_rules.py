@@ -31,6 +31,7 @@ SEVERITY_LEVELS = {"critical": "SEV2", "warning": "SEV3", "ticket": "SEV4"}
 ALERT_NAMES = {"up": "TargetDown", "tls_cert_days": "CertificateExpiry"}
 FILESYSTEMS = 'fstype!~"tmpfs|overlay|squashfs|ramfs",mountpoint!=""'
 VALUE = '{{ printf "%.2f" $value }}'
+EVICTIONS_RISE = 1.1  # the last window's mean eviction rate at least 10 % above the window before's
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ def _with_component(expr: str, component_label: str, config: PlatformConfig) -> 
 
 
 def _used_metrics(config: PlatformConfig) -> list[str]:
-    redis = ["redis_memory", "redis_hit_ratio", "redis_clients"]
+    redis = ["redis_memory", "redis_hit_ratio", "redis_clients", "redis_evictions"]
     return [m for m in config.catalogue if m in config.indicators or m in redis]
 
 
@@ -189,7 +190,11 @@ def disk_fill_alerts(config: PlatformConfig) -> list[AlertRule]:
 
 
 def redis_policy_alerts(config: PlatformConfig) -> list[AlertRule]:
-    """The Cache Management levels of ``[redis]``: memory used, hit ratio, clients against maxclients."""
+    """The Cache Management levels of ``[redis]``: memory used, hit ratio, clients against maxclients, evictions.
+
+    Evictions "rising" is simpler here than in the reports (a seasonal Mann-Kendall test): the mean eviction rate
+    of the last ``evictions_trend_hours`` at least 10 % above that of the window before.
+    """
     policy = config.redis
     levels = (
         ("redis_memory", "RedisMemoryHigh", ">=", policy.memory_percent, "increase the size"),
@@ -209,6 +214,19 @@ def redis_policy_alerts(config: PlatformConfig) -> list[AlertRule]:
                 severity="warning",
                 summary=summary_text(metric, f"{relation} the policy level of {level:g} %: {action}"),
                 runbook_url=_runbook(config, alert),
+            )
+        )
+    if "redis_evictions" in config.catalogue:
+        recorded, hours = recorded_name("redis_evictions"), policy.evictions_trend_hours
+        before = f"avg_over_time({recorded}[{hours}h] offset {hours}h)"
+        rules.append(
+            AlertRule(
+                alert="RedisEvictionsRising",
+                expr=f"avg_over_time({recorded}[{hours}h]) > {EVICTIONS_RISE:g} * {before}",
+                for_minutes=config.alerts.default_for_minutes,
+                severity="warning",
+                summary=summary_text("redis_evictions", f"keys a minute over {hours} h, rising: add capacity"),
+                runbook_url=_runbook(config, "RedisEvictionsRising"),
             )
         )
     return rules

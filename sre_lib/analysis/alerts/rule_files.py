@@ -20,6 +20,7 @@ from sre_lib.config import PlatformConfig
 
 __all__ = [
     "ALERTS_FILE",
+    "HOURLY_TESTS_FILE",
     "RECORDING_FILE",
     "TESTS_FILE",
     "alert_groups",
@@ -31,6 +32,7 @@ __all__ = [
 RECORDING_FILE = "sre-recording.rules.yml"
 ALERTS_FILE = "sre-alerts.rules.yml"
 TESTS_FILE = "sre-alerts.tests.yml"  # promtool test rules: input series that should and should not fire each alert
+HOURLY_TESTS_FILE = "sre-alerts-hourly.tests.yml"  # the same for alerts over days, evaluated hourly
 
 
 def recording_groups(config: PlatformConfig) -> dict[str, list[RecordingRule]]:
@@ -60,8 +62,11 @@ def dump_yaml(document: dict[str, Any], source: str) -> str:
 
 
 def write_rule_files(config: PlatformConfig, out_dir: Path) -> list[Path]:
-    """Write the recording rules, the alerting rules and their promtool unit tests into ``out_dir``."""
-    from sre_lib.analysis.alerts.rule_tests import unit_tests  # it reads this module's file names
+    """Write the recording rules, the alerting rules and their promtool unit tests into ``out_dir``.
+
+    The hourly test file is written only when the config has an alert over days (Redis evictions rising).
+    """
+    from sre_lib.analysis.alerts.rule_tests import hourly_unit_tests, unit_tests  # they read the file names here
 
     out_dir.mkdir(parents=True, exist_ok=True)
     documents = {
@@ -69,6 +74,10 @@ def write_rule_files(config: PlatformConfig, out_dir: Path) -> list[Path]:
         ALERTS_FILE: _rule_file(alert_groups(config)),
         TESTS_FILE: unit_tests(config),
     }
+    hourly = hourly_unit_tests(config)
+    if hourly["tests"]:
+        documents[HOURLY_TESTS_FILE] = hourly
+    (out_dir / HOURLY_TESTS_FILE).unlink(missing_ok=True)  # from a config that had days-long alerts
     written = []
     for name, document in documents.items():
         path = out_dir / name

@@ -21,9 +21,10 @@ from sre_lib.analysis.alerts.burn_rates import BURN_WINDOWS, burn_rate_alerts, e
 from sre_lib.analysis.alerts.rule_files import ALERTS_FILE
 from sre_lib.config import PlatformConfig
 
-__all__ = ["render_summary", "unit_tests"]
+__all__ = ["hourly_unit_tests", "render_summary", "unit_tests"]
 
 Labels = dict[str, str]
+TREND_ALERT = "RedisEvictionsRising"
 
 
 def render_summary(template: str, labels: Labels, value: float) -> str:
@@ -73,6 +74,20 @@ def _level_cases(config: PlatformConfig, rules: list[AlertRule]) -> list[dict[st
         cases.append(_case({name: f"{quiet!r}x{samples}"}, [_expect(rule, ends, None)]))
         if rule.for_minutes > 1:  # past the threshold, but not yet for long enough
             cases.append(_case({name: f"{fire!r}x{samples}"}, [_expect(rule, rule.for_minutes - 1, None)]))
+    return cases
+
+
+def _trend_cases(config: PlatformConfig, rules: list[AlertRule]) -> list[dict[str, Any]]:
+    """Evictions a minute tripled in the last window against the one before; steady evictions."""
+    hours = config.redis.evictions_trend_hours
+    entry = config.catalogue["redis_evictions"] if rules else None
+    labels = {"component": (entry and entry.component) or next(iter(config.components)), "instance": "test-1"}
+    name = _series(recorded_name("redis_evictions"), labels)
+    cases = []
+    for rule in rules:  # one sample an hour: the window before at 1 a minute, the last window at 3
+        fired = _expect(rule, hours * 2 * 60, labels, 3.0)
+        cases.append(_case({name: f"1x{hours - 1} 3x{hours}"}, [fired], interval="1h"))
+        cases.append(_case({name: f"2x{hours * 2}"}, [_expect(rule, hours * 2 * 60, None)], interval="1h"))
     return cases
 
 
@@ -135,9 +150,16 @@ def _slo_cases(config: PlatformConfig, rules: list[AlertRule]) -> list[dict[str,
 
 def unit_tests(config: PlatformConfig) -> dict[str, Any]:
     """A ``promtool test rules`` file for the alerting rule file written beside it."""
+    redis = redis_policy_alerts(config)
     tests = [
-        *_level_cases(config, band_alerts(config) + redis_policy_alerts(config)),
+        *_level_cases(config, band_alerts(config) + [r for r in redis if r.alert != TREND_ALERT]),
         *_disk_cases(config, disk_fill_alerts(config)),
         *_slo_cases(config, burn_rate_alerts(config)),
     ]
     return {"rule_files": [ALERTS_FILE], "evaluation_interval": "1m", "tests": tests}
+
+
+def hourly_unit_tests(config: PlatformConfig) -> dict[str, Any]:
+    """The tests that span days (evictions rising), evaluated hourly: minute steps would take promtool long."""
+    trend = [r for r in redis_policy_alerts(config) if r.alert == TREND_ALERT]
+    return {"rule_files": [ALERTS_FILE], "evaluation_interval": "1h", "tests": _trend_cases(config, trend)}

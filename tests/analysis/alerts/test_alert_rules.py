@@ -12,7 +12,13 @@ from support.servers import require
 
 from sre_lib.analysis.alerts.band_rules import band_alerts, recorded_name
 from sre_lib.analysis.alerts.burn_rates import BURN_WINDOWS, burn_rate_alerts, error_budget, ratio_name
-from sre_lib.analysis.alerts.rule_files import ALERTS_FILE, RECORDING_FILE, TESTS_FILE, write_rule_files
+from sre_lib.analysis.alerts.rule_files import (
+    ALERTS_FILE,
+    HOURLY_TESTS_FILE,
+    RECORDING_FILE,
+    TESTS_FILE,
+    write_rule_files,
+)
 from sre_lib.config import DEFAULT_CONFIG_PATH, PlatformConfig, load_config, parse_config
 from sre_lib.errors import ConfigError
 
@@ -46,17 +52,18 @@ def test_the_shipped_rules_pass_promtool_check(generated: Path) -> None:
 
 
 def test_the_generated_unit_tests_pass_with_promtool(generated: Path) -> None:
-    done = promtool(generated, "test", "rules", TESTS_FILE)
+    done = promtool(generated, "test", "rules", TESTS_FILE, HOURLY_TESTS_FILE)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_every_alert_has_a_firing_and_a_silent_case(generated: Path) -> None:
     alerts = {r["alert"] for g in load(generated, ALERTS_FILE)["groups"] for r in g["rules"]}
-    checks = [c for test in load(generated, TESTS_FILE)["tests"] for c in test["alert_rule_test"]]
+    tests = load(generated, TESTS_FILE)["tests"] + load(generated, HOURLY_TESTS_FILE)["tests"]
+    checks = [c for test in tests for c in test["alert_rule_test"]]
     firing = {c["alertname"] for c in checks if c["exp_alerts"]}
     silent = {c["alertname"] for c in checks if not c["exp_alerts"]}
     assert alerts == firing == silent
-    assert {"TargetDownCritical", "CertificateExpiryWarning", "DiskWillFillIn4Hours", "RedisHitRatioLow"} <= alerts
+    assert {"TargetDownCritical", "CertificateExpiryWarning", "DiskWillFillIn4Hours", "RedisEvictionsRising"} <= alerts
 
 
 def test_the_unit_tests_catch_a_threshold_that_drifted(generated: Path, tmp_path: Path) -> None:
@@ -152,6 +159,7 @@ def test_a_plain_config_without_objectives_or_redis_still_passes(shipped: Platfo
     write_rule_files(config, tmp_path)
     alerts = {r["alert"] for g in load(tmp_path, ALERTS_FILE)["groups"] for r in g["rules"]}
     assert "CpuCritical" in alerts and not any(a.startswith(("Redis", "Disk", "Availability")) for a in alerts)
+    assert not (tmp_path / HOURLY_TESTS_FILE).exists()  # no alert over days, no hourly tests
     for args in (("check", "rules", RECORDING_FILE, ALERTS_FILE), ("test", "rules", TESTS_FILE)):
         done = promtool(tmp_path, *args)
         assert done.returncode == 0, done.stdout + done.stderr
