@@ -130,14 +130,18 @@ def prometheus_server(
     scrape_interval: str = "1s",
     extra_args: Sequence[str] = (),
     port: int | None = None,
+    rule_files: Sequence[Path] = (),
 ) -> Iterator[PrometheusServer]:
-    """A Prometheus over ``data_dir`` (e.g. built by build_blocks), scraping ``{job: host:port}`` if given."""
+    """A Prometheus over ``data_dir`` (e.g. built by build_blocks), scraping ``{job: host:port}`` if given,
+    evaluating ``rule_files`` if given."""
     binary = require("prometheus")
     base = Path(tempfile.mkdtemp(prefix="sre-prom-"))
     storage = data_dir or base / "data"
     storage.mkdir(parents=True, exist_ok=True)
     config = base / "prometheus.yml"
     lines = [f"global:\n  scrape_interval: {scrape_interval}\n  evaluation_interval: {scrape_interval}\n"]
+    if rule_files:
+        lines.append("rule_files:\n" + "".join(f"  - '{path}'\n" for path in rule_files))
     if scrape_jobs:
         lines.append("scrape_configs:\n")
         for job, address in scrape_jobs.items():
