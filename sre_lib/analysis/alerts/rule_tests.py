@@ -122,7 +122,6 @@ def _disk_cases(config: PlatformConfig, rules: list[AlertRule]) -> list[dict[str
 def _slo_cases(config: PlatformConfig, rules: list[AlertRule]) -> list[dict[str, Any]]:
     """Every window burning fast; burning slowly; burnt an hour ago but not now; within budget."""
     cases = []
-    by_name = {rule.alert: rule for rule in rules}
     windows = sorted({w for b in BURN_WINDOWS for w in (b.long, b.short)})
     for name, slo in config.slos.items():
         budget = error_budget(slo)
@@ -137,9 +136,7 @@ def _slo_cases(config: PlatformConfig, rules: list[AlertRule]) -> list[dict[str,
         for ratios in shapes.values():
             series = {_series(ratio_name(w), labels): f"{ratio!r}x10" for w, ratio in ratios.items()}
             checks = []
-            for rule in (r for r in rules if r.labels.get("component") == slo.component and r.alert in by_name):
-                if not rule.expr.count(f'slo="{name}"'):
-                    continue
+            for rule in (r for r in rules if f'{{slo="{name}"}}' in r.expr):  # this objective's page and ticket
                 severity_windows = [b for b in BURN_WINDOWS if b.severity == rule.severity]
                 burning = [b for b in severity_windows if min(ratios[b.long], ratios[b.short]) > b.factor * budget]
                 value = ratios[burning[0].long] if burning else 0.0
