@@ -6,9 +6,13 @@ from __future__ import annotations
 import dataclasses
 from zoneinfo import ZoneInfo
 
+import altair as alt
+import duckdb
 import pandas as pd
 
+from sre_lib.analysis.postgres import change_points as change_points
 from sre_lib.reviews.blocks import Html, TableLayout, local_times
+from sre_lib.reviews.charts import STATUS_COLOURS, WIDTH, local_clock
 from sre_lib.reviews.slow_queries import TOP_BY_MEAN_MIN_CALLS, SlowQueryReview
 
 REGRESSIONS_LAYOUT = TableLayout(
@@ -177,3 +181,36 @@ def section_table(review: SlowQueryReview, name: str, frame: pd.DataFrame | None
     if lacking:
         layout = dataclasses.replace(layout, empty=lacking)
     return layout.render(getattr(review, name) if frame is None else frame)
+
+
+def change_point_chart(
+    con: duckdb.DuckDBPyConnection, review: SlowQueryReview, tz: ZoneInfo
+) -> alt.VConcatChart | None:
+    """Per regressed statement with a change point, its mean time per call per snapshot interval (log scale) over
+    baseline and window, the moment it stepped (red rule) and the means before and after (dashed); None when
+    no regression was dated. Times are wall-clock in ``tz``."""
+    changes = review.change_points
+    if changes.empty:
+        return None
+    series = change_points.mean_time_series(con, review.server, review.baseline_start, review.end,
+                                            list(changes["queryid"]))  # fmt: skip
+    queries = review.regressions.drop_duplicates("queryid").set_index("queryid")["query"]
+    charts = []
+    for change in changes.itertuples():
+        points = local_clock(series[series["queryid"] == change.queryid], ["interval_end"], tz)
+        moment = local_clock(pd.DataFrame({"at": [change.changed_at]}), ["at"], tz)
+        first, last = points["interval_end"].min(), points["interval_end"].max()
+        at = moment["at"].iloc[0]
+        means = pd.DataFrame({"from": [first, at], "to": [at, last],
+                              "mean_ms": [change.before_mean_ms, change.after_mean_ms]})  # fmt: skip
+        y_axis = alt.Y("mean_ms:Q", title="ms per call", scale=alt.Scale(type="log"))
+        line = alt.Chart(points).mark_line(strokeWidth=1).encode(x=alt.X("interval_end:T", title=None), y=y_axis)
+        steps = (
+            alt.Chart(means).mark_rule(strokeDash=[6, 4], color="black").encode(x="from:T", x2="to:T", y="mean_ms:Q")
+        )
+        rule = alt.Chart(moment).mark_rule(color=STATUS_COLOURS["critical"], strokeWidth=2).encode(x="at:T")
+        query = " ".join(str(queries.get(change.queryid, change.queryid)).split())
+        stepped = f"{change.before_mean_ms:.1f} -> {change.after_mean_ms:.1f} ms per call at {at:%Y-%m-%d %H:%M}"
+        title = [query if len(query) <= 100 else query[:99] + "…", f"{stepped} ({tz.key} time)"]
+        charts.append(alt.layer(line, steps, rule).properties(title=title, width=WIDTH, height=180))
+    return alt.vconcat(*charts)
