@@ -201,9 +201,11 @@ def _cmd_collect(args: argparse.Namespace) -> int:
                 message = collect_once(source, warehouse, config, start, end, step)
                 print(f"{source}: {message}", flush=True)  # cron and systemd logs get it now, not at exit
             except SreError as exc:
+                _stop_if_interrupted()
                 failures += 1
                 print(f"sre: error: {exc}", file=sys.stderr, flush=True)
             except Exception as exc:  # a full disk, a driver error: one line, and the loop goes on
+                _stop_if_interrupted()
                 if every is None:
                     raise
                 failures += 1
@@ -352,10 +354,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging()
+    _INTERRUPTED.clear()
     # SIGTERM (systemd stop, kill) unwinds like Ctrl-C: a running report stops its papermill and is marked
     # failed, a collection rolls back; the default action would end the process with nothing cleaned up.
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _raise_interrupt)
+        signal.signal(signal.SIGINT, _raise_interrupt)  # Ctrl-C as before, and remembered (see _INTERRUPTED)
     try:
         return int(args.handler(args))
     except SreError as exc:
@@ -366,8 +370,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+#: Set by a SIGINT or SIGTERM. A library may turn the KeyboardInterrupt into an error of its own (DuckDB's
+#: InterruptException, a WarehouseError around it); a loop that goes on past errors checks this instead.
+_INTERRUPTED = threading.Event()
+
+
 def _raise_interrupt(_signum: int, _frame: object) -> None:
+    _INTERRUPTED.set()
     raise KeyboardInterrupt
+
+
+def _stop_if_interrupted() -> None:
+    """Raise KeyboardInterrupt if a signal arrived, even one a library reported as an error."""
+    if _INTERRUPTED.is_set():
+        raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

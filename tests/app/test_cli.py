@@ -110,3 +110,38 @@ def test_backups_load_reads_pgbackrest_json_and_the_log(tmp_path: Path) -> None:
     assert run(*args).stdout == first.stdout  # idempotent: the same rows again
     missing = run("backups", "load", "--warehouse", str(tmp_path / "w.duckdb"))
     assert missing.returncode == 1 and "give --pgbackrest-json FILE, --log FILE, or both" in missing.stderr
+
+
+def test_ctrl_c_that_a_library_turns_into_an_error_still_stops_collect_every(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """CI saw `sre collect postgres --every 1s` ignore SIGINT for 30 s: DuckDB reports an interrupt that lands
+    in a query as its own InterruptException, which the warehouse wraps in a WarehouseError, and the loop went
+    on past errors. A real SIGINT here, turned into that error, must stop the loop with exit 130."""
+    import os
+    import signal
+    import time
+
+    from sre_lib.app import cli
+    from sre_lib.collect import by_source
+    from sre_lib.errors import WarehouseError
+
+    calls = []
+
+    def interrupted_in_a_query(*_args: object, **_kwargs: object) -> str:
+        calls.append(1)
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)  # the handler runs at once and ends the sleep
+        except KeyboardInterrupt:
+            raise WarehouseError("warehouse w.duckdb: INTERRUPT Error: Interrupted!") from None
+        raise AssertionError("SIGINT was not delivered")
+
+    previous = signal.getsignal(signal.SIGINT)
+    monkeypatch.setattr(by_source, "collect_once", interrupted_in_a_query)
+    try:
+        code = cli.main(["collect", "postgres", "--every", "1s", "--warehouse", str(tmp_path / "w.duckdb")])
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert code == 130 and len(calls) == 1
+    assert "sre: interrupted" in capsys.readouterr().err
