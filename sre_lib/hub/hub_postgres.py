@@ -13,6 +13,7 @@ import csv
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import time
 from dataclasses import dataclass
@@ -156,7 +157,7 @@ def start_postgres(supervisor: Supervisor, name: str, datadir: Path, port: int, 
         log,
         port=port,
         as_postgres=True,
-        stop_signal=15,  # SIGTERM: fast shutdown
+        stop_signal=signal.SIGINT,  # fast shutdown (SIGTERM is smart: it waits for every client to leave)
         death_signal=3,  # SIGQUIT: immediate shutdown when the supervisor dies
     )
     deadline = time.monotonic() + 60
