@@ -11,13 +11,14 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 import redis
+from support.polling import eventually
 from support.servers import PG_BIN, require
 
 from sre_lib.collect.backup_records import parse_backup_log
@@ -50,18 +51,6 @@ def _get(url: str, timeout: float = 5) -> tuple[int, dict[str, str], bytes]:
 def _query(hub: Hub, promql: str) -> list[dict[str, Any]]:
     url = f"{hub.prometheus_url}/api/v1/query?query={urllib.parse.quote(promql)}"
     return json.loads(_get(url)[2])["data"]["result"]
-
-
-def _eventually(check: Callable[[], Any], what: str, timeout: float = 30) -> Any:
-    """Poll ``check`` until it returns something truthy; fail naming ``what`` and its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not seen within {timeout} s (last: {value!r})")
-        time.sleep(0.3)
 
 
 def _pg(hub: Hub, sql: str, server: str = "pg-1", dbname: str = "postgres") -> list[tuple]:
@@ -98,15 +87,15 @@ def test_prometheus_scrapes_every_target_with_the_label_contract(hub: Hub) -> No
         }
         return seen if seen >= expected else set()
 
-    assert _eventually(all_up, "up == 1 for every target") == expected
+    assert eventually(all_up, "up == 1 for every target") == expected
     assert {i for _j, i, _e, _p in expected} == {"nginx-1", "app-1", "app-2", "pg-1", "pg-2", "redis-1", "media-1"}
-    probe = _eventually(lambda: _query(hub, 'probe_success{probe="https"} == 1'), "the https probe succeeding")
+    probe = eventually(lambda: _query(hub, 'probe_success{probe="https"} == 1'), "the https probe succeeding")
     assert probe[0]["metric"]["job"] == "nginx"
-    assert _eventually(lambda: _query(hub, 'http_requests_total{job="app"}'), "the app's own request counter")
+    assert eventually(lambda: _query(hub, 'http_requests_total{job="app"}'), "the app's own request counter")
 
 
 def test_postgres_replica_backup_and_restore_test(hub: Hub) -> None:
-    replicas = _eventually(lambda: _pg(hub, "SELECT state FROM pg_stat_replication"), "the replica streaming")
+    replicas = eventually(lambda: _pg(hub, "SELECT state FROM pg_stat_replication"), "the replica streaming")
     assert replicas == [("streaming",)]
     assert _pg(hub, "SELECT pg_is_in_recovery()", server="pg-2") == [(True,)]
     assert _pg(hub, "SHOW shared_preload_libraries") == [("pg_stat_statements",)]
@@ -160,14 +149,14 @@ def test_the_workbench_config_points_at_the_hub(hub: Hub) -> None:
 def test_fault_archiving_broken_then_mended(hub: Hub) -> None:
     (before,) = _pg(hub, "SELECT failed_count FROM pg_stat_archiver")
     hub.fault("break-archiving")
-    failed = _eventually(
+    failed = eventually(
         lambda: [r for r in _pg(hub, "SELECT failed_count, last_failed_wal FROM pg_stat_archiver") if r[0] > before[0]],
         "the archiver failing",
     )
     assert failed[0][1]
     (archived,) = _pg(hub, "SELECT archived_count FROM pg_stat_archiver")
     hub.fault("mend-archiving")
-    _eventually(
+    eventually(
         lambda: _pg(hub, "SELECT archived_count FROM pg_stat_archiver")[0][0] > archived[0],
         "archiving succeeding after the mend",
         timeout=90,
@@ -196,9 +185,9 @@ def test_fault_redis_pressure_evicts(hub: Hub) -> None:
         client.close()
     # Prometheus sees them through redis_exporter, and the catalogue's rate reads above 0 over the next scrapes.
     total = 'redis_evicted_keys_total{instance="redis-1"}'
-    _eventually(lambda: [m for m in _query(hub, total) if float(m["value"][1]) >= evicted], f"{total} >= {evicted}")
+    eventually(lambda: [m for m in _query(hub, total) if float(m["value"][1]) >= evicted], f"{total} >= {evicted}")
     rate = f"60 * rate({total}[5m])"
-    first = _eventually(lambda: [float(m["value"][1]) for m in _query(hub, rate) if float(m["value"][1]) > 0], rate)
+    first = eventually(lambda: [float(m["value"][1]) for m in _query(hub, rate) if float(m["value"][1]) > 0], rate)
     time.sleep(4)  # two scrapes later (the hub scrapes every 2 s), the rate still reads the evictions
     assert next(float(m["value"][1]) for m in _query(hub, rate)) > 0, first
 
@@ -206,9 +195,9 @@ def test_fault_redis_pressure_evicts(hub: Hub) -> None:
 def test_fault_short_certificate(hub: Hub) -> None:
     ten_days = time.time() + 10 * 86400 + 60
     expiry = 'probe_ssl_earliest_cert_expiry{job="nginx", instance="nginx-1"}'
-    assert all(float(m["value"][1]) > ten_days for m in _eventually(lambda: _query(hub, expiry), "cert expiry"))
+    assert all(float(m["value"][1]) > ten_days for m in eventually(lambda: _query(hub, expiry), "cert expiry"))
     hub.fault("short-cert")
-    _eventually(
+    eventually(
         lambda: (found := _query(hub, expiry)) and all(float(m["value"][1]) <= ten_days for m in found),
         "probe_ssl_earliest_cert_expiry within 10 days",
     )
@@ -216,7 +205,7 @@ def test_fault_short_certificate(hub: Hub) -> None:
 
 def test_fault_stop_app(hub: Hub) -> None:
     hub.fault("stop-app")
-    down = _eventually(
+    down = eventually(
         lambda: {m["metric"]["exporter"] for m in _query(hub, 'up{instance="app-2"} == 0')} >= {"app", "node"},
         "app-2's targets (app and node) down",
     )
@@ -227,7 +216,7 @@ def test_fault_stop_app(hub: Hub) -> None:
 
 def test_fault_stop_replica(hub: Hub) -> None:
     hub.fault("stop-replica")
-    _eventually(lambda: _pg(hub, "SELECT count(*) FROM pg_stat_replication") == [(0,)], "the replica gone")
+    eventually(lambda: _pg(hub, "SELECT count(*) FROM pg_stat_replication") == [(0,)], "the replica gone")
 
 
 def test_stopping_leaves_no_process_and_no_mount(hub: Hub) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from support.polling import eventually
 from support.servers import PG_BIN, require
 
 from sre_lib.config import load_config
@@ -111,17 +112,6 @@ class Live:
                 time.sleep(max(0.0, every - (time.monotonic() - started)))
 
 
-def _eventually(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not seen within {timeout:.0f} s (last: {value!r})")
-        time.sleep(0.5)
-
-
 def _archiver(hub: Hub) -> dict[str, Any]:
     with psycopg.connect(hub.superuser_conninfo(), autocommit=True) as conn:
         row = conn.execute(
@@ -173,7 +163,7 @@ def _hit_ratio(hub: Hub) -> float:
 def test_a_healthy_live_platform_is_collected_and_rendered(live: Live) -> None:
     live.snapshots(count=6, every=4)
     # a healthy cache-aside app has a warm cache: the load warms it within a minute (see README)
-    _eventually(lambda: _hit_ratio(live.hub) > 82, "a warm Redis cache (hit ratio above 82 %)", timeout=150)
+    eventually(lambda: _hit_ratio(live.hub) > 82, "a warm Redis cache (hit ratio above 82 %)", timeout=150)
     live.sre("collect", "all", "--since", "10m", "--step", "5s")
     as_of = ["-p", f"as_of={_now_iso()}"]  # the renders run on while the next phase writes newer data
     PENDING["healthy"] = live.start_reports("healthy", extra=as_of)
@@ -183,7 +173,7 @@ def test_faults_are_injected_and_the_platform_is_collected_again(live: Live) -> 
     hub = live.hub
     for fault in ("break-archiving", "drop-index", "redis-pressure", "stop-app", "stop-replica", "short-cert"):
         hub.fault(fault)
-    _eventually(lambda: _archiver(hub)["last_failed_wal"], "a failed WAL archive attempt")
+    eventually(lambda: _archiver(hub)["last_failed_wal"], "a failed WAL archive attempt", timeout=60)
     time.sleep(3)  # the hot statement runs without its index for a while before the first snapshot
     first = time.monotonic()
     live.snapshots(count=8, every=4)
@@ -277,8 +267,10 @@ def test_each_fault_shows_in_the_next_reports(live: Live) -> None:
 def test_mended_archiving_passes_in_the_next_dr_report(live: Live) -> None:
     hub = live.hub
     hub.fault("mend-archiving")
-    _eventually(
-        lambda: (a := _archiver(hub))["last_archived_time"] > a["last_failed_time"], "a WAL archived after the mend"
+    eventually(
+        lambda: (a := _archiver(hub))["last_archived_time"] > a["last_failed_time"],
+        "a WAL archived after the mend",
+        timeout=60,
     )
     live.sre("collect", "postgres")
     live.sre("collect", "backups")  # a new live `pgbackrest check`
